@@ -1,0 +1,232 @@
+"""The routing configuration: providers, public models and their deployments, aliases, wildcards.
+
+One YAML file, validated here once per cold start. A deployment whose provider needs a key that is
+not configured (no env var and no secret) is dropped at load, so the shipped default config answers
+with the mock provider until real keys are set.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ProviderKindName = Literal["openai", "anthropic", "openai_compatible", "mock"]
+Strategy = Literal["priority", "weighted"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KeyRef(_Strict):
+    """Where a provider's API key comes from: a Secrets Manager secret, else an env variable."""
+
+    env: str | None = None
+    secret: str | None = None
+    # JSON field of the secret holding the key in use (DESIGN §6 secrets hold primary and backup).
+    field: str = "primary"
+
+
+class MockSettings(_Strict):
+    """Behaviour of a mock provider, for demos and tests (a request can override it)."""
+
+    latency_ms: float = Field(default=0, ge=0, le=600_000)
+    fault: str | None = None  # a fault name of providers.mock.FAULTS, applied to every call
+    fault_rate: float = Field(default=1.0, ge=0, le=1)
+    content: str | None = None
+
+
+class ProviderConfig(_Strict):
+    kind: ProviderKindName
+    base_url: str | None = None
+    api_key: KeyRef | None = None
+    timeout_s: float = Field(default=60.0, gt=0, le=900)
+    connect_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    headers: dict[str, str] = Field(default_factory=dict)
+    # The provider is used only when all of these env variables are set (e.g. OLLAMA_BASE_URL).
+    requires_env: list[str] = Field(default_factory=list)
+    mock: MockSettings = Field(default_factory=MockSettings)
+
+    @model_validator(mode="after")
+    def _needs_base_url(self) -> Self:
+        if self.kind == "openai_compatible" and not self.base_url:
+            raise ValueError("an openai_compatible provider needs base_url")
+        return self
+
+
+class Price(_Strict):
+    """USD per 1M tokens."""
+
+    input: Decimal = Decimal(0)
+    output: Decimal = Decimal(0)
+    cached_input: Decimal | None = None
+    cache_write: Decimal | None = None
+
+
+class DeploymentConfig(_Strict):
+    provider: str
+    model: str
+    id: str | None = None
+    weight: float = Field(default=1.0, gt=0)
+    context_window: int | None = Field(default=None, gt=0)
+    timeout_s: float | None = Field(default=None, gt=0, le=900)
+    price: Price | None = None
+
+    @property
+    def deployment_id(self) -> str:
+        return self.id or f"{self.provider}/{self.model}"
+
+
+class ModelRoute(_Strict):
+    deployments: list[DeploymentConfig] = Field(min_length=1)
+    fallbacks: list[str] = Field(default_factory=list)
+    strategy: Strategy | None = None
+
+
+class WildcardRoute(_Strict):
+    pattern: str  # fnmatch pattern on the public model name, e.g. "gpt-*"
+    provider: str
+
+
+class RetryConfig(_Strict):
+    base_delay_s: float = Field(default=0.25, ge=0)
+    max_delay_s: float = Field(default=8.0, ge=0)
+    # How long a Retry-After from a 429 may be waited for within the deadline before failing over.
+    max_retry_after_s: float = Field(default=10.0, ge=0)
+    max_attempts: int = Field(default=6, ge=1, le=20)
+    quota_park_s: float = Field(default=300.0, ge=0)
+
+
+class BreakerConfig(_Strict):
+    failure_threshold: int = Field(default=5, ge=1)
+    window_s: float = Field(default=30.0, gt=0)
+    cooldown_s: float = Field(default=30.0, gt=0)
+
+
+class RoutingConfig(_Strict):
+    version: Literal[1] = 1
+    providers: dict[str, ProviderConfig]
+    models: dict[str, ModelRoute] = Field(default_factory=dict)
+    aliases: dict[str, str] = Field(default_factory=dict)
+    wildcards: list[WildcardRoute] = Field(default_factory=list)
+    strategy: Strategy = "priority"
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig)
+
+    @field_validator("providers")
+    @classmethod
+    def _some_provider(cls, v: dict[str, ProviderConfig]) -> dict[str, ProviderConfig]:
+        if not v:
+            raise ValueError("at least one provider is needed")
+        return v
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Self:
+        for name, route in self.models.items():
+            for dep in route.deployments:
+                if dep.provider not in self.providers:
+                    raise ValueError(f"model {name!r}: unknown provider {dep.provider!r}")
+            for fb in route.fallbacks:
+                if fb not in self.models and fb not in self.aliases:
+                    raise ValueError(f"model {name!r}: unknown fallback {fb!r}")
+        for alias, target in self.aliases.items():
+            if target not in self.models:
+                raise ValueError(f"alias {alias!r}: unknown model {target!r}")
+        for wc in self.wildcards:
+            if wc.provider not in self.providers:
+                raise ValueError(f"wildcard {wc.pattern!r}: unknown provider {wc.provider!r}")
+        return self
+
+    def wildcard_provider(self, public_model: str) -> str | None:
+        for wc in self.wildcards:
+            if fnmatch.fnmatchcase(public_model, wc.pattern):
+                return wc.provider
+        return None
+
+
+def provider_available(cfg: ProviderConfig, environment: dict[str, str]) -> bool:
+    """A provider is usable when it needs no key, or its key has a source we can read."""
+    if not all(environment.get(name) for name in cfg.requires_env):
+        return False
+    if cfg.kind == "mock" or cfg.api_key is None:
+        return True
+    return bool(cfg.api_key.secret) or bool(cfg.api_key.env and environment.get(cfg.api_key.env))
+
+
+MOCK_STANDIN = "mock-standin"
+
+
+def load_routing_config(
+    path: Path, environment: dict[str, str], *, mock_unconfigured: bool = False
+) -> RoutingConfig:
+    """Parse and validate the YAML at ``path``, expanding ``${VAR}`` from ``environment``.
+
+    Deployments (and wildcards) of providers that have no key configured are dropped; with
+    ``mock_unconfigured`` (the local runtime without keys) they are served by a mock stand-in
+    instead, so ``gpt-4o-mini`` still answers on a fresh machine and says ``x-switchyard-provider:
+    mock-standin``.
+    """
+    raw: Any = yaml.safe_load(_expand(path.read_text(encoding="utf-8"), environment))
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: the routing config must be a mapping")
+    config = RoutingConfig.model_validate(raw)
+    if mock_unconfigured:
+        config = _with_mock_standins(config, environment)
+    return _without_unavailable(config, environment)
+
+
+def _with_mock_standins(config: RoutingConfig, environment: dict[str, str]) -> RoutingConfig:
+    usable = {n for n, p in config.providers.items() if provider_available(p, environment)}
+    providers = dict(config.providers)
+    providers[MOCK_STANDIN] = ProviderConfig(kind="mock")
+    models = {
+        name: route.model_copy(
+            update={
+                "deployments": [
+                    d
+                    if d.provider in usable
+                    else d.model_copy(update={"provider": MOCK_STANDIN, "id": f"{MOCK_STANDIN}/{d.model}"})
+                    for d in route.deployments
+                ]
+            }
+        )
+        for name, route in config.models.items()
+    }
+    wildcards = [
+        w if w.provider in usable else w.model_copy(update={"provider": MOCK_STANDIN}) for w in config.wildcards
+    ]
+    return config.model_copy(update={"providers": providers, "models": models, "wildcards": wildcards})
+
+
+def _expand(text: str, environment: dict[str, str]) -> str:
+    for key, value in environment.items():
+        text = text.replace("${" + key + "}", value)
+    return text
+
+
+def _without_unavailable(config: RoutingConfig, environment: dict[str, str]) -> RoutingConfig:
+    usable = {n for n, p in config.providers.items() if provider_available(p, environment)}
+    models: dict[str, ModelRoute] = {}
+    for name, route in config.models.items():
+        deps = [d for d in route.deployments if d.provider in usable]
+        if deps:
+            models[name] = route.model_copy(update={"deployments": deps})
+    fallbacks_ok = {
+        name: route.model_copy(
+            update={"fallbacks": [f for f in route.fallbacks if config.aliases.get(f, f) in models]}
+        )
+        for name, route in models.items()
+    }
+    return config.model_copy(
+        update={
+            "providers": {n: p for n, p in config.providers.items() if n in usable},
+            "models": fallbacks_ok,
+            "aliases": {a: t for a, t in config.aliases.items() if t in models},
+            "wildcards": [w for w in config.wildcards if w.provider in usable],
+        }
+    )

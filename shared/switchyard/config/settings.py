@@ -1,0 +1,69 @@
+"""Process settings, read from the environment once per cold start.
+
+This is the only module that reads ``os.environ``; everything else receives a :class:`Settings`
+(tests construct one directly).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")
+
+# Environment variables that carry provider keys for local use; the routing config names which
+# provider reads which one.
+PROVIDER_KEY_ENV = (
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "XAI_API_KEY",
+    "PERPLEXITY_API_KEY",
+    "GROQ_API_KEY",
+    "CLOUDFLARE_API_KEY",
+    "CLOUDFLARE_ACCOUNT_ID",
+    "OLLAMA_BASE_URL",
+    "VLLM_BASE_URL",
+)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    config_path: Path = DEFAULT_CONFIG
+    master_key: SecretStr | None = None
+    # Name or ARN of the Secrets Manager secret holding the master key (JSON {"key": ...} or plain).
+    master_key_secret: str | None = None
+    max_body_bytes: int = Field(default=6 * 1024 * 1024, ge=1024)
+    # Cap on the whole attempt loop; each upstream call gets what is left of it.
+    request_timeout_s: float = Field(default=120.0, gt=0)
+    secrets_max_age_s: int = Field(default=300, ge=0)
+    environment: dict[str, str] = Field(default_factory=dict)
+    # Local runtime without provider keys: serve unconfigured providers' models with the mock.
+    mock_unconfigured: bool = False
+    service_name: str = "switchyard"
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        master = env.get("SWITCHYARD_MASTER_KEY")
+        values: dict[str, object] = {
+            "config_path": Path(env.get("SWITCHYARD_CONFIG") or DEFAULT_CONFIG),
+            "master_key": SecretStr(master) if master else None,
+            "master_key_secret": env.get("SWITCHYARD_MASTER_KEY_SECRET") or None,
+            "environment": {k: v for k, v in env.items() if k in PROVIDER_KEY_ENV and v},
+            "mock_unconfigured": env.get("SWITCHYARD_MOCK_UNCONFIGURED", "") in ("1", "true", "yes"),
+            "service_name": env.get("POWERTOOLS_SERVICE_NAME", "switchyard"),
+            "log_level": env.get("POWERTOOLS_LOG_LEVEL", env.get("LOG_LEVEL", "INFO")),
+        }
+        if env.get("SWITCHYARD_MAX_BODY_BYTES"):
+            values["max_body_bytes"] = int(env["SWITCHYARD_MAX_BODY_BYTES"])
+        if env.get("SWITCHYARD_REQUEST_TIMEOUT_S"):
+            values["request_timeout_s"] = float(env["SWITCHYARD_REQUEST_TIMEOUT_S"])
+        if env.get("SWITCHYARD_SECRETS_MAX_AGE_S"):
+            values["secrets_max_age_s"] = int(env["SWITCHYARD_SECRETS_MAX_AGE_S"])
+        return cls.model_validate(values)

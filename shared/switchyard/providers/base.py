@@ -1,0 +1,33 @@
+"""The provider port: what the attempt loop needs from every upstream protocol adapter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from switchyard.api.chat import ChatCompletion, ChatRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One upstream call's destination, resolved from a deployment by the attempt loop."""
+
+    provider: str  # provider name from the routing config
+    deployment_id: str
+    upstream_model: str
+    base_url: str | None
+    api_key: str | None = field(repr=False)
+    timeout_s: float  # whole-call budget: what is left of the request deadline, capped per provider
+    connect_timeout_s: float = 5.0
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+class Provider(Protocol):
+    """An upstream protocol adapter.
+
+    ``chat`` returns the answer in the OpenAI Chat Completions shape whatever the upstream dialect,
+    with ``model`` set to the upstream model. It raises only :class:`switchyard.errors.ProviderError`
+    (classified through :mod:`switchyard.providers.classify`); any other exception is a bug.
+    """
+
+    async def chat(self, request: ChatRequest, target: Target) -> ChatCompletion: ...

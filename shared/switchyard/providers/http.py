@@ -1,0 +1,48 @@
+"""The one pooled upstream HTTP client, and the request helper every adapter uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from switchyard.providers.base import Target
+from switchyard.providers.classify import classify_status, classify_transport
+
+DEFAULT_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=30)
+
+
+def build_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    """A shared AsyncClient on the aiohttp transport (DESIGN §2: ~0.4 ms less per call and ~1.7×
+    the throughput of httpx's default transport). Tests pass ``httpx.MockTransport``."""
+    if transport is None:
+        from httpx_aiohttp import AiohttpTransport
+
+        transport = AiohttpTransport(limits=DEFAULT_LIMITS, trust_env=False)
+    # No client-wide timeout: every request passes its own (see ``timeout_for``).
+    return httpx.AsyncClient(transport=transport, timeout=None, follow_redirects=False)
+
+
+def timeout_for(target: Target) -> httpx.Timeout:
+    connect = min(target.connect_timeout_s, target.timeout_s)
+    return httpx.Timeout(target.timeout_s, connect=connect)
+
+
+async def post_json(
+    client: httpx.AsyncClient, target: Target, url: str, body: dict[str, Any], headers: dict[str, str]
+) -> bytes:
+    """POST ``body`` and return the raw 2xx body; any failure becomes a classified ProviderError.
+
+    The URL and headers (which hold the key) never go into the error: only kind and status do.
+    """
+    try:
+        response = await client.post(url, json=body, headers=headers, timeout=timeout_for(target))
+    except httpx.HTTPError as exc:
+        raise classify_transport(exc) from exc
+    if response.status_code >= 300:
+        raise classify_status(response.status_code, response.content, response.headers)
+    return response.content
+
+
+def base_url(target: Target, default: str) -> str:
+    return (target.base_url or default).rstrip("/")
