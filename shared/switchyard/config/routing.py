@@ -198,7 +198,8 @@ def _with_mock_standins(config: RoutingConfig, environment: dict[str, str]) -> R
         for name, route in config.models.items()
     }
     wildcards = [
-        w if w.provider in usable else w.model_copy(update={"provider": MOCK_STANDIN}) for w in config.wildcards
+        w if w.provider in usable else w.model_copy(update={"provider": MOCK_STANDIN})
+        for w in config.wildcards
     ]
     return config.model_copy(update={"providers": providers, "models": models, "wildcards": wildcards})
 

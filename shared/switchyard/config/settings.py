@@ -42,8 +42,10 @@ class Settings(BaseModel):
     request_timeout_s: float = Field(default=120.0, gt=0)
     secrets_max_age_s: int = Field(default=300, ge=0)
     environment: dict[str, str] = Field(default_factory=dict)
-    # Local runtime without provider keys: serve unconfigured providers' models with the mock.
-    mock_unconfigured: bool = False
+    # Serve unconfigured providers' models with the mock (None: unset, the local runtime says yes).
+    mock_unconfigured: bool | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
     service_name: str = "switchyard"
     log_level: str = "INFO"
 
@@ -56,7 +58,9 @@ class Settings(BaseModel):
             "master_key": SecretStr(master) if master else None,
             "master_key_secret": env.get("SWITCHYARD_MASTER_KEY_SECRET") or None,
             "environment": {k: v for k, v in env.items() if k in PROVIDER_KEY_ENV and v},
-            "mock_unconfigured": env.get("SWITCHYARD_MOCK_UNCONFIGURED", "") in ("1", "true", "yes"),
+            "mock_unconfigured": _flag(env.get("SWITCHYARD_MOCK_UNCONFIGURED")),
+            "host": env.get("SWITCHYARD_HOST") or "127.0.0.1",
+            "port": int(env.get("SWITCHYARD_PORT") or 8080),
             "service_name": env.get("POWERTOOLS_SERVICE_NAME", "switchyard"),
             "log_level": env.get("POWERTOOLS_LOG_LEVEL", env.get("LOG_LEVEL", "INFO")),
         }
@@ -67,3 +71,9 @@ class Settings(BaseModel):
         if env.get("SWITCHYARD_SECRETS_MAX_AGE_S"):
             values["secrets_max_age_s"] = int(env["SWITCHYARD_SECRETS_MAX_AGE_S"])
         return cls.model_validate(values)
+
+
+def _flag(value: str | None) -> bool | None:
+    if value is None or value == "":
+        return None
+    return value.strip().lower() in ("1", "true", "yes", "on")

@@ -1,0 +1,36 @@
+"""The cost of one answer from its usage and the deployment's price (USD per 1M tokens).
+
+Decimal throughout: aggregates of many small costs must not drift the way floats do.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from switchyard.api.chat import Usage
+from switchyard.config.routing import Price
+
+_PER_TOKEN = Decimal(1_000_000)
+ZERO = Decimal(0)
+
+
+def cost_usd(usage: Usage | None, price: Price | None) -> Decimal:
+    if usage is None or price is None:
+        return ZERO
+    cached = usage.cached_tokens
+    written = usage.cache_creation_input_tokens or 0
+    # prompt_tokens includes cache reads and writes (OpenAI semantics; the Anthropic adapter adds
+    # them in), so the plain-input share is what is left.
+    plain = max(0, usage.prompt_tokens - cached - written)
+    total = (
+        plain * price.input
+        + cached * (price.cached_input if price.cached_input is not None else price.input)
+        + written * (price.cache_write if price.cache_write is not None else price.input)
+        + usage.completion_tokens * price.output
+    )
+    return total / _PER_TOKEN
+
+
+def format_usd(amount: Decimal) -> str:
+    """Fixed 10 decimal places: enough for a single cheap token, stable for header parsing."""
+    return f"{amount:.10f}"

@@ -1,0 +1,188 @@
+"""The attempt loop: try candidates in order within one deadline, as the error table says.
+
+Each failed attempt is classified (``ProviderError.kind``) and :data:`switchyard.errors.POLICY`
+decides: retry the same deployment (after Retry-After or backoff), move to the next one, only
+consider larger-context deployments, or stop. ``retry.max_attempts`` bounds upstream calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from time import monotonic
+
+from switchyard.api.chat import ChatCompletion, ChatRequest
+from switchyard.config.routing import RetryConfig
+from switchyard.errors import Action, GatewayError, Kind, ProviderError
+from switchyard.keys.provider_keys import ProviderKeys
+from switchyard.providers.base import Provider, Target
+from switchyard.routing.backoff import backoff_delay, wait_for_retry
+from switchyard.routing.breaker import Admission, Breakers
+from switchyard.routing.select import Candidate, RouteTable
+
+_MAX_RATE_LIMIT_WAITS = 2  # per deployment, then fail over
+_MAX_SERVER_RETRIES = 1  # per deployment (DESIGN §3: one retry with backoff)
+_DEFAULT_RETRY_AFTER_S = 1.0
+
+
+@dataclass(slots=True)
+class Outcome:
+    completion: ChatCompletion
+    candidate: Candidate
+    attempts: int
+
+
+@dataclass(slots=True)
+class _Run:
+    """What one request has seen so far."""
+
+    deadline: float
+    attempts: int = 0
+    failures: list[ProviderError] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # deployments an open breaker kept out
+    context_floor: int | None = None  # set after context_length: only larger windows qualify
+
+
+class Router:
+    def __init__(
+        self,
+        table: RouteTable,
+        providers: dict[str, Provider],
+        breakers: Breakers,
+        keys: ProviderKeys,
+        retry: RetryConfig,
+        *,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._table = table
+        self._providers = providers
+        self._breakers = breakers
+        self._keys = keys
+        self._retry = retry
+        self._rng = rng or random.Random()
+        self._clock = clock
+        self._sleep = sleep
+
+    async def chat(self, request: ChatRequest, timeout_s: float) -> Outcome:
+        """Answer ``request`` from the first candidate that can. Raises NotFoundError for an
+        unknown model, ProviderError for a stop-kind failure (400s), GatewayError when every
+        candidate failed or none could be tried."""
+        run = _Run(deadline=self._clock() + timeout_s)
+        candidates = self._table.candidates(request.model, self._rng)
+        for cand in candidates:
+            if self._out_of_budget(run):
+                break
+            if not _fits_context(cand, run.context_floor):
+                continue
+            if await self._breakers.admit(cand.deployment_id) is Admission.SKIP:
+                run.skipped.append(cand.deployment_id)
+                continue
+            completion = await self._try_deployment(request, cand, run)
+            if completion is not None:
+                return Outcome(completion, cand, run.attempts)
+        raise await self._exhausted(run)
+
+    async def _try_deployment(
+        self, request: ChatRequest, cand: Candidate, run: _Run
+    ) -> ChatCompletion | None:
+        """Calls one deployment, retrying it as the policy allows; None means fail over."""
+        provider = self._providers[cand.provider_name]
+        rate_waits = server_retries = 0
+        while not self._out_of_budget(run):
+            try:
+                target = await self._target(cand, run)
+                run.attempts += 1  # counts upstream calls only: a missing key is not one
+                completion = await provider.chat(request, target)
+            except ProviderError as exc:
+                run.failures.append(exc)
+                if exc.policy.trips_breaker:
+                    await self._breakers.failure(cand.deployment_id)
+                action = exc.policy.action
+                if action is Action.STOP:
+                    raise
+                if action is Action.RETRY_AFTER and rate_waits < _MAX_RATE_LIMIT_WAITS:
+                    rate_waits += 1
+                    if await self._wait(exc.retry_after, rate_waits - 1, run):
+                        continue
+                elif action is Action.RETRY_ONCE and server_retries < _MAX_SERVER_RETRIES:
+                    server_retries += 1
+                    if await self._wait(None, server_retries - 1, run):
+                        continue
+                elif action is Action.NEXT_PARK:
+                    await self._breakers.park(cand.deployment_id, self._retry.quota_park_s)
+                elif action is Action.NEXT_LARGER_CONTEXT:
+                    run.context_floor = max(run.context_floor or 0, cand.context_window or 0)
+                return None
+            await self._breakers.success(cand.deployment_id)
+            return completion
+        return None
+
+    async def _target(self, cand: Candidate, run: _Run) -> Target:
+        prov, dep = cand.provider, cand.deployment
+        remaining = run.deadline - self._clock()
+        return Target(
+            provider=cand.provider_name,
+            deployment_id=cand.deployment_id,
+            upstream_model=dep.model,
+            base_url=prov.base_url,
+            api_key=await self._keys.get(cand.provider_name),
+            timeout_s=max(0.001, min(dep.timeout_s or prov.timeout_s, remaining)),
+            connect_timeout_s=prov.connect_timeout_s,
+            headers=prov.headers,
+        )
+
+    async def _wait(self, retry_after: float | None, retry_number: int, run: _Run) -> bool:
+        delay = backoff_delay(retry_number, self._retry.base_delay_s, self._retry.max_delay_s, self._rng)
+        wait = wait_for_retry(
+            retry_after,
+            delay,
+            max_wait_s=self._retry.max_retry_after_s,
+            remaining_s=run.deadline - self._clock(),
+        )
+        if wait is None:
+            return False
+        if wait > 0:
+            await self._sleep(wait)
+        return True
+
+    def _out_of_budget(self, run: _Run) -> bool:
+        return run.attempts >= self._retry.max_attempts or self._clock() >= run.deadline
+
+    async def _exhausted(self, run: _Run) -> Exception:
+        """The error for a request no candidate answered."""
+        last = run.failures[-1] if run.failures else None
+        if last is not None and last.kind is Kind.CONTEXT_LENGTH:
+            return last  # nothing with a larger window was left to try: the caller must shorten
+        if last is None and run.context_floor is not None:
+            return ProviderError(Kind.CONTEXT_LENGTH, "The request exceeds every configured context window.")
+        limited = bool(run.failures) and all(
+            f.kind in (Kind.RATE_LIMITED, Kind.QUOTA_EXCEEDED) for f in run.failures
+        )
+        hints = [f.retry_after for f in run.failures if f.retry_after is not None]
+        breaker_wait = await self._breakers.retry_after(run.skipped) if run.skipped else None
+        if breaker_wait is not None:
+            hints.append(breaker_wait)
+        retry_after = max(1.0, min(hints)) if hints else _DEFAULT_RETRY_AFTER_S
+        if limited:
+            return GatewayError(
+                "Every deployment for this model is rate-limited; retry later.",
+                status=429,
+                retry_after=retry_after,
+                last=last,
+                code="rate_limit_exceeded",
+            )
+        if last is None:
+            message = "No deployment for this model is available right now (circuit open); retry later."
+        else:
+            message = f"No deployment for this model could answer; the last failure was: {last.message}"
+        return GatewayError(message, status=503, retry_after=retry_after, last=last)
+
+
+def _fits_context(cand: Candidate, floor: int | None) -> bool:
+    if floor is None:
+        return True
+    return cand.context_window is not None and cand.context_window > floor
