@@ -1,0 +1,44 @@
+"""The ASGI application: the one HTTP surface that uvicorn serves locally and in Lambda (behind the
+Lambda Web Adapter)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException
+
+from switchyard import __version__
+from switchyard.config.settings import Settings
+from switchyard.errors import SwitchyardError
+from switchyard.gateway import open_gateway
+from switchyard.http.chat import router as chat_router
+from switchyard.http.errors import handle_http_exception, handle_switchyard_error, handle_unexpected
+from switchyard.http.meta import health_router, models_router
+from switchyard.http.middleware import RequestContextMiddleware
+
+
+def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """Builds the app; the gateway itself (config, clients) is opened by the lifespan, so that
+    creating the app does no I/O and a bad config fails the server's start-up, not a request."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gateway = await open_gateway(settings, transport=transport)
+        app.state.gateway = gateway
+        try:
+            yield
+        finally:
+            await gateway.aclose()
+
+    app = FastAPI(title="Switchyard", version=__version__, lifespan=lifespan)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_exception_handler(SwitchyardError, handle_switchyard_error)
+    app.add_exception_handler(HTTPException, handle_http_exception)
+    app.add_exception_handler(Exception, handle_unexpected)
+    app.include_router(chat_router)
+    app.include_router(models_router)
+    app.include_router(health_router)
+    return app

@@ -1,0 +1,43 @@
+"""Model listing and health routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from switchyard.api.chat import ModelCard, ModelList
+from switchyard.http.deps import gateway_of, require_client_key
+
+models_router = APIRouter(dependencies=[Depends(require_client_key)])
+health_router = APIRouter()
+
+
+@models_router.get("/v1/models")
+@models_router.get("/models", include_in_schema=False)
+async def list_models(request: Request) -> ModelList:
+    table = gateway_of(request).table
+    return ModelList(data=[ModelCard(id=name) for name in table.public_models])
+
+
+@health_router.get("/health")
+async def health() -> dict[str, str]:
+    """Liveness: the process answers. Also the Lambda Web Adapter's readiness probe."""
+    return {"status": "ok"}
+
+
+@health_router.get("/health/ready")
+async def ready(request: Request) -> dict[str, Any]:
+    """Readiness: configuration loaded, which providers are configured, breaker summary."""
+    gateway = gateway_of(request)
+    breakers = await gateway.breakers.summary()
+    return {
+        "status": "ready",
+        "providers": {name: p.kind for name, p in gateway.config.providers.items()},
+        "models": len(gateway.table.public_models),
+        "breakers": {
+            "open": sorted(d for d, s in breakers.items() if s == "open"),
+            "half_open": sorted(d for d, s in breakers.items() if s == "half_open"),
+            "parked": sorted(d for d, s in breakers.items() if s == "parked"),
+        },
+    }

@@ -1,0 +1,3 @@
+from switchyard.local.runtime import main
+
+main()

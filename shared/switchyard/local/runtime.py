@@ -1,0 +1,76 @@
+"""The local runtime behind ``make run``: the same ASGI app Lambda runs, served by uvicorn.
+
+Without provider keys it serves every configured model with the mock provider, so a fresh machine
+answers at once; set OPENAI_API_KEY / ANTHROPIC_API_KEY / … and the real providers are used.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+import uvicorn
+from pydantic import SecretStr
+
+from switchyard.config.settings import PROVIDER_KEY_ENV, Settings
+from switchyard.http.app import create_app
+
+_STATE_DIR = Path(".switchyard")
+
+
+def local_settings(settings: Settings) -> Settings:
+    """Settings for a local run: a master key that survives restarts (``.switchyard/master-key``)
+    unless SWITCHYARD_MASTER_KEY is given, and the mock stand-in for unconfigured providers."""
+    updates: dict[str, object] = {}
+    if settings.master_key is None:
+        updates["master_key"] = SecretStr(_persistent_key())
+    if settings.mock_unconfigured is None:
+        updates["mock_unconfigured"] = True
+    return settings.model_copy(update=updates)
+
+
+def _persistent_key() -> str:
+    path = _STATE_DIR / "master-key"
+    if path.exists():
+        key = path.read_text(encoding="utf-8").strip()
+        if key:
+            return key
+    key = "sk-sy-local-" + secrets.token_urlsafe(24)
+    _STATE_DIR.mkdir(exist_ok=True)
+    path.write_text(key + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return key
+
+
+def banner(settings: Settings, host: str, port: int) -> str:
+    assert settings.master_key is not None
+    key = settings.master_key.get_secret_value()
+    real = [name for name in PROVIDER_KEY_ENV if name in settings.environment]
+    providers = ", ".join(real) if real else "none set: every model is answered by the mock provider"
+    url = f"http://{host}:{port}"
+    # The key is printed on purpose: this is the operator's own terminal, and the only way to use
+    # a generated key. It never goes to a log.
+    return "\n".join(
+        [
+            f"Switchyard listening on {url}",
+            f"  API key:        {key}",
+            f"  provider keys:  {providers}",
+            f"  config:         {settings.config_path}",
+            "  try:",
+            f"    curl -s {url}/v1/chat/completions -H 'Authorization: Bearer {key}' "
+            "-H 'Content-Type: application/json' "
+            """-d '{"model": "mock-1", "messages": [{"role": "user", "content": "Hello"}]}'""",
+            "",
+        ]
+    )
+
+
+def main() -> None:
+    settings = local_settings(Settings.from_env())
+    app = create_app(settings)
+    print(banner(settings, settings.host, settings.port), flush=True)
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level="warning", access_log=False, lifespan="on"
+    )
+    sys.exit(0)
