@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 
 class _Open(BaseModel):
@@ -97,6 +97,9 @@ class CacheControl(BaseModel):
     no_store: bool = Field(default=False, alias="no-store")
 
 
+_GATEWAY_ONLY = frozenset({"cache"})
+
+
 class ChatRequest(_Open):
     model: str = Field(min_length=1, max_length=256)
     messages: list[Message] = Field(min_length=1)
@@ -124,9 +127,17 @@ class ChatRequest(_Open):
 
     def upstream_body(self, upstream_model: str) -> dict[str, Any]:
         """The JSON body for an OpenAI-dialect upstream: unset fields dropped, gateway fields removed."""
-        body = self.model_dump(mode="json", exclude_none=True, exclude={"cache"}, by_alias=True)
+        body = self.model_dump(mode="json", exclude_none=True, exclude=set(_GATEWAY_ONLY), by_alias=True)
         body["model"] = upstream_model
         return body
+
+    def upstream_json(self, upstream_model: str, drop: frozenset[str] = frozenset()) -> bytes:
+        """``upstream_body`` serialized straight to bytes by pydantic-core (the hot path: several
+        times faster than building the dict and passing it through ``json.dumps``)."""
+        copy = self.model_copy(update={"model": upstream_model})
+        return self.__pydantic_serializer__.to_json(
+            copy, exclude_none=True, exclude=set(_GATEWAY_ONLY | drop), by_alias=True
+        )
 
     @property
     def output_limit(self) -> int | None:
@@ -181,6 +192,21 @@ class ChatCompletion(_Open):
     choices: list[Choice]
     usage: Usage | None = None
     system_fingerprint: str | None = None
+    # The upstream's own JSON when it was already in this shape and validated: answered as is,
+    # which saves a re-serialization and keeps fields the gateway does not model.
+    _raw: bytes | None = PrivateAttr(default=None)
+
+    @property
+    def raw_json(self) -> bytes | None:
+        return self._raw
+
+    def keep_raw(self, raw: bytes) -> None:
+        self._raw = raw
+
+    def to_json(self) -> bytes:
+        if self._raw is not None:
+            return self._raw
+        return self.__pydantic_serializer__.to_json(self, exclude_none=True)
 
 
 class ModelCard(BaseModel):

@@ -26,8 +26,10 @@ class Provider(Protocol):
     """An upstream protocol adapter.
 
     ``chat`` returns the answer in the OpenAI Chat Completions shape whatever the upstream dialect,
-    with ``model`` set to the upstream model. It raises only :class:`switchyard.errors.ProviderError`
-    (classified through :mod:`switchyard.providers.classify`); any other exception is a bug.
+    with ``model`` set to the upstream model. It raises :class:`switchyard.errors.ProviderError`
+    (classified through :mod:`switchyard.providers.classify`) for a failed call, and
+    :class:`switchyard.errors.InvalidRequestError` before any call for a request this upstream
+    cannot express (e.g. ``n > 1`` on Anthropic); any other exception is a bug.
     """
 
     async def chat(self, request: ChatRequest, target: Target) -> ChatCompletion: ...

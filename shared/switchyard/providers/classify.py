@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from time import time
@@ -20,12 +21,46 @@ _CONTEXT_MARKERS = (
     "input is too long",
 )
 _QUOTA_MARKERS = ("insufficient_quota", "billing", "quota", "credit balance")
-_CONTENT_MARKERS = ("content_filter", "content_policy", "content policy", "safety", "responsible ai")
+_CONTENT_MARKERS = (
+    "content_filter",
+    "content_policy",
+    "content policy",
+    "safety",
+    "responsible ai",
+    "responsibleaipolicy",
+)
+# Anthropic answers an empty prepaid balance with a 400, not a 429.
+_CREDIT_MARKERS = ("credit balance",)
+
+# Kinds the caller can fix by changing the request: the upstream's own words help them do it.
+_DETAILED = frozenset({Kind.INVALID_REQUEST, Kind.CONTEXT_LENGTH, Kind.CONTENT_FILTER})
+_DETAIL_MAX = 300
+# Upstream messages can echo endpoints and credentials; these go before any text reaches a caller.
+_SCRUB: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\b(?:https?|wss?)://\S+", re.IGNORECASE), "[url]"),
+    (re.compile(r"\bBearer\s+\S+", re.IGNORECASE), "Bearer [redacted]"),
+    (
+        re.compile(r"(x-api-key|api[-_]key)([\"']?\s*[:=]\s*[\"']?)[^\s\"',;}]+", re.IGNORECASE),
+        r"\1\2[redacted]",
+    ),
+    (re.compile(r"\b(?:sk|gsk|xai|pplx)[-_][\w*.-]{6,}"), "[redacted]"),
+    (re.compile(r"\bAIza[\w-]{10,}"), "[redacted]"),
+    (
+        re.compile(
+            r"\b(?:[a-z0-9-]+\.)+(?:com|ai|net|org|io|dev|cloud|app)(?::\d+)?(?:/\S*)?", re.IGNORECASE
+        ),
+        "[host]",
+    ),
+    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?(?:/\S*)?"), "[host]"),
+    # Long opaque tokens (keys of providers not named above).
+    (re.compile(r"\b[\w-]{32,}"), "[redacted]"),
+)
 
 # Status → kind where the body does not refine it.
 _BY_STATUS: dict[int, Kind] = {
     400: Kind.INVALID_REQUEST,
     401: Kind.AUTH,
+    402: Kind.QUOTA_EXCEEDED,
     403: Kind.AUTH,
     404: Kind.INVALID_REQUEST,
     408: Kind.TIMEOUT,
@@ -63,36 +98,56 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     return max(0.0, when - (time() if now is None else now))
 
 
-def _error_text(body: bytes) -> str:
-    """The upstream's error code/type/message, lower-cased, for marker matching (never shown)."""
+def _error_fields(body: bytes) -> tuple[str, str]:
+    """The upstream's error code/type/message lower-cased for marker matching, and its message."""
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        return body[:2000].decode("utf-8", "replace").lower()
+        return body[:2000].decode("utf-8", "replace").lower(), ""
+    if isinstance(data, list) and data:  # Gemini's OpenAI endpoint wraps the error in a list
+        data = data[0]
     err = data.get("error", data) if isinstance(data, dict) else data
     if isinstance(err, dict):
         parts = [str(err.get(k, "")) for k in ("code", "type", "message", "status")]
-        return " ".join(parts).lower()
-    return str(err).lower()
+        message = err.get("message")
+        return " ".join(parts).lower(), message if isinstance(message, str) else ""
+    return str(err).lower(), ""
+
+
+def scrub(text: str) -> str:
+    """``text`` without URLs, hosts and anything shaped like a credential, cut to ~300 chars."""
+    text = text[: _DETAIL_MAX * 8]
+    for pattern, replacement in _SCRUB:
+        text = pattern.sub(replacement, text)
+    text = " ".join(text.split())
+    return text if len(text) <= _DETAIL_MAX else text[: _DETAIL_MAX - 1] + "…"
 
 
 def classify_status(status: int, body: bytes, headers: Mapping[str, str]) -> ProviderError:
-    """Classify a non-2xx upstream answer. The message is generic on purpose: upstream bodies can
-    echo URLs or key prefixes, so only the kind and status reach the caller."""
-    text = _error_text(body)
+    """Classify a non-2xx upstream answer. The message is generic, except that for kinds the caller
+    can fix (:data:`_DETAILED`) the upstream's own message is appended, scrubbed of URLs and keys."""
+    text, upstream_message = _error_fields(body)
     retry_after = parse_retry_after(headers)
-    kind = _BY_STATUS.get(status)
-    if kind is None:
-        kind = Kind.SERVER_ERROR if status >= 500 else Kind.INVALID_REQUEST
+    kind = _refine(status, text)
+    message = _MESSAGES[kind]
+    if kind in _DETAILED and upstream_message:
+        message = f"{message} Upstream message: {scrub(upstream_message)}"
+    return ProviderError(kind, message, upstream_status=status, retry_after=retry_after)
+
+
+def _refine(status: int, text: str) -> Kind:
+    """The status's row of :data:`_BY_STATUS`, refined by what the body says."""
     if status == 429 and any(m in text for m in _QUOTA_MARKERS):
-        kind = Kind.QUOTA_EXCEEDED
-    elif status in (400, 422) and any(m in text for m in _CONTEXT_MARKERS):
-        kind = Kind.CONTEXT_LENGTH
-    elif status in (400, 403) and any(m in text for m in _CONTENT_MARKERS):
-        kind = Kind.CONTENT_FILTER
-    elif status == 400 and "overloaded" in text:
-        kind = Kind.OVERLOADED
-    return ProviderError(kind, _MESSAGES[kind], upstream_status=status, retry_after=retry_after)
+        return Kind.QUOTA_EXCEEDED
+    if status == 400 and any(m in text for m in _CREDIT_MARKERS):
+        return Kind.QUOTA_EXCEEDED
+    if status in (400, 422) and any(m in text for m in _CONTEXT_MARKERS):
+        return Kind.CONTEXT_LENGTH
+    if status in (400, 403) and any(m in text for m in _CONTENT_MARKERS):
+        return Kind.CONTENT_FILTER
+    if status == 400 and "overloaded" in text:
+        return Kind.OVERLOADED
+    return _BY_STATUS.get(status) or (Kind.SERVER_ERROR if status >= 500 else Kind.INVALID_REQUEST)
 
 
 def classify_transport(exc: httpx.HTTPError) -> ProviderError:

@@ -1,0 +1,37 @@
+"""One adapter per configured provider, built once per cold start."""
+
+from __future__ import annotations
+
+import random
+
+import httpx
+
+from switchyard.config.routing import ProviderConfig, RoutingConfig
+from switchyard.providers.anthropic import ANTHROPIC_BASE_URL, AnthropicProvider
+from switchyard.providers.base import Provider
+from switchyard.providers.mock import MockProvider
+from switchyard.providers.openai import OPENAI_BASE_URL, OpenAIProvider
+from switchyard.providers.openai_compatible import OpenAICompatibleProvider
+
+
+def build_providers(
+    config: RoutingConfig, client: httpx.AsyncClient, *, rng: random.Random | None = None
+) -> dict[str, Provider]:
+    """Adapters by provider name. ``rng`` drives the mocks' ``fault_rate`` (seed it in tests).
+
+    Raises ValueError for a mock whose configured fault name is unknown.
+    """
+    return {name: _build(cfg, client, rng) for name, cfg in config.providers.items()}
+
+
+def _build(cfg: ProviderConfig, client: httpx.AsyncClient, rng: random.Random | None) -> Provider:
+    match cfg.kind:
+        case "openai":
+            return OpenAIProvider(client, cfg.base_url or OPENAI_BASE_URL)
+        case "anthropic":
+            return AnthropicProvider(client, cfg.base_url or ANTHROPIC_BASE_URL)
+        case "openai_compatible":
+            # ProviderConfig guarantees a base_url for this kind.
+            return OpenAICompatibleProvider(client, cfg.base_url or "")
+        case "mock":
+            return MockProvider(cfg.mock, rng=rng)
