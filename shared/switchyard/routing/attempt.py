@@ -27,11 +27,24 @@ _MAX_SERVER_RETRIES = 1  # per deployment (DESIGN §3: one retry with backoff)
 _DEFAULT_RETRY_AFTER_S = 1.0
 
 
+# One upstream call: the buffered answer, or (for streaming) a stream already past its first event,
+# so that every failure before the first token is still the loop's to retry or fail over.
+type Call[R] = Callable[[Provider, ChatRequest, Target], Awaitable[R]]
+
+
 @dataclass(slots=True)
-class Outcome:
-    completion: ChatCompletion
+class Outcome[T]:
+    result: T
     candidate: Candidate
     attempts: int
+
+    @property
+    def completion(self) -> T:
+        return self.result
+
+
+async def buffered_call(provider: Provider, request: ChatRequest, target: Target) -> ChatCompletion:
+    return await provider.chat(request, target)
 
 
 @dataclass(slots=True)
@@ -67,10 +80,14 @@ class Router:
         self._clock = clock
         self._sleep = sleep
 
-    async def chat(self, request: ChatRequest, timeout_s: float) -> Outcome:
+    async def chat(self, request: ChatRequest, timeout_s: float) -> Outcome[ChatCompletion]:
         """Answer ``request`` from the first candidate that can. Raises NotFoundError for an
         unknown model, ProviderError for a stop-kind failure (400s), GatewayError when every
         candidate failed or none could be tried."""
+        return await self.run(request, timeout_s, buffered_call)
+
+    async def run[T](self, request: ChatRequest, timeout_s: float, call: Call[T]) -> Outcome[T]:
+        """The attempt loop around any upstream ``call``; raises as :meth:`chat` does."""
         run = _Run(deadline=self._clock() + timeout_s)
         candidates = self._table.candidates(request.model, self._rng)
         for cand in candidates:
@@ -81,14 +98,14 @@ class Router:
             if await self._breakers.admit(cand.deployment_id) is Admission.SKIP:
                 run.skipped.append(cand.deployment_id)
                 continue
-            completion = await self._try_deployment(request, cand, run)
-            if completion is not None:
-                return Outcome(completion, cand, run.attempts)
+            result = await self._try_deployment(request, cand, run, call)
+            if result is not None:
+                return Outcome(result, cand, run.attempts)
         raise await self._exhausted(run)
 
-    async def _try_deployment(
-        self, request: ChatRequest, cand: Candidate, run: _Run
-    ) -> ChatCompletion | None:
+    async def _try_deployment[R](
+        self, request: ChatRequest, cand: Candidate, run: _Run, call: Call[R]
+    ) -> R | None:
         """Calls one deployment, retrying it as the policy allows; None means fail over."""
         provider = self._providers[cand.provider_name]
         rate_waits = server_retries = 0
@@ -96,7 +113,7 @@ class Router:
             try:
                 target = await self._target(cand, run)
                 run.attempts += 1  # counts upstream calls only: a missing key is not one
-                completion = await provider.chat(request, target)
+                result = await call(provider, request, target)
             except ProviderError as exc:
                 run.failures.append(exc)
                 if exc.policy.trips_breaker:
@@ -118,7 +135,7 @@ class Router:
                     run.context_floor = max(run.context_floor or 0, cand.context_window or 0)
                 return None
             await self._breakers.success(cand.deployment_id)
-            return completion
+            return result
         return None
 
     async def _target(self, cand: Candidate, run: _Run) -> Target:
