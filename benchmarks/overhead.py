@@ -241,7 +241,11 @@ def report(results: dict[str, Any], imports: dict[str, float]) -> str:
             f"| {name} | {conc} | {r['p50_ms']:.3f} | {r['p95_ms']:.3f} | {r['p99_ms']:.3f} "
             f"| {r['rps']:.0f} | {r['errors']} |"
         )
-    lines += ["", "| overhead over direct | concurrency | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| overhead over direct | concurrency | p50 ms | p95 ms | p99 ms |",
+        "|---|---|---|---|---|",
+    ]
     for name in ("bare_fastapi_proxy", "switchyard"):
         for conc in (1, 20):
             o = overhead(results, name, conc)
@@ -249,15 +253,19 @@ def report(results: dict[str, Any], imports: dict[str, float]) -> str:
     sy, bare = results["switchyard@c20"]["rps"], results["bare_fastapi_proxy@c20"]["rps"]
     lines += [
         "",
-        f"throughput at c20: switchyard {sy:.0f} req/s = {sy / bare:.2f} x the bare FastAPI proxy ({bare:.0f})",
-        f"cold import: router {imports['router'] * 1000:.0f} ms, boto3 + client {imports['boto3'] * 1000:.0f} ms, "
+        f"throughput at c20: switchyard {sy:.0f} req/s = {sy / bare:.2f} x "
+        f"the bare FastAPI proxy ({bare:.0f})",
+        f"cold import: router {imports['router'] * 1000:.0f} ms, "
+        f"boto3 + client {imports['boto3'] * 1000:.0f} ms, "
         f"ratio {imports['router'] / imports['boto3']:.2f} (target <= 2.5)",
     ]
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
