@@ -76,6 +76,14 @@ def test_settings_from_env() -> None:
     )
     assert s.master_key is not None and s.master_key.get_secret_value() == "sk-sy-x"
     assert str(s.config_path) == "/tmp/c.yaml" and s.port == 9000
-    assert s.environment == {"OPENAI_API_KEY": "sk-test"}
+    assert s.environment["OPENAI_API_KEY"] == "sk-test" and s.environment["UNRELATED"] == "x"
     assert s.max_body_bytes == 6 * 1024 * 1024
-    assert "sk-sy-x" not in repr(s)
+    assert "sk-sy-x" not in repr(s) and "sk-test" not in repr(s)
+
+
+def test_secret_env_names_the_secret_and_makes_the_provider_available() -> None:
+    env = {"SWITCHYARD_OPENAI_KEY_SECRET": "arn:aws:secretsmanager:us-east-1:1:secret:openai"}
+    config = load_routing_config(DEFAULT_CONFIG, env)
+    ref = config.providers["openai"].api_key
+    assert ref is not None and ref.secret == env["SWITCHYARD_OPENAI_KEY_SECRET"]
+    assert "gpt-4o-mini" in config.models and "anthropic" not in config.providers

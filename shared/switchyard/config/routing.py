@@ -28,6 +28,8 @@ class KeyRef(_Strict):
 
     env: str | None = None
     secret: str | None = None
+    # An env variable holding the secret's name or ARN (template.yaml passes the ARNs this way).
+    secret_env: str | None = None
     # JSON field of the secret holding the key in use (DESIGN §6 secrets hold primary and backup).
     field: str = "primary"
 
@@ -174,10 +176,20 @@ def load_routing_config(
     raw: Any = yaml.safe_load(_expand(path.read_text(encoding="utf-8"), environment))
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: the routing config must be a mapping")
-    config = RoutingConfig.model_validate(raw)
+    config = _with_secret_names(RoutingConfig.model_validate(raw), environment)
     if mock_unconfigured:
         config = _with_mock_standins(config, environment)
     return _without_unavailable(config, environment)
+
+
+def _with_secret_names(config: RoutingConfig, environment: dict[str, str]) -> RoutingConfig:
+    providers = dict(config.providers)
+    for name, p in config.providers.items():
+        ref = p.api_key
+        if ref and ref.secret_env and not ref.secret and environment.get(ref.secret_env):
+            key = ref.model_copy(update={"secret": environment[ref.secret_env]})
+            providers[name] = p.model_copy(update={"api_key": key})
+    return config.model_copy(update={"providers": providers})
 
 
 def _with_mock_standins(config: RoutingConfig, environment: dict[str, str]) -> RoutingConfig:

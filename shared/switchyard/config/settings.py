@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")
 
-# Environment variables that carry provider keys for local use; the routing config names which
-# provider reads which one.
+# Environment variables the shipped routing config reads provider keys and URLs from (the local
+# runtime's banner lists which are set).
 PROVIDER_KEY_ENV = (
     "OPENAI_API_KEY",
     "ANTHROPIC_API_KEY",
@@ -41,7 +41,9 @@ class Settings(BaseModel):
     # Cap on the whole attempt loop; each upstream call gets what is left of it.
     request_timeout_s: float = Field(default=120.0, gt=0)
     secrets_max_age_s: int = Field(default=300, ge=0)
-    environment: dict[str, str] = Field(default_factory=dict)
+    # The process environment, for ``${VAR}`` expansion and ``api_key.env`` / ``secret_env`` in the
+    # routing config. Kept out of repr: it holds provider keys.
+    environment: dict[str, str] = Field(default_factory=dict, repr=False)
     # Serve unconfigured providers' models with the mock (None: unset, the local runtime says yes).
     mock_unconfigured: bool | None = None
     host: str = "127.0.0.1"
@@ -57,7 +59,7 @@ class Settings(BaseModel):
             "config_path": Path(env.get("SWITCHYARD_CONFIG") or DEFAULT_CONFIG),
             "master_key": SecretStr(master) if master else None,
             "master_key_secret": env.get("SWITCHYARD_MASTER_KEY_SECRET") or None,
-            "environment": {k: v for k, v in env.items() if k in PROVIDER_KEY_ENV and v},
+            "environment": {k: v for k, v in env.items() if v},
             "mock_unconfigured": _flag(env.get("SWITCHYARD_MOCK_UNCONFIGURED")),
             "host": env.get("SWITCHYARD_HOST") or "127.0.0.1",
             "port": int(env.get("SWITCHYARD_PORT") or 8080),
