@@ -1,0 +1,421 @@
+"""A fake upstream LLM provider: a real HTTP server on 127.0.0.1 for integration and e2e tests.
+
+One aiohttp server (its own thread and event loop, a free port) serves any number of independent
+test "providers", each under its own path prefix ``/<name>``:
+
+    POST /<name>/v1/chat/completions   OpenAI Chat Completions (JSON, or SSE with ``stream: true``)
+    POST /<name>/v1/messages           Anthropic Messages (JSON, or SSE events)
+    GET  /<name>/v1/models             OpenAI model list
+
+Each name has a queue of scripted :class:`Reply` values, consumed one per completion call, then a
+default (a valid completion unless :meth:`FakeUpstream.set_default` says otherwise). Every call is
+recorded (method, path, headers, parsed JSON body, time), so tests assert how many upstream calls
+were made and what was sent. All public methods are thread-safe::
+
+    with FakeUpstream() as fake:
+        fake.script("a", Reply.rate_limited(retry_after=0), Reply.ok("hi"))
+        config = fake.routing_config(providers={"a": "openai"}, models={...})
+        ...
+        assert fake.count("a") == 2
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import yaml
+from aiohttp import web
+
+from fakes.constants import FAKE_KEY_ENV
+from fakes.replies import MALFORMED_BODY, Dialect, Reply, completion_body, error_body, sse_events
+
+# Fast, test-sized defaults for the routing config the fake writes (override per test).
+FAST_RETRY = {
+    "base_delay_s": 0.01,
+    "max_delay_s": 0.05,
+    "max_retry_after_s": 1.0,
+    "max_attempts": 6,
+    "quota_park_s": 60,
+}
+# High enough that only the breaker tests (which set their own) ever open a breaker.
+QUIET_BREAKER = {"failure_threshold": 1000, "window_s": 30, "cooldown_s": 30}
+
+_ENDPOINTS: dict[tuple[str, str], Dialect | None] = {
+    ("POST", "chat/completions"): "openai",
+    ("POST", "messages"): "anthropic",
+    ("GET", "models"): None,
+}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the fake received."""
+
+    name: str
+    method: str
+    path: str  # the path after /<name>, e.g. "/v1/chat/completions"
+    headers: dict[str, str]  # lower-cased names
+    body: Any  # parsed JSON, or None when the body was empty or not JSON
+    raw: bytes
+    time: float  # time.monotonic() on arrival
+    reply: str  # the kind of reply it got
+
+    @property
+    def model(self) -> str | None:
+        return self.body.get("model") if isinstance(self.body, dict) else None
+
+    @property
+    def api_key(self) -> str | None:
+        """The key the caller presented (``Authorization: Bearer`` or ``x-api-key``)."""
+        auth = self.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:]
+        return self.headers.get("x-api-key")
+
+
+class FakeUpstream:
+    """The fake server. Start it with ``with FakeUpstream() as fake`` or ``start()``/``stop()``."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = 0
+        self._lock = threading.Lock()
+        self._queues: dict[str, deque[Reply]] = {}
+        self._defaults: dict[str, Reply] = {}
+        self._models: dict[str, list[str]] = {}
+        self._calls: list[Call] = []
+        self._seq = itertools.count(1)
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._release: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        if self._thread is not None:
+            raise RuntimeError("the fake upstream is already running")
+        self._ready.clear()
+        self._thread = threading.Thread(target=self._run, name="fake-upstream", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout=10):
+            raise RuntimeError("the fake upstream did not start within 10 s")
+        if self._startup_error is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+            raise RuntimeError("the fake upstream failed to start") from self._startup_error
+        return self
+
+    def stop(self) -> None:
+        """Stop serving: stalled handlers are released, the listener and connections closed."""
+        thread, loop, stop = self._thread, self._loop, self._stop
+        if thread is None:
+            return
+        if loop is not None and stop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=15)
+        if thread.is_alive():
+            raise RuntimeError("the fake upstream did not stop within 15 s")
+        self._thread = None
+        self._loop = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # reported to start(); a thread must not die silently
+            self._startup_error = exc
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._release = asyncio.Event()
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{name}/v1/{tail:.*}", self._handle)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.host, 0)
+            await site.start()
+            self.port = runner.addresses[0][1]
+            self._ready.set()
+            await self._stop.wait()
+            self._release.set()
+        finally:
+            await runner.cleanup()
+
+    # -- addresses and config ------------------------------------------------------------------
+
+    @property
+    def origin(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def url(self, name: str) -> str:
+        """The base of provider ``name``: ``http://127.0.0.1:<port>/<name>``."""
+        return f"{self.origin}/{name}"
+
+    def base_url(self, name: str, kind: str = "openai") -> str:
+        """The ``base_url`` a provider of ``kind`` needs (the Anthropic adapter appends /v1/messages)."""
+        return self.url(name) if kind == "anthropic" else f"{self.url(name)}/v1"
+
+    def provider_config(
+        self,
+        name: str,
+        kind: str = "openai",
+        *,
+        api_key_env: str | None = FAKE_KEY_ENV,
+        timeout_s: float = 5.0,
+        connect_timeout_s: float = 2.0,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """A ``providers:`` entry pointing at ``/<name>`` on this server."""
+        cfg: dict[str, Any] = {
+            "kind": kind,
+            "base_url": self.base_url(name, kind),
+            "timeout_s": timeout_s,
+            "connect_timeout_s": connect_timeout_s,
+        }
+        if api_key_env:
+            cfg["api_key"] = {"env": api_key_env}
+        cfg.update(extra)
+        return cfg
+
+    def routing_config(
+        self,
+        *,
+        providers: Mapping[str, str | Mapping[str, Any]],
+        models: Mapping[str, Any] | None = None,
+        aliases: Mapping[str, str] | None = None,
+        wildcards: Sequence[Mapping[str, str]] | None = None,
+        strategy: str = "priority",
+        retry: Mapping[str, Any] | None = None,
+        breaker: Mapping[str, Any] | None = None,
+        api_key_env: str | None = FAKE_KEY_ENV,
+    ) -> dict[str, Any]:
+        """A routing config (the schema of ``switchyard.config.routing``) whose providers are names
+        on this server. ``providers`` maps a name to its kind, or to a dict with ``kind`` and any
+        :meth:`provider_config` overrides. Retry delays are small and breakers quiet unless
+        ``retry``/``breaker`` override them."""
+        provs: dict[str, Any] = {}
+        for name, spec in providers.items():
+            if isinstance(spec, str):
+                provs[name] = self.provider_config(name, spec, api_key_env=api_key_env)
+            else:
+                opts = {"api_key_env": api_key_env, **spec}
+                provs[name] = self.provider_config(name, **opts)
+        return {
+            "version": 1,
+            "strategy": strategy,
+            "providers": provs,
+            "models": dict(models or {}),
+            "aliases": dict(aliases or {}),
+            "wildcards": [dict(w) for w in wildcards or ()],
+            "retry": {**FAST_RETRY, **(retry or {})},
+            "breaker": {**QUIET_BREAKER, **(breaker or {})},
+        }
+
+    def config_yaml(self, path: Path, **kwargs: Any) -> Path:
+        """Write :meth:`routing_config` (same arguments) as YAML to ``path``."""
+        path.write_text(yaml.safe_dump(self.routing_config(**kwargs), sort_keys=False), encoding="utf-8")
+        return path
+
+    # -- scripting -----------------------------------------------------------------------------
+
+    def script(self, name: str, *replies: Reply) -> None:
+        """Append replies to ``name``'s queue; each completion call consumes one."""
+        with self._lock:
+            self._queues.setdefault(name, deque()).extend(replies)
+
+    def set_default(self, name: str, reply: Reply | None) -> None:
+        """What ``name`` answers once its queue is empty (None: a valid completion)."""
+        with self._lock:
+            if reply is None:
+                self._defaults.pop(name, None)
+            else:
+                self._defaults[name] = reply
+
+    def set_models(self, name: str, model_ids: Sequence[str]) -> None:
+        with self._lock:
+            self._models[name] = list(model_ids)
+
+    def pending(self, name: str) -> int:
+        """Scripted replies not consumed yet."""
+        with self._lock:
+            return len(self._queues.get(name, ()))
+
+    def reset(self) -> None:
+        """Forget scripts, defaults, models and calls; release stalled handlers."""
+        with self._lock:
+            self._queues.clear()
+            self._defaults.clear()
+            self._models.clear()
+            self._calls.clear()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._release_stalls)
+
+    def _release_stalls(self) -> None:
+        if self._release is not None:
+            self._release.set()
+            self._release = asyncio.Event()
+
+    def _next_reply(self, name: str) -> Reply:
+        with self._lock:
+            queue = self._queues.get(name)
+            if queue:
+                return queue.popleft()
+            return self._defaults.get(name, Reply.ok())
+
+    # -- the call log --------------------------------------------------------------------------
+
+    def calls(self, name: str | None = None, *, path: str | None = None) -> list[Call]:
+        """Recorded calls, oldest first, optionally only those of ``name`` and/or to ``path``."""
+        with self._lock:
+            return [
+                c
+                for c in self._calls
+                if (name is None or c.name == name) and (path is None or c.path.endswith(path))
+            ]
+
+    def count(self, name: str | None = None) -> int:
+        """Completion calls (chat/completions and messages) of ``name``, or of every name."""
+        return sum(1 for c in self.calls(name) if c.method == "POST")
+
+    # -- serving -------------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        tail = request.match_info["tail"]
+        raw = await request.read()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        endpoint = (request.method, tail)
+        if endpoint not in _ENDPOINTS:
+            self._record(name, request, raw, body, "not_found")
+            err = {"error": {"message": "Unknown path", "type": "invalid_request_error", "code": None}}
+            return web.json_response(err, status=404)
+        dialect = _ENDPOINTS[endpoint]
+        if dialect is None:
+            self._record(name, request, raw, body, "models")
+            return self._models_response(name)
+        reply = self._next_reply(name)
+        self._record(name, request, raw, body, reply.kind)
+        return await self._render(request, reply, dialect, body)
+
+    def _record(self, name: str, request: web.Request, raw: bytes, body: Any, reply: str) -> None:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        path = request.path[len(name) + 1 :]
+        call = Call(name, request.method, path, headers, body, raw, time.monotonic(), reply)
+        with self._lock:
+            self._calls.append(call)
+
+    def _models_response(self, name: str) -> web.Response:
+        with self._lock:
+            ids = self._models.get(name, ["fake-model"])
+        data = [{"id": i, "object": "model", "created": 0, "owned_by": "fake"} for i in ids]
+        return web.json_response({"object": "list", "data": data})
+
+    async def _render(
+        self, request: web.Request, reply: Reply, dialect: Dialect, body: Any
+    ) -> web.StreamResponse:
+        if reply.latency_s:
+            await asyncio.sleep(reply.latency_s)
+        model = body.get("model", "unknown") if isinstance(body, dict) else "unknown"
+        seq = next(self._seq)
+        match reply.kind:
+            case "ok" | "stream":
+                wants_stream = isinstance(body, dict) and body.get("stream") is True
+                if reply.kind == "stream" or wants_stream:
+                    return await self._stream(request, reply, dialect, body, model=model, seq=seq)
+                payload = completion_body(reply, dialect, model=model, seq=seq)
+                return web.json_response(payload, headers=dict(reply.headers))
+            case "error":
+                key = _presented_key(request)
+                payload = error_body(reply, dialect, api_key=key)
+                return web.json_response(payload, status=reply.status, headers=dict(reply.headers))
+            case "malformed":
+                return web.Response(body=MALFORMED_BODY, content_type="application/json")
+            case "stall":
+                await self._stall(reply.stall_s)
+                return _drop(request)
+            case "drop":
+                return _drop(request)
+            case "drop_mid_body":
+                full = json.dumps(completion_body(reply, dialect, model=model, seq=seq)).encode()
+                response = web.StreamResponse(headers={"Content-Type": "application/json"})
+                response.content_length = len(full)
+                await response.prepare(request)
+                await response.write(full[: len(full) // 3])
+                _close(request)
+                return response
+        raise AssertionError(f"unknown reply kind {reply.kind!r}")
+
+    async def _stream(
+        self, request: web.Request, reply: Reply, dialect: Dialect, body: Any, *, model: str, seq: int
+    ) -> web.StreamResponse:
+        options = body.get("stream_options") if isinstance(body, dict) else None
+        include_usage = isinstance(options, dict) and options.get("include_usage") is True
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **reply.headers}
+        )
+        await response.prepare(request)
+        events = sse_events(reply, dialect, model=model, seq=seq, include_usage=include_usage)
+        for written, event in enumerate(events):
+            if reply.drop_after is not None and written >= reply.drop_after:
+                _close(request)
+                return response
+            if reply.stall_after is not None and written >= reply.stall_after:
+                await self._stall(reply.stall_s)
+                _close(request)
+                return response
+            await response.write(event)
+        await response.write_eof()
+        return response
+
+    async def _stall(self, seconds: float) -> None:
+        release = self._release
+        if release is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(release.wait(), timeout=seconds)
+
+
+def _presented_key(request: web.Request) -> str:
+    auth = request.headers.get("Authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:]
+    return request.headers.get("x-api-key", "")
+
+
+def _close(request: web.Request) -> None:
+    if request.transport is not None:
+        request.transport.close()
+
+
+def _drop(request: web.Request) -> web.Response:
+    """Close the connection; aiohttp then fails to write this response and drops it quietly."""
+    _close(request)
+    return web.Response(status=500)
