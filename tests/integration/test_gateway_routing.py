@@ -183,7 +183,7 @@ async def test_request_deadline_cuts_a_slow_upstream_short(fake_upstream: FakeUp
 
     response = await ask(client)
 
-    assert response.status_code in (503, 504)
+    assert response.status_code == 504  # the deadline, not the deployments, ran out
     assert_openai_error(response, fake_upstream, response.status_code)
     assert (fake_upstream.count("a"), fake_upstream.count("b")) == (1, 0)
 

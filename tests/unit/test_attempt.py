@@ -238,3 +238,17 @@ async def test_unknown_model_is_not_found() -> None:
     router, _ = make_router(Script({}))
     with pytest.raises(NotFoundError):
         await router.chat(ChatRequest.model_validate({"model": "x", "messages": [{"role": "user"}]}), 30)
+
+
+async def test_deadline_spent_on_a_timeout_is_504() -> None:
+    class Slow(Script):
+        async def chat(self, request: ChatRequest, target: Target) -> ChatCompletion:
+            self.calls.append(target)
+            time.now += target.timeout_s  # the call used all the time it was given
+            raise ProviderError(Kind.TIMEOUT, "slow")
+
+    script = Slow({})
+    router, time = make_router(script)
+    with pytest.raises(GatewayError) as info:
+        await router.chat(REQUEST, 5)
+    assert info.value.status == 504 and script.sequence == ["A"]

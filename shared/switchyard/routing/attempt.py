@@ -192,6 +192,14 @@ class Router:
                 last=last,
                 code="rate_limit_exceeded",
             )
+        if last is not None and last.kind is Kind.TIMEOUT and self._clock() >= run.deadline:
+            return GatewayError(
+                "The request's deadline passed before any deployment answered.",
+                status=504,
+                retry_after=retry_after,
+                last=last,
+                code="timeout",
+            )
         if last is None:
             message = "No deployment for this model is available right now (circuit open); retry later."
         else:
