@@ -201,6 +201,8 @@ async def run(total: int) -> dict[str, Any]:
             "SWITCHYARD_MASTER_KEY": KEY,
             "SWITCHYARD_CONFIG": str(config),
             "SWITCHYARD_MOCK_UNCONFIGURED": "0",
+            # In-memory state, as DESIGN §10 measures it (benchmarks/aws_calls.py counts DynamoDB).
+            "SWITCHYARD_LOCAL_STATE": "memory",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO"),
         }
         start(stack, [PY, "-m", "switchyard.local"], env=env)

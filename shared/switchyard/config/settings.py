@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -50,6 +51,29 @@ class Settings(BaseModel):
     port: int = Field(default=8080, ge=1, le=65535)
     service_name: str = "switchyard"
     log_level: str = "INFO"
+    # Shared state (DESIGN §4): DynamoDB when a table is named (Lambda names both), else memory.
+    state_table: str | None = None
+    cache_table: str | None = None
+    aws_region: str = "us-east-1"
+    # Only for a local emulation (moto on 127.0.0.1); None means the region's real endpoint.
+    aws_endpoint_url: str | None = None
+    # Every DynamoDB call: connect and read timeout each, and attempts in botocore's standard mode.
+    state_timeout_s: float = Field(default=1.0, gt=0, le=30)
+    state_max_attempts: int = Field(default=2, ge=1, le=10)
+    # How stale a warm container's copy of a breaker may get before it is read again.
+    state_refresh_s: float = Field(default=2.0, ge=0)
+    # After a failed state call, how long the in-memory fallback serves before DynamoDB is retried.
+    state_retry_s: float = Field(default=5.0, ge=0)
+    degraded_log_interval_s: float = Field(default=60.0, gt=0)
+    # DynamoDB down: admit on per-instance limits (False) or refuse with 503 (True).
+    limits_fail_closed: bool = False
+    cache_enabled: bool = True
+    cache_ttl_s: int = Field(default=3600, ge=1, le=30 * 86400)
+    metrics_namespace: str = "Switchyard"
+    # ``make run`` only: "memory" skips the embedded DynamoDB emulation (the overhead benchmark);
+    # the template its tables come from (None: the checkout's template.yaml).
+    local_state: Literal["dynamodb", "memory"] = "dynamodb"
+    template_path: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -72,7 +96,38 @@ class Settings(BaseModel):
             values["request_timeout_s"] = float(env["SWITCHYARD_REQUEST_TIMEOUT_S"])
         if env.get("SWITCHYARD_SECRETS_MAX_AGE_S"):
             values["secrets_max_age_s"] = int(env["SWITCHYARD_SECRETS_MAX_AGE_S"])
+        values.update(_state_values(env))
         return cls.model_validate(values)
+
+
+# Optional state settings: environment variable -> field (unset or empty keeps the default).
+_STATE_ENV = {
+    "STATE_TABLE": "state_table",
+    "CACHE_TABLE": "cache_table",
+    "SWITCHYARD_AWS_ENDPOINT_URL": "aws_endpoint_url",
+    "SWITCHYARD_STATE_TIMEOUT_S": "state_timeout_s",
+    "SWITCHYARD_STATE_REFRESH_S": "state_refresh_s",
+    "SWITCHYARD_STATE_RETRY_S": "state_retry_s",
+    "SWITCHYARD_CACHE_TTL_S": "cache_ttl_s",
+    "POWERTOOLS_METRICS_NAMESPACE": "metrics_namespace",
+    "SWITCHYARD_LOCAL_STATE": "local_state",
+    "SWITCHYARD_TEMPLATE": "template_path",
+}
+
+
+def _state_values(env: Mapping[str, str]) -> dict[str, object]:
+    values: dict[str, object] = {field: env[name] for name, field in _STATE_ENV.items() if env.get(name)}
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if region:
+        values["aws_region"] = region
+    for name, field in (
+        ("SWITCHYARD_LIMITS_FAIL_CLOSED", "limits_fail_closed"),
+        ("SWITCHYARD_CACHE", "cache_enabled"),
+    ):
+        flag = _flag(env.get(name))
+        if flag is not None:
+            values[field] = flag
+    return values
 
 
 def _flag(value: str | None) -> bool | None:

@@ -6,6 +6,7 @@ from fastapi import Request
 
 from switchyard.gateway import Gateway
 from switchyard.keys.client_auth import presented_key
+from switchyard.keys.ids import key_id
 
 
 def gateway_of(request: Request) -> Gateway:
@@ -18,3 +19,6 @@ async def require_client_key(request: Request) -> None:
     headers = request.headers
     key = presented_key(headers.get("authorization"), headers.get("x-api-key"))
     gateway_of(request).auth.check(key)
+    assert key is not None  # check() refuses a missing key
+    # Limits, cache namespaces and usage name the key by this id, never by the key itself.
+    request.state.key_id = key_id(key)

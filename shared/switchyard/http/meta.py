@@ -40,4 +40,6 @@ async def ready(request: Request) -> dict[str, Any]:
             "half_open": sorted(d for d, s in breakers.items() if s == "half_open"),
             "parked": sorted(d for d, s in breakers.items() if s == "parked"),
         },
+        # Backend, components degraded to memory, AWS calls and event counters of this instance.
+        "state": {**gateway.state.summary(), "counters": gateway.metrics.totals()},
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import uvicorn
@@ -57,6 +58,7 @@ def banner(settings: Settings, host: str, port: int) -> str:
             f"  API key:        {key}",
             f"  provider keys:  {providers}",
             f"  config:         {settings.config_path}",
+            f"  state:          {_state_line(settings)}",
             "  try:",
             f"    curl -s {url}/v1/chat/completions -H 'Authorization: Bearer {key}' "
             "-H 'Content-Type: application/json' "
@@ -66,11 +68,24 @@ def banner(settings: Settings, host: str, port: int) -> str:
     )
 
 
+def _state_line(settings: Settings) -> str:
+    if not settings.state_table:
+        return "in memory (this process only)"
+    where = f"emulated at {settings.aws_endpoint_url}" if settings.aws_endpoint_url else settings.aws_region
+    return f"DynamoDB table {settings.state_table} ({where})"
+
+
 def main() -> None:
     settings = local_settings(Settings.from_env())
-    app = create_app(settings)
-    print(banner(settings, settings.host, settings.port), flush=True)
-    uvicorn.run(
-        app, host=settings.host, port=settings.port, log_level="warning", access_log=False, lifespan="on"
-    )
+    with ExitStack() as stack:
+        if settings.local_state == "dynamodb" and not settings.state_table:
+            # Imported here: moto is a development dependency and slow to import.
+            from switchyard.local.aws import local_state
+
+            settings = stack.enter_context(local_state(settings))
+        app = create_app(settings)
+        print(banner(settings, settings.host, settings.port), flush=True)
+        uvicorn.run(
+            app, host=settings.host, port=settings.port, log_level="warning", access_log=False, lifespan="on"
+        )
     sys.exit(0)

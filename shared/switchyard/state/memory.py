@@ -1,10 +1,32 @@
-"""In-memory adapters: one process's state, with the same compare-and-set semantics as DynamoDB."""
+"""In-memory adapters: one process's state, with the same conditional semantics as DynamoDB.
+
+They serve tests and single-process runs, and are the fallbacks the degrading wrappers use while
+DynamoDB cannot be reached. Nothing here awaits, so each method is atomic within its event loop.
+"""
 
 from __future__ import annotations
 
-from switchyard.state.ports import BreakerRecord
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from time import time
+
+from switchyard.state.ports import (
+    BreakerRecord,
+    Holding,
+    KeyRecord,
+    LimitResult,
+    ScopeState,
+    UsageDelta,
+    ValueTooLargeError,
+    WindowCharge,
+    WindowCount,
+)
 
 _FRESH = BreakerRecord()
+_EMPTY = ScopeState()
+# The same bound as the DynamoDB cache adapter, so a fallback never keeps what the table would not.
+DEFAULT_MAX_VALUE_BYTES = 390 * 1024
 
 
 class MemoryBreakerStore:
@@ -23,3 +45,140 @@ class MemoryBreakerStore:
 
     async def load_all(self) -> dict[str, BreakerRecord]:
         return dict(self._records)
+
+
+class MemoryLimitStore:
+    def __init__(self) -> None:
+        self._scopes: dict[str, ScopeState] = {}
+
+    async def charge(self, scope: str, charges: Sequence[WindowCharge]) -> LimitResult:
+        state = self._scopes.get(scope, _EMPTY)
+        if not all(c.fits(state.windows.get(c.period)) for c in charges):
+            return LimitResult(False, state)
+        windows = dict(state.windows)
+        for c in charges:
+            windows[c.period] = charged(windows.get(c.period), c)
+        state = replace(state, windows=windows)
+        self._scopes[scope] = state
+        return LimitResult(True, state)
+
+    async def hold(
+        self, scope: str, holder: str, slots: int, *, max_slots: int, now: float, expires_at: float
+    ) -> LimitResult:
+        state = self._scopes.get(scope, _EMPTY)
+        if not may_hold(state, holder, slots, max_slots=max_slots, now=now):
+            return LimitResult(False, state)
+        state = replace(state, holders=held(state, holder, slots, now=now, expires_at=expires_at))
+        self._scopes[scope] = state
+        return LimitResult(True, state)
+
+    async def read(self, scope: str) -> ScopeState:
+        return self._scopes.get(scope, _EMPTY)
+
+
+def charged(stored: WindowCount | None, charge: WindowCharge) -> WindowCount:
+    """The window after ``charge`` (which must fit): added to the same window, else a fresh one."""
+    if stored is not None and stored.start == charge.start:
+        return WindowCount(charge.start, stored.requests + charge.requests, stored.tokens + charge.tokens)
+    return WindowCount(charge.start, max(0, charge.requests), max(0, charge.tokens))
+
+
+def may_hold(state: ScopeState, holder: str, slots: int, *, max_slots: int, now: float) -> bool:
+    current = state.holders.get(holder)
+    if current is not None and current.expires_at > now and slots <= current.slots:
+        return True
+    return state.live_slots(now, excluding=holder) + slots <= max_slots
+
+
+def held(state: ScopeState, holder: str, slots: int, *, now: float, expires_at: float) -> dict[str, Holding]:
+    """The holders after ``holder`` takes ``slots``: expired holders dropped, 0 slots removes."""
+    holders = {name: h for name, h in state.holders.items() if h.expires_at > now and name != holder}
+    if slots > 0:
+        holders[holder] = Holding(slots, expires_at)
+    return holders
+
+
+class MemoryResponseCache:
+    """A bounded LRU: the oldest entries go first once ``max_entries`` are stored."""
+
+    def __init__(
+        self,
+        *,
+        max_entries: int = 10_000,
+        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+        clock: Callable[[], float] = time,
+    ) -> None:
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._max_entries = max_entries
+        self._max_value_bytes = max_value_bytes
+        self._clock = clock
+
+    @property
+    def max_value_bytes(self) -> int:
+        return self._max_value_bytes
+
+    async def get(self, key: str) -> bytes | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= self._clock():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    async def put(self, key: str, value: bytes, *, expires_at: float) -> None:
+        if len(value) > self._max_value_bytes:
+            raise ValueTooLargeError(f"{len(value)} bytes is over the limit of {self._max_value_bytes}")
+        self._entries[key] = (expires_at, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+
+class MemoryKeyStore:
+    def __init__(self, *, clock: Callable[[], float] = time) -> None:
+        self._records: dict[str, KeyRecord] = {}
+        self._clock = clock
+
+    async def get(self, key_id: str) -> KeyRecord | None:
+        record = self._records.get(key_id)
+        if record is None or (record.expires_at is not None and record.expires_at <= self._clock()):
+            return None
+        return record
+
+    async def put(self, record: KeyRecord) -> None:
+        self._records[record.key_id] = record
+
+    async def revoke(self, key_id: str) -> bool:
+        record = self._records.get(key_id)
+        if record is None:
+            return False
+        self._records[key_id] = replace(record, status="revoked")
+        return True
+
+
+class MemoryUsageLedger:
+    def __init__(self) -> None:
+        self._totals: dict[tuple[str, str, str, str], UsageDelta] = {}
+
+    async def add(self, delta: UsageDelta) -> None:
+        slot = (delta.tenant, delta.day, delta.key_id, delta.model)
+        self._totals[slot] = summed(self._totals.get(slot), delta)
+
+    async def totals(self, tenant: str, day: str) -> list[UsageDelta]:
+        found = [t for (ten, d, _, _), t in self._totals.items() if ten == tenant and d == day]
+        return sorted(found, key=lambda t: (t.key_id, t.model))
+
+
+def summed(total: UsageDelta | None, delta: UsageDelta) -> UsageDelta:
+    if total is None:
+        return delta
+    return replace(
+        total,
+        requests=total.requests + delta.requests,
+        prompt_tokens=total.prompt_tokens + delta.prompt_tokens,
+        completion_tokens=total.completion_tokens + delta.completion_tokens,
+        cached_tokens=total.cached_tokens + delta.cached_tokens,
+        cost_usd=total.cost_usd + delta.cost_usd,
+    )

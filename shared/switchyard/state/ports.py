@@ -1,15 +1,33 @@
 """State ports: one ``Protocol`` per concern, implemented by memory and DynamoDB adapters.
 
-Every port is shaped for a shared store: writes are compare-and-set on a version, so the memory
-adapter behaves the way a conditional ``UpdateItem`` does and the attempt loop never depends on
-which adapter is behind it.
+Every port is shaped for a shared store: transitions are compare-and-set on a version and counters
+are conditional adds, so the memory adapter behaves the way a conditional ``UpdateItem`` does and
+nothing above this package depends on which adapter is behind it. The contract tests
+(tests/integration/test_state_contract.py) run one suite per port over every adapter.
+
+Every method may raise :class:`StateUnavailableError` when its store cannot be reached; the
+degrading wrappers (:mod:`switchyard.state.degrading`) turn that into an in-memory fallback.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol
+from typing import Literal, Protocol
+
+
+class StateUnavailableError(Exception):
+    """The backing store could not be reached (throttled, timed out, unreachable, misconfigured);
+    callers degrade to local state."""
+
+
+class ValueTooLargeError(ValueError):
+    """A value is larger than the store can hold in one item (``max_value_bytes``)."""
+
+
+# ---------------------------------------------------------------------------------- breakers
 
 
 class BreakerStatus(StrEnum):
@@ -34,20 +52,192 @@ class BreakerRecord:
 
 class BreakerStore(Protocol):
     async def load(self, deployment_id: str) -> BreakerRecord:
-        """The current record; a fresh CLOSED record (version 0) when none exists. Raises nothing
-        for a missing record; raises ``StateUnavailableError`` when the store cannot be read."""
+        """The current record; a fresh CLOSED record (version 0) when none exists. A shared store
+        may answer from a copy at most its refresh interval old: a stale copy only costs a failed
+        ``save``. Raises ``StateUnavailableError`` when the store cannot be read."""
         ...
 
     async def save(self, deployment_id: str, record: BreakerRecord, *, expected_version: int) -> bool:
         """Store ``record`` (its version must be ``expected_version + 1``) only if the stored version
-        is still ``expected_version``; False when another writer got there first. Raises
-        ``StateUnavailableError`` when the store cannot be written."""
+        is still ``expected_version``; False when another writer got there first (a following
+        ``load`` then returns the winner's record). Raises ``StateUnavailableError``."""
         ...
 
     async def load_all(self) -> dict[str, BreakerRecord]:
-        """Every known record, for health summaries. Raises ``StateUnavailableError``."""
+        """Every record this store knows of, for health summaries. Raises ``StateUnavailableError``."""
         ...
 
 
-class StateUnavailableError(Exception):
-    """The backing store could not be reached; callers degrade to local state."""
+# ---------------------------------------------------------------------------------- limits
+
+MINUTE, HOUR, DAY = 60, 3600, 86400
+PERIODS = (MINUTE, HOUR, DAY)
+
+
+def key_scope(key_id: str) -> str:
+    return f"key#{key_id}"
+
+
+def deployment_scope(deployment_id: str) -> str:
+    """A deployment's limits share its breaker's item, so one read refreshes both."""
+    return f"dep#{deployment_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCount:
+    """What has been charged to one fixed window (``start`` is a multiple of its period)."""
+
+    start: int
+    requests: int = 0
+    tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCharge:
+    """Add ``requests`` and ``tokens`` (negative: give back) to the window of ``period`` starting
+    at ``start``, as long as the totals stay within ``max_requests`` / ``max_tokens`` (None: no
+    bound). A stored window older than ``start`` counts as empty: the window has rolled over."""
+
+    period: int
+    start: int
+    requests: int = 0
+    tokens: int = 0
+    max_requests: int | None = None
+    max_tokens: int | None = None
+
+    def fits(self, stored: WindowCount | None) -> bool:
+        """Whether the charge may apply on top of ``stored`` (a newer stored window: never)."""
+        if stored is not None and stored.start > self.start:
+            return False
+        used = stored if stored is not None and stored.start == self.start else WindowCount(self.start)
+        return _within(used.requests, self.requests, self.max_requests) and _within(
+            used.tokens, self.tokens, self.max_tokens
+        )
+
+
+def _within(used: int, amount: int, limit: int | None) -> bool:
+    return limit is None or amount <= 0 or used + amount <= limit
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """Concurrency slots one holder (a warm container) has taken, valid until ``expires_at``."""
+
+    slots: int
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeState:
+    """One scope's shared limit state: its windows by period, and the concurrency holders."""
+
+    windows: dict[int, WindowCount] = field(default_factory=dict)
+    holders: dict[str, Holding] = field(default_factory=dict)
+
+    def live_slots(self, now: float, *, excluding: str | None = None) -> int:
+        return sum(h.slots for name, h in self.holders.items() if h.expires_at > now and name != excluding)
+
+
+@dataclass(frozen=True, slots=True)
+class LimitResult:
+    applied: bool
+    state: ScopeState  # after the change when applied, else as found
+
+
+class LimitStore(Protocol):
+    async def charge(self, scope: str, charges: Sequence[WindowCharge]) -> LimitResult:
+        """Apply every charge atomically, or none when any would exceed its maximum (or targets a
+        window older than the stored one). Raises ``StateUnavailableError``."""
+        ...
+
+    async def hold(
+        self, scope: str, holder: str, slots: int, *, max_slots: int, now: float, expires_at: float
+    ) -> LimitResult:
+        """Set ``holder``'s slots (0 removes it) if the live slots of every other holder plus
+        ``slots`` stay within ``max_slots``; holders expired at ``now`` are dropped. Lowering one's
+        own slots always applies. Raises ``StateUnavailableError``."""
+        ...
+
+    async def read(self, scope: str) -> ScopeState:
+        """The current state (empty when none). Raises ``StateUnavailableError``."""
+        ...
+
+
+# ---------------------------------------------------------------------------------- cache
+
+
+class ResponseCache(Protocol):
+    @property
+    def max_value_bytes(self) -> int:
+        """The largest value ``put`` accepts."""
+        ...
+
+    async def get(self, key: str) -> bytes | None:
+        """The value stored under ``key``; None when absent or expired. Raises
+        ``StateUnavailableError``."""
+        ...
+
+    async def put(self, key: str, value: bytes, *, expires_at: float) -> None:
+        """Store ``value`` until ``expires_at`` (epoch seconds), replacing any earlier value. Raises
+        ``ValueTooLargeError`` over ``max_value_bytes``, ``StateUnavailableError``."""
+        ...
+
+
+# ---------------------------------------------------------------------------------- keys, usage
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """A virtual key, stored hashed: ``key_hash`` is the sha256 of the key, never the key."""
+
+    key_id: str
+    key_hash: str
+    tenant: str
+    name: str = ""
+    status: Literal["active", "revoked"] = "active"
+    created_at: float = 0.0
+    expires_at: float | None = None
+    models: tuple[str, ...] = ()  # allowed public models; empty: every model
+    budget_usd: Decimal | None = None
+
+
+class KeyStore(Protocol):
+    async def get(self, key_id: str) -> KeyRecord | None:
+        """The record, revoked ones included; None when absent or past ``expires_at``. Raises
+        ``StateUnavailableError``."""
+        ...
+
+    async def put(self, record: KeyRecord) -> None:
+        """Create or replace the record. Raises ``StateUnavailableError``."""
+        ...
+
+    async def revoke(self, key_id: str) -> bool:
+        """Mark the key revoked; False when there is no such key. Raises ``StateUnavailableError``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class UsageDelta:
+    """One answer's usage, added to the aggregate of (tenant, day, key, model)."""
+
+    tenant: str
+    key_id: str
+    model: str
+    day: str  # YYYY-MM-DD, UTC
+    requests: int = 1
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: Decimal = Decimal(0)
+
+
+class UsageLedger(Protocol):
+    async def add(self, delta: UsageDelta) -> None:
+        """Atomically add every counter of ``delta`` to its aggregate. Raises
+        ``StateUnavailableError``."""
+        ...
+
+    async def totals(self, tenant: str, day: str) -> list[UsageDelta]:
+        """The tenant's aggregates for ``day``, sorted by key id then model. Raises
+        ``StateUnavailableError``."""
+        ...

@@ -1,0 +1,68 @@
+"""Whether and how one request uses the cache: on by default only for deterministic requests
+(``temperature: 0`` or a ``seed``), controlled per request by ``cache: {ttl, no-cache, no-store}``
+in the body or the ``x-switchyard-cache-ttl`` / ``x-switchyard-cache: no-cache|no-store`` headers.
+
+``no-cache`` skips the lookup but stores the fresh answer; ``no-store`` never writes (a lookup may
+still hit); an explicit TTL opts a non-deterministic request in; a TTL of 0 stores nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from switchyard.api.chat import ChatRequest
+from switchyard.cache.keys import cache_key
+from switchyard.errors import InvalidRequestError
+
+MAX_TTL_S = 30 * 86400
+HEADER = "x-switchyard-cache"
+TTL_HEADER = "x-switchyard-cache-ttl"
+
+
+@dataclass(frozen=True, slots=True)
+class CachePlan:
+    key: str | None = None  # None: the request does not use the cache
+    lookup: bool = False
+    store: bool = False
+    ttl_s: int = 0
+
+
+SKIP = CachePlan()
+
+
+def plan_for(
+    request: ChatRequest, namespace: str, headers: Mapping[str, str], *, default_ttl_s: int
+) -> CachePlan:
+    """Raises InvalidRequestError for a malformed ``x-switchyard-cache-ttl``."""
+    if request.stream:
+        return SKIP  # streamed answers are not replayed yet
+    control = request.cache
+    directives = {d.strip().lower() for d in headers.get(HEADER, "").split(",")}
+    no_cache = "no-cache" in directives or bool(control and control.no_cache)
+    no_store = "no-store" in directives or bool(control and control.no_store)
+    ttl = control.ttl if control is not None and control.ttl is not None else _header_ttl(headers)
+    if ttl is None and not (request.temperature == 0 or request.seed is not None):
+        return SKIP
+    lookup = not no_cache
+    store = not no_store and ttl != 0
+    if not (lookup or store):
+        return SKIP
+    return CachePlan(cache_key(request, namespace), lookup, store, default_ttl_s if ttl is None else ttl)
+
+
+def _header_ttl(headers: Mapping[str, str]) -> int | None:
+    raw = headers.get(TTL_HEADER)
+    if raw is None:
+        return None
+    try:
+        ttl = int(raw.strip())
+    except ValueError:
+        ttl = -1
+    if not 0 <= ttl <= MAX_TTL_S:
+        raise InvalidRequestError(
+            f"`{TTL_HEADER}` must be a whole number of seconds from 0 to {MAX_TTL_S}.",
+            param=TTL_HEADER,
+            code="invalid_cache_ttl",
+        )
+    return ttl

@@ -1,0 +1,238 @@
+"""The DynamoDB plumbing every adapter shares: the client, the call counter, error translation.
+
+boto3 is imported only when a client is built (the router's cold import stays small, DESIGN §10).
+It is synchronous, so each call runs in a worker thread; every call has connect and read timeouts
+and at most ``max_attempts`` tries (botocore's standard retry mode). A conditional check that fails
+becomes :class:`ConditionFailed` carrying the item as it was; every other failure (throttling,
+timeouts, an unreachable endpoint, a missing table) becomes ``StateUnavailableError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from switchyard.state.ports import StateUnavailableError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+Item = dict[str, Any]  # an item in DynamoDB's typed JSON: {"name": {"N": "1"}, ...}
+
+
+@dataclass(frozen=True, slots=True)
+class DynamoSettings:
+    region: str = "us-east-1"
+    endpoint_url: str | None = None  # a local emulation; None: the region's endpoint
+    timeout_s: float = 1.0
+    max_attempts: int = 2  # tries per call, the first included
+    pool_size: int = 32  # at least the worker threads that may call at once
+
+
+class CallCounter:
+    """Counts API calls (not HTTP retries) per operation through botocore's ``before-call``
+    event, and which tables each operation touched (``before-parameter-build`` sees the API
+    parameters). Thread-safe: calls run in worker threads. :meth:`attach` registers both."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: dict[str, int] = {}
+        self._tables: dict[str, set[str]] = {}
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register("before-call.dynamodb", self.count_call)
+        client.meta.events.register("before-parameter-build.dynamodb", self.note_tables)
+
+    # Both handlers must return None: anything else would short-circuit the call.
+    def count_call(self, model: Any = None, **_: Any) -> None:
+        operation = getattr(model, "name", "unknown")
+        with self._lock:
+            self._calls[operation] = self._calls.get(operation, 0) + 1
+
+    def note_tables(self, model: Any = None, params: Any = None, **_: Any) -> None:
+        operation = getattr(model, "name", "unknown")
+        params = params if isinstance(params, dict) else {}
+        tables = [params["TableName"]] if "TableName" in params else list(params.get("RequestItems") or ())
+        with self._lock:
+            for table in tables:
+                self._tables.setdefault(table, set()).add(operation)
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self._calls.values())
+
+    def by_operation(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._calls)
+
+    def by_table(self) -> dict[str, set[str]]:
+        """The operations used on each table."""
+        with self._lock:
+            return {table: set(ops) for table, ops in self._tables.items()}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._calls.clear()
+            self._tables.clear()
+
+
+def build_client(settings: DynamoSettings, counter: CallCounter | None = None) -> DynamoDBClient:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=settings.timeout_s,
+        read_timeout=settings.timeout_s,
+        # total_max_attempts counts the first try; botocore's max_attempts would count retries only.
+        retries={"mode": "standard", "total_max_attempts": settings.max_attempts},
+        max_pool_connections=settings.pool_size,
+        tcp_keepalive=True,
+    )
+    # A local emulation takes any credentials; a developer machine may have none configured.
+    secret = "local" if settings.endpoint_url else None
+    client = boto3.session.Session().client(
+        "dynamodb",
+        region_name=settings.region,
+        endpoint_url=settings.endpoint_url,
+        config=config,
+        aws_access_key_id=secret,
+        aws_secret_access_key=secret,
+    )
+    if counter is not None:
+        counter.attach(client)
+    return client
+
+
+class ConditionFailed(Exception):
+    """A conditional write did not apply; ``item`` is the item as it was (None: absent)."""
+
+    def __init__(self, item: Item | None) -> None:
+        super().__init__("conditional check failed")
+        self.item = item
+
+
+class Table:
+    """One table through one client: async item calls with errors translated at the boundary."""
+
+    def __init__(self, client: DynamoDBClient, name: str) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        self.client = client
+        self.name = name
+        self._client_error = ClientError
+        self._botocore_error = BotoCoreError
+
+    async def get(self, key: Item, *, consistent: bool = False) -> Item | None:
+        fn: Callable[..., Any] = self.client.get_item
+        answer = await self._call(fn, "GetItem", TableName=self.name, Key=key, ConsistentRead=consistent)
+        item: Item | None = answer.get("Item")
+        return item
+
+    async def update(
+        self,
+        key: Item,
+        update: str,
+        *,
+        condition: str | None,
+        values: Item,
+        names: dict[str, str] | None = None,
+    ) -> Item:
+        """UpdateItem returning the new item; raises ConditionFailed with the old one."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "Key": key,
+            "UpdateExpression": update,
+            "ExpressionAttributeValues": values,
+            "ReturnValues": "ALL_NEW",
+        }
+        if condition:
+            kwargs["ConditionExpression"] = condition
+            kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        fn: Callable[..., Any] = self.client.update_item
+        answer = await self._call(fn, "UpdateItem", **kwargs)
+        new: Item = answer.get("Attributes", {})
+        return new
+
+    async def put(self, item: Item) -> None:
+        fn: Callable[..., Any] = self.client.put_item
+        await self._call(fn, "PutItem", TableName=self.name, Item=item)
+
+    async def batch_get(self, keys: list[Item]) -> list[Item]:
+        """Every existing item of ``keys``, in batches of 100, unprocessed keys asked again."""
+        found: list[Item] = []
+        fn: Callable[..., Any] = self.client.batch_get_item
+        for start in range(0, len(keys), 100):
+            pending: dict[str, Any] = {self.name: {"Keys": keys[start : start + 100]}}
+            for _ in range(3):
+                answer = await self._call(fn, "BatchGetItem", RequestItems=pending)
+                found.extend(answer.get("Responses", {}).get(self.name, []))
+                pending = answer.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+        return found
+
+    async def query(self, condition: str, values: Item) -> list[Item]:
+        items: list[Item] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        fn: Callable[..., Any] = self.client.query
+        while True:
+            answer = await self._call(fn, "Query", **kwargs)
+            items.extend(answer.get("Items", []))
+            if "LastEvaluatedKey" not in answer:
+                return items
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    async def _call(self, fn: Callable[..., Any], operation: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            answer: dict[str, Any] = await asyncio.to_thread(fn, **kwargs)
+        except self._client_error as exc:
+            error = exc.response.get("Error", {})
+            if error.get("Code") == "ConditionalCheckFailedException":
+                old: Item | None = exc.response.get("Item")  # type: ignore[assignment]
+                raise ConditionFailed(old) from exc
+            raise StateUnavailableError(f"DynamoDB {operation}: {error.get('Code', 'error')}") from exc
+        except self._botocore_error as exc:
+            raise StateUnavailableError(f"DynamoDB {operation}: {type(exc).__name__}") from exc
+        return answer
+
+
+# ---------------------------------------------------------------------------- attribute codec
+
+
+def n(value: float | Decimal) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def num(item: Item, name: str, default: float = 0.0) -> float:
+    value = item.get(name)
+    return float(value["N"]) if value and "N" in value else default
+
+
+def integer(item: Item, name: str, default: int = 0) -> int:
+    value = item.get(name)
+    return int(Decimal(value["N"])) if value and "N" in value else default
+
+
+def text(item: Item, name: str, default: str = "") -> str:
+    value = item.get(name)
+    return str(value["S"]) if value and "S" in value else default
+
+
+def expired(item: Item | None, now: float) -> bool:
+    """TTL deletion lags by up to days: an item past ``expires_at`` is treated as gone."""
+    return item is not None and "expires_at" in item and num(item, "expires_at") <= now

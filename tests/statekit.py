@@ -1,0 +1,65 @@
+"""Helpers for the shared-state tests: a settable clock, and adapters on moto's tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from switchyard.state.dynamodb import CallCounter, DynamoSettings, Table, build_client
+from switchyard.state.dynamodb_cache import DynamoResponseCache
+from switchyard.state.dynamodb_keys import DynamoKeyStore, DynamoUsageLedger
+from switchyard.state.dynamodb_state import DynamoStateStore
+
+# The start of a minute and of an hour (not of a day), far from any real clock.
+T0 = 1_800_000_000.0
+
+
+class Clock:
+    """Wall time that moves only when told to."""
+
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class DynamoStores:
+    """One instance's view of the shared tables: its own client, counter and item copies."""
+
+    state: DynamoStateStore
+    cache: DynamoResponseCache
+    keys: DynamoKeyStore
+    usage: DynamoUsageLedger
+    calls: CallCounter
+    client: Any
+
+
+@contextmanager
+def dynamo_stores(
+    resources: Any, clock: Clock, *, refresh_s: float = 0.0, **aws: Any
+) -> Iterator[DynamoStores]:
+    """Adapters on ``state_tables``'s tables through a client of their own, closed on exit."""
+    calls = CallCounter()
+    client = build_client(
+        DynamoSettings(endpoint_url=aws.pop("endpoint_url", resources.endpoint), **aws), calls
+    )
+    try:
+        state = Table(client, resources.tables["StateTable"])
+        cache = Table(client, resources.tables["CacheTable"])
+        yield DynamoStores(
+            DynamoStateStore(state, refresh_s=refresh_s, clock=clock),
+            DynamoResponseCache(cache, clock=clock),
+            DynamoKeyStore(state, clock=clock),
+            DynamoUsageLedger(state),
+            calls,
+            client,
+        )
+    finally:
+        client.close()
