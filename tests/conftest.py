@@ -151,9 +151,12 @@ async def gateway(config_file: ConfigFile) -> AsyncIterator[GatewayFactory]:
             mock_unconfigured: bool = False,
             transport: httpx.AsyncBaseTransport | None = None,
             raise_app_exceptions: bool = True,
+            settings_extra: Mapping[str, Any] | None = None,
+            clock: Callable[[], float] = time.time,
         ) -> httpx.AsyncClient:
             path = config if isinstance(config, Path) else config_file(config)
             extra: dict[str, Any] = {} if max_body_bytes is None else {"max_body_bytes": max_body_bytes}
+            extra.update(settings_extra or {})  # e.g. the state tables of `state_tables`
             settings = Settings(
                 config_path=path,
                 master_key=SecretStr(MASTER_KEY),
@@ -162,7 +165,9 @@ async def gateway(config_file: ConfigFile) -> AsyncIterator[GatewayFactory]:
                 mock_unconfigured=mock_unconfigured,
                 **extra,
             )
-            app = await stack.enter_async_context(running(create_app(settings, transport=transport)))
+            app = await stack.enter_async_context(
+                running(create_app(settings, transport=transport, clock=clock))
+            )
             headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
             client = httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions),
@@ -301,3 +306,35 @@ def module_local_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[C
         yield runtimes.start
     finally:
         runtimes.stop_all()
+
+
+# -- DynamoDB on moto (127.0.0.1) ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """One embedded moto server per test session (per xdist worker), on a free loopback port."""
+    from switchyard.local.aws import moto_server
+
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def state_tables(moto_endpoint: str) -> Any:
+    """The template's own tables (and queues), created for this test under a prefix of its own:
+    a ``LocalResources`` with ``endpoint`` and ``tables`` by logical id."""
+    import uuid
+
+    from switchyard.local.aws import provision
+
+    return provision(moto_endpoint, prefix=f"t{uuid.uuid4().hex[:12]}")
+
+
+def dynamo_settings(resources: Any) -> dict[str, Any]:
+    """Settings fields that put a gateway's state on ``state_tables``'s tables."""
+    return {
+        "state_table": resources.tables["StateTable"],
+        "cache_table": resources.tables["CacheTable"],
+        "aws_endpoint_url": resources.endpoint,
+    }

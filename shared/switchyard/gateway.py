@@ -1,27 +1,36 @@
 """The composition root: builds the gateway's parts from settings once per cold start.
 
-This is the one place that picks adapters (memory state for now; DynamoDB next) and owns the
-pooled upstream client. Handlers and the HTTP layer receive a ready :class:`Gateway`.
+This is the one place that picks adapters (DynamoDB state when a table is named, memory
+otherwise) and owns the pooled upstream client and the AWS client. Handlers and the HTTP layer
+receive a ready :class:`Gateway`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from time import time
 
 import httpx
 
+from switchyard.accounting import Accounting
+from switchyard.cache.service import CacheService
 from switchyard.config.routing import RoutingConfig, load_routing_config
 from switchyard.config.settings import Settings
+from switchyard.gate import Gate
 from switchyard.keys.client_auth import MasterKeyAuth, read_master_key
 from switchyard.keys.provider_keys import ProviderKeys
+from switchyard.limits.enforce import DeploymentLimits, KeyLimits
+from switchyard.limits.limiter import Limiter
+from switchyard.metrics.sink import MetricSink
 from switchyard.providers.http import build_client
 from switchyard.providers.registry import build_providers
 from switchyard.routing.attempt import Router
 from switchyard.routing.breaker import Breakers
 from switchyard.routing.select import RouteTable
-from switchyard.state.memory import MemoryBreakerStore
+from switchyard.state.factory import State, dynamo_state, memory_state
 
 
 @dataclass(slots=True)
@@ -33,14 +42,27 @@ class Gateway:
     breakers: Breakers
     auth: MasterKeyAuth
     client: httpx.AsyncClient
+    gate: Gate  # cache lookup and client key limits, before routing
+    state: State
+    metrics: MetricSink
+    # Usage and cost of every answer; usage/limit/budget stores attach as sinks.
+    accounting: Accounting = field(default_factory=Accounting)
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        self.state.close()
+        self.metrics.close()
 
 
-async def open_gateway(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> Gateway:
+async def open_gateway(
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    clock: Callable[[], float] = time,
+) -> Gateway:
     """Validate the routing config and wire every part. Raises ValueError (with the config path)
-    on an invalid config or a missing master key, so a bad deployment fails at cold start."""
+    on an invalid config or a missing master key, so a bad deployment fails at cold start.
+    ``clock`` (wall time) drives shared state: breakers, limit windows, cache expiry."""
     try:
         config = load_routing_config(
             settings.config_path, settings.environment, mock_unconfigured=bool(settings.mock_unconfigured)
@@ -54,7 +76,39 @@ async def open_gateway(settings: Settings, *, transport: httpx.AsyncBaseTranspor
         raise ValueError("no master key: set SWITCHYARD_MASTER_KEY or SWITCHYARD_MASTER_KEY_SECRET")
     client = build_client(transport)
     table = RouteTable(config)
-    breakers = Breakers(MemoryBreakerStore(), config.breaker)
+    metrics = MetricSink(namespace=settings.metrics_namespace, service=settings.service_name)
+    state = (
+        dynamo_state(settings, metrics, clock=clock) if settings.state_table else memory_state(clock=clock)
+    )
+    breakers = Breakers(state.breakers, config.breaker, clock)
+    gate, deployment_limits = _gate(settings, config, state, metrics, clock)
     keys = ProviderKeys(config, settings.environment, max_age_s=settings.secrets_max_age_s)
-    router = Router(table, build_providers(config, client), breakers, keys, config.retry, rng=random.Random())
-    return Gateway(settings, config, table, router, breakers, MasterKeyAuth(master), client)
+    router = Router(
+        table,
+        build_providers(config, client),
+        breakers,
+        keys,
+        config.retry,
+        rng=random.Random(),
+        limits=deployment_limits,
+    )
+    gateway = Gateway(
+        settings, config, table, router, breakers, MasterKeyAuth(master), client, gate, state, metrics
+    )
+    gateway.accounting.add_sink(gate)  # answers' usage settles their key's token estimate
+    return gateway
+
+
+def _gate(
+    settings: Settings, config: RoutingConfig, state: State, metrics: MetricSink, clock: Callable[[], float]
+) -> tuple[Gate, DeploymentLimits]:
+    """The cache and the limits: key limits at the gate, deployment limits in the attempt loop,
+    one limiter (one set of leases) for both."""
+    limits = config.limits
+    limiter = Limiter(
+        state.limits, lease_fraction=limits.lease_fraction, slot_ttl_s=limits.slot_ttl_s, clock=clock
+    )
+    cache = CacheService(
+        state.cache, metrics, enabled=settings.cache_enabled, default_ttl_s=settings.cache_ttl_s, clock=clock
+    )
+    return Gate(cache, KeyLimits(limiter, limits, metrics)), DeploymentLimits(limiter, limits, metrics)

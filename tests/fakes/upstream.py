@@ -22,7 +22,6 @@ were made and what was sent. All public methods are thread-safe::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import threading
@@ -95,6 +94,7 @@ class FakeUpstream:
         self._defaults: dict[str, Reply] = {}
         self._models: dict[str, list[str]] = {}
         self._calls: list[Call] = []
+        self._stream_ends: dict[str, list[str]] = {}
         self._seq = itertools.count(1)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -271,6 +271,7 @@ class FakeUpstream:
             self._defaults.clear()
             self._models.clear()
             self._calls.clear()
+            self._stream_ends.clear()
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._release_stalls)
@@ -297,6 +298,17 @@ class FakeUpstream:
                 for c in self._calls
                 if (name is None or c.name == name) and (path is None or c.path.endswith(path))
             ]
+
+    def stream_ends(self, name: str) -> list[str]:
+        """How each SSE answer of ``name`` ended, oldest first: ``complete``, ``dropped`` (the fake
+        cut it), ``stalled`` (the stall ran out or was released) or ``client_closed`` (the caller
+        closed the connection before the end)."""
+        with self._lock:
+            return list(self._stream_ends.get(name, ()))
+
+    def _stream_ended(self, name: str, how: str) -> None:
+        with self._lock:
+            self._stream_ends.setdefault(name, []).append(how)
 
     def count(self, name: str | None = None) -> int:
         """Completion calls (chat/completions and messages) of ``name``, or of every name."""
@@ -382,25 +394,45 @@ class FakeUpstream:
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **reply.headers}
         )
         await response.prepare(request)
+        name = request.match_info["name"]
         events = sse_events(reply, dialect, model=model, seq=seq, include_usage=include_usage)
-        for written, event in enumerate(events):
-            if reply.drop_after is not None and written >= reply.drop_after:
-                _close(request)
-                return response
-            if reply.stall_after is not None and written >= reply.stall_after:
-                await self._stall(reply.stall_s)
-                _close(request)
-                return response
-            await response.write(event)
-        await response.write_eof()
+        try:
+            for written, event in enumerate(events):
+                if reply.drop_after is not None and written >= reply.drop_after:
+                    _close(request)
+                    self._stream_ended(name, "dropped")
+                    return response
+                if reply.stall_after is not None and written >= reply.stall_after:
+                    closed = await self._stall(reply.stall_s, request)
+                    _close(request)
+                    self._stream_ended(name, "client_closed" if closed else "stalled")
+                    return response
+                await response.write(event)
+            await response.write_eof()
+        except ConnectionError:  # aiohttp's ClientConnectionResetError: the caller went away
+            self._stream_ended(name, "client_closed")
+            return response
+        self._stream_ended(name, "complete")
         return response
 
-    async def _stall(self, seconds: float) -> None:
+    async def _stall(self, seconds: float, request: web.Request | None = None) -> bool:
+        """Wait ``seconds``, or until released, or until ``request``'s caller closes the
+        connection; True in that last case."""
         release = self._release
         if release is None:
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(release.wait(), timeout=seconds)
+            return False
+        waiter = asyncio.ensure_future(release.wait())
+        try:
+            async with asyncio.timeout(seconds):
+                while not waiter.done():
+                    if request is not None and (request.transport is None or request.transport.is_closing()):
+                        return True
+                    await asyncio.wait({waiter}, timeout=0.01)
+        except TimeoutError:
+            pass
+        finally:
+            waiter.cancel()
+        return False
 
 
 def _presented_key(request: web.Request) -> str:

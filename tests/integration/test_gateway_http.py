@@ -161,15 +161,16 @@ async def test_json_that_is_not_an_object_is_400(fake_upstream: FakeUpstream, ga
     assert_openai_error(response, fake_upstream, 400)
 
 
-async def test_stream_true_is_refused_until_streaming_lands(fake_upstream: FakeUpstream, gateway) -> None:
-    # Streaming comes in a later issue: change this test then.
+async def test_stream_true_is_answered_with_an_event_stream(fake_upstream: FakeUpstream, gateway) -> None:
+    # The streaming behaviour itself is covered in test_streaming.py.
     client = await gateway(two_deployments(fake_upstream))
 
     response = await ask(client, stream=True)
 
-    error = assert_openai_error(response, fake_upstream, 400)
-    assert "stream" in error["message"].lower()
-    assert fake_upstream.count() == 0
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.text.endswith("data: [DONE]\n\n")
+    assert fake_upstream.calls("a")[0].body["stream"] is True
 
 
 # -- what reaches the upstream -----------------------------------------------------------------

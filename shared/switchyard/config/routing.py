@@ -53,6 +53,12 @@ class ProviderConfig(_Strict):
     # The provider is used only when all of these env variables are set (e.g. OLLAMA_BASE_URL).
     requires_env: list[str] = Field(default_factory=list)
     mock: MockSettings = Field(default_factory=MockSettings)
+    # Streams: longest silence between upstream chunks before the stream fails with a timeout.
+    # Below API Gateway's 5-minute idle cut, so the client gets an error event, not a silent cut.
+    stream_idle_timeout_s: float = Field(default=60.0, gt=0, le=290)
+    # Ask OpenAI-dialect upstreams for usage in streams (``stream_options.include_usage``); off
+    # for the few compatible servers that reject the option (usage is then estimated).
+    stream_usage: bool = True
 
     @model_validator(mode="after")
     def _needs_base_url(self) -> Self:
@@ -70,7 +76,36 @@ class Price(_Strict):
     cache_write: Decimal | None = None
 
 
-class DeploymentConfig(_Strict):
+class RateLimits(_Strict):
+    """Requests and tokens per minute, hour and day, and requests in flight (None: no limit).
+    Shared by every instance through the state table (DESIGN §3 step 5, §4)."""
+
+    rpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1)
+    rph: int | None = Field(default=None, ge=1)
+    tph: int | None = Field(default=None, ge=1)
+    rpd: int | None = Field(default=None, ge=1)
+    tpd: int | None = Field(default=None, ge=1)
+    max_concurrent: int | None = Field(default=None, ge=1)
+
+
+class LimitsConfig(_Strict):
+    """Client key limits: ``default`` for every key, ``keys`` overrides by key id (``k_…``, derived
+    from the key's sha256, never the key); fields an override leaves out come from the default."""
+
+    default: RateLimits = Field(default_factory=RateLimits)
+    keys: dict[str, RateLimits] = Field(default_factory=dict)
+    # A warm container leases this share of a limit at a time (fewer DynamoDB calls, and at most
+    # this much capacity idle in one container: docs/state.md).
+    lease_fraction: float = Field(default=0.1, gt=0, le=1)
+    # Output tokens assumed for the estimate when a request sets no max_tokens.
+    default_output_tokens: int = Field(default=256, ge=0)
+    # A container keeps its concurrency slots this long after last taking one, so that a busy
+    # container pays no call per request; a request running longer may let others take its slot.
+    slot_ttl_s: float = Field(default=300.0, gt=0)
+
+
+class DeploymentConfig(RateLimits):
     provider: str
     model: str
     id: str | None = None
@@ -119,6 +154,7 @@ class RoutingConfig(_Strict):
     strategy: Strategy = "priority"
     retry: RetryConfig = Field(default_factory=RetryConfig)
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
 
     @field_validator("providers")
     @classmethod

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+
 import httpx
 from pydantic import ValidationError
+from pydantic_core import to_json
 
 from switchyard.api.anthropic import AnthropicResponse
 from switchyard.api.chat import ChatCompletion, ChatRequest
+from switchyard.api.stream import ChatCompletionChunk
+from switchyard.providers.anthropic_stream import AnthropicStream
 from switchyard.providers.anthropic_wire import from_anthropic_response, to_anthropic_request
 from switchyard.providers.base import Target
 from switchyard.providers.classify import bad_response
 from switchyard.providers.http import base_url, post_json
+from switchyard.providers.sse_http import open_sse
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 ANTHROPIC_VERSION = "2023-06-01"
@@ -36,6 +43,21 @@ class AnthropicProvider:
             # The validation text quotes the body, which is not ours to show: only say what failed.
             raise bad_response("(not an Anthropic message)") from exc
         return from_anthropic_response(message)
+
+    async def stream(self, request: ChatRequest, target: Target) -> AsyncGenerator[ChatCompletionChunk]:
+        """Anthropic's events as canonical chunks (see :mod:`anthropic_stream`)."""
+        body = to_anthropic_request(request, target.upstream_model)
+        body["stream"] = True
+        translation = AnthropicStream()
+        events = open_sse(self._client, target, self._url(target), to_json(body), self._headers(target))
+        async with aclosing(events):
+            async for event in events:
+                chunk = translation.feed(event)
+                if chunk is not None:
+                    yield chunk
+                if translation.done:
+                    return
+        yield translation.end()
 
     def _url(self, target: Target) -> str:
         base = base_url(target, self._default_base_url)

@@ -40,7 +40,7 @@ from switchyard.api.chat import (
 from switchyard.errors import InvalidRequestError
 from switchyard.providers.classify import bad_response
 
-_STOP_REASON: dict[str, str] = {
+STOP_REASONS: dict[str, str] = {
     "stop": "end_turn",
     "length": "max_tokens",
     "tool_calls": "tool_use",
@@ -185,17 +185,25 @@ def anthropic_response_from_chat(completion: ChatCompletion) -> AnthropicRespons
             raise bad_response("(tool call arguments are not a JSON object)")
         content.append(ToolUseBlock(id=call.id, name=call.function.name, input=arguments))
     reason = choice.finish_reason if choice else None
-    usage = completion.usage or Usage()
-    read, write = usage.cached_tokens, usage.cache_creation_input_tokens
     return AnthropicResponse(
-        id=completion.id if completion.id.startswith("msg_") else f"msg_{completion.id}",
+        id=message_id(completion.id),
         model=completion.model,
         content=content,
-        stop_reason=_STOP_REASON.get(reason, "end_turn") if reason else None,
-        usage=AnthropicUsage(
-            input_tokens=max(0, usage.prompt_tokens - read - (write or 0)),
-            output_tokens=usage.completion_tokens,
-            cache_read_input_tokens=read,
-            cache_creation_input_tokens=write,
-        ),
+        stop_reason=STOP_REASONS.get(reason, "end_turn") if reason else None,
+        usage=anthropic_usage(completion.usage or Usage()),
+    )
+
+
+def message_id(completion_id: str) -> str:
+    return completion_id if completion_id.startswith("msg_") else f"msg_{completion_id}"
+
+
+def anthropic_usage(usage: Usage) -> AnthropicUsage:
+    """OpenAI usage in Anthropic's terms, where input_tokens excludes cache reads and writes."""
+    read, write = usage.cached_tokens, usage.cache_creation_input_tokens
+    return AnthropicUsage(
+        input_tokens=max(0, usage.prompt_tokens - read - (write or 0)),
+        output_tokens=usage.completion_tokens,
+        cache_read_input_tokens=read,
+        cache_creation_input_tokens=write,
     )

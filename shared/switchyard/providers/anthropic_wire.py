@@ -42,7 +42,7 @@ from switchyard.errors import InvalidRequestError
 # Anthropic requires max_tokens; OpenAI callers usually leave it out.
 DEFAULT_MAX_TOKENS = 4096
 
-_FINISH: dict[str, FinishReason] = {
+FINISH_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
     "pause_turn": "stop",
@@ -238,18 +238,18 @@ def from_anthropic_response(message: AnthropicResponse) -> ChatCompletion:
     reason = message.stop_reason
     choice = Choice(
         message=AssistantMessage(content="".join(texts) if texts else None, tool_calls=calls or None),
-        finish_reason=_FINISH.get(reason, "stop") if reason else None,
+        finish_reason=FINISH_REASONS.get(reason, "stop") if reason else None,
     )
     return ChatCompletion(
         id=message.id,
         created=int(time.time()),
         model=message.model,
         choices=[choice],
-        usage=_usage(message.usage),
+        usage=openai_usage(message.usage),
     )
 
 
-def _usage(usage: AnthropicUsage) -> Usage:
+def openai_usage(usage: AnthropicUsage) -> Usage:
     read = usage.cache_read_input_tokens or 0
     # Anthropic's input_tokens excludes cached tokens; OpenAI's prompt_tokens includes them.
     prompt = usage.input_tokens + read + (usage.cache_creation_input_tokens or 0)

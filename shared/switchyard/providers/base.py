@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from switchyard.api.chat import ChatCompletion, ChatRequest
+from switchyard.api.stream import ChatCompletionChunk
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +22,9 @@ class Target:
     timeout_s: float  # whole-call budget: what is left of the request deadline, capped per provider
     connect_timeout_s: float = 5.0
     headers: dict[str, str] = field(default_factory=dict, repr=False)
+    # Streams: the longest silence between two reads once the body has begun (``timeout_s``
+    # bounds the wait for the first bytes, and for the first token).
+    stream_idle_timeout_s: float = 60.0
 
 
 class Provider(Protocol):
@@ -33,3 +38,10 @@ class Provider(Protocol):
     """
 
     async def chat(self, request: ChatRequest, target: Target) -> ChatCompletion: ...
+
+    def stream(self, request: ChatRequest, target: Target) -> AsyncGenerator[ChatCompletionChunk]:
+        """The answer as canonical chunks (an async generator: close it when done). Raises as
+        ``chat`` does, at any point of the iteration; a stream that ends without its end marker
+        or stops sending past ``target.stream_idle_timeout_s`` raises a ProviderError too, never
+        ends quietly. The last chunk carries usage whenever the upstream reports it."""
+        ...

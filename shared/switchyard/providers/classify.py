@@ -160,6 +160,42 @@ def classify_transport(exc: httpx.HTTPError) -> ProviderError:
     return ProviderError(Kind.TIMEOUT, "The upstream provider could not be reached.")
 
 
+# Error types an upstream names in an error event inside a 200 stream, as the HTTP status the same
+# failure would have had before the stream began (Anthropic's and OpenAI's names).
+_STREAM_ERROR_STATUS: dict[str, int] = {
+    "overloaded_error": 529,
+    "rate_limit_error": 429,
+    "rate_limit_exceeded": 429,
+    "requests": 429,
+    "tokens": 429,
+    "insufficient_quota": 429,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "invalid_request_error": 400,
+    "timeout_error": 504,
+}
+
+
+def classify_stream_error(payload: bytes) -> ProviderError:
+    """Classify an error event received inside a 2xx stream (Anthropic ``event: error``, or an
+    OpenAI-dialect ``data: {"error": ...}``): as the status its error type stands for, else 500."""
+    status = 500
+    try:
+        data = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    err = data.get("error") if isinstance(data, dict) else None
+    if isinstance(err, dict):
+        for key in ("type", "code"):
+            value = err.get(key)
+            if isinstance(value, str) and value in _STREAM_ERROR_STATUS:
+                status = _STREAM_ERROR_STATUS[value]
+                break
+    return classify_status(status, payload, {})
+
+
 def bad_response(detail: str = "") -> ProviderError:
     message = _MESSAGES[Kind.BAD_RESPONSE]
     return ProviderError(Kind.BAD_RESPONSE, f"{message} {detail}".strip())

@@ -52,16 +52,35 @@ async def post_json(
     reaches it only scrubbed (see ``classify.scrub``).
     """
     content = body if isinstance(body, bytes) else to_json(body)
-    headers = {**headers, "content-type": "application/json"}
+    request = httpx.Request(
+        "POST",
+        parsed_url(url),
+        content=content,
+        headers={**headers, "content-type": "application/json"},
+        extensions={"timeout": timeout_for(target).as_dict()},
+    )
     try:
-        response = await client.post(
-            parsed_url(url), content=content, headers=headers, timeout=timeout_for(target)
-        )
+        response = await send_direct(client, request)
+        try:
+            raw = await response.aread()
+        finally:
+            await response.aclose()
     except httpx.HTTPError as exc:
         raise classify_transport(exc) from exc
     if response.status_code >= 300:
-        raise classify_status(response.status_code, response.content, response.headers)
-    return response.content
+        raise classify_status(response.status_code, raw, response.headers)
+    return raw
+
+
+async def send_direct(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+    """Send through the client's own transport (aiohttp in production, MockTransport in tests),
+    skipping ``AsyncClient.send``: its per-call cookie extraction (urllib-based), auth and
+    redirect loops, none of which the gateway uses, cost ~0.15 ms per upstream call. The request
+    carries its own timeout in ``extensions``; the response must be read and closed by the caller.
+    """
+    response = await client._transport_for_url(request.url).handle_async_request(request)
+    response.request = request
+    return response
 
 
 def base_url(target: Target, default: str) -> str:

@@ -7,7 +7,9 @@ overridden per request through ``metadata``:
 - ``mock_fault``: a name of :data:`FAULTS`, optionally ``<name>@<provider>`` to fail only on that
   provider (e.g. only the first deployment of a failover chain);
 - ``mock_latency_ms``, ``mock_content``, ``mock_retry_after`` (seconds, sent as ``Retry-After``);
-- ``mock_tool_call``: the name of one of the request's tools to call instead of answering.
+- ``mock_tool_call``: the name of one of the request's tools to call instead of answering;
+- ``mock_stream_fault``, ``mock_stream_after``, ``mock_stream_interval_ms``: faults and pacing of
+  a streamed answer (see :mod:`switchyard.providers.mock_stream`).
 
 A fault is raised as the ProviderError a real provider's answer would be classified into: each one
 is a canned upstream answer passed through :mod:`switchyard.providers.classify`.
@@ -20,6 +22,8 @@ import hashlib
 import json
 import random
 import time
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 
 import httpx
 
@@ -35,10 +39,12 @@ from switchyard.api.chat import (
     ToolCall,
     Usage,
 )
+from switchyard.api.stream import ChatCompletionChunk
 from switchyard.config.routing import MockSettings
 from switchyard.errors import Kind, ProviderError
 from switchyard.providers.base import Target
 from switchyard.providers.classify import bad_response, classify_status, classify_transport
+from switchyard.providers.mock_stream import completion_chunks, replay, stream_fault
 
 
 def _error(status: int, error_type: str, message: str) -> tuple[int, bytes]:
@@ -84,14 +90,21 @@ class MockProvider:
             raise classify_transport(httpx.ReadTimeout("mock timeout"))
         if latency_s > 0:
             await asyncio.sleep(latency_s)
-        if fault == Kind.BAD_RESPONSE:
-            raise bad_response("(mock)")
         if fault is not None:
-            status, body = _ANSWERS[fault]
-            retry_after = meta.get("mock_retry_after")
-            raise classify_status(status, body, {"retry-after": retry_after} if retry_after else {})
+            raise _fault_error(fault, meta)
         content = meta.get("mock_content")
         return _answer(request, target, self._settings.content if content is None else content)
+
+    async def stream(self, request: ChatRequest, target: Target) -> AsyncGenerator[ChatCompletionChunk]:
+        """The answer of ``chat`` (same faults and latency before anything is sent), streamed in
+        word-sized chunks with the stream faults of :mod:`mock_stream`."""
+        meta = request.metadata or {}
+        fault = stream_fault(meta, target, FAULTS)
+        completion = await self.chat(request, target)
+        chunks = completion_chunks(completion)
+        async with aclosing(replay(chunks, fault, target, lambda name: _fault_error(name, meta))) as replayed:
+            async for chunk in replayed:
+                yield chunk
 
     def _fault(self, meta: dict[str, str], target: Target) -> str | None:
         requested = meta.get("mock_fault")
@@ -115,6 +128,17 @@ class MockProvider:
             return max(0.0, float(raw)) / 1000
         except ValueError:
             raise ProviderError(Kind.INVALID_REQUEST, "mock_latency_ms must be a number.") from None
+
+
+def _fault_error(name: str, meta: dict[str, str]) -> ProviderError:
+    """The error a fault (other than a timeout, which takes time) is classified into."""
+    if name == Kind.TIMEOUT:
+        return classify_transport(httpx.ReadTimeout("mock timeout"))
+    if name == Kind.BAD_RESPONSE:
+        return bad_response("(mock)")
+    status, body = _ANSWERS[name]
+    retry_after = meta.get("mock_retry_after")
+    return classify_status(status, body, {"retry-after": retry_after} if retry_after else {})
 
 
 def _text(message: Message) -> str:

@@ -18,7 +18,9 @@ class OpenAICompatibleProvider(OpenAIProvider):
     """OpenAIProvider with a required base URL and a body without OpenAI-only fields (the key is
     optional in both)."""
 
-    def __init__(self, client: httpx.AsyncClient, default_base_url: str) -> None:
-        super().__init__(client, default_base_url)
+    def __init__(
+        self, client: httpx.AsyncClient, default_base_url: str, *, stream_usage: bool = True
+    ) -> None:
+        super().__init__(client, default_base_url, stream_usage=stream_usage)
 
     _drop = _UNSUPPORTED

@@ -27,11 +27,11 @@ def build_providers(
 def _build(cfg: ProviderConfig, client: httpx.AsyncClient, rng: random.Random | None) -> Provider:
     match cfg.kind:
         case "openai":
-            return OpenAIProvider(client, cfg.base_url or OPENAI_BASE_URL)
+            return OpenAIProvider(client, cfg.base_url or OPENAI_BASE_URL, stream_usage=cfg.stream_usage)
         case "anthropic":
             return AnthropicProvider(client, cfg.base_url or ANTHROPIC_BASE_URL)
         case "openai_compatible":
             # ProviderConfig guarantees a base_url for this kind.
-            return OpenAICompatibleProvider(client, cfg.base_url or "")
+            return OpenAICompatibleProvider(client, cfg.base_url or "", stream_usage=cfg.stream_usage)
         case "mock":
             return MockProvider(cfg.mock, rng=rng)

@@ -17,6 +17,8 @@ from switchyard.api.chat import ChatCompletion, ChatRequest
 from switchyard.config.routing import RetryConfig
 from switchyard.errors import Action, GatewayError, Kind, ProviderError
 from switchyard.keys.provider_keys import ProviderKeys
+from switchyard.limits.enforce import NO_GRANT, DeploymentLimits, Grant
+from switchyard.limits.lease import Denial
 from switchyard.providers.base import Provider, Target
 from switchyard.routing.backoff import backoff_delay, wait_for_retry
 from switchyard.routing.breaker import Admission, Breakers
@@ -37,6 +39,8 @@ class Outcome[T]:
     result: T
     candidate: Candidate
     attempts: int
+    # The serving deployment's limit grant: settle it with the answer's tokens once it is over.
+    grant: Grant = NO_GRANT
 
     @property
     def completion(self) -> T:
@@ -55,6 +59,7 @@ class _Run:
     attempts: int = 0
     failures: list[ProviderError] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # deployments an open breaker kept out
+    limited: list[float] = field(default_factory=list)  # retry hints of deployments at their limits
     context_floor: int | None = None  # set after context_length: only larger windows qualify
 
 
@@ -70,7 +75,9 @@ class Router:
         rng: random.Random | None = None,
         clock: Callable[[], float] = monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        limits: DeploymentLimits | None = None,
     ) -> None:
+        self._limits = limits
         self._table = table
         self._providers = providers
         self._breakers = breakers
@@ -84,7 +91,10 @@ class Router:
         """Answer ``request`` from the first candidate that can. Raises NotFoundError for an
         unknown model, ProviderError for a stop-kind failure (400s), GatewayError when every
         candidate failed or none could be tried."""
-        return await self.run(request, timeout_s, buffered_call)
+        outcome = await self.run(request, timeout_s, buffered_call)
+        usage = outcome.result.usage
+        outcome.grant.settle(usage.total_tokens if usage is not None else None)
+        return outcome
 
     async def run[T](self, request: ChatRequest, timeout_s: float, call: Call[T]) -> Outcome[T]:
         """The attempt loop around any upstream ``call``; raises as :meth:`chat` does."""
@@ -98,10 +108,28 @@ class Router:
             if await self._breakers.admit(cand.deployment_id) is Admission.SKIP:
                 run.skipped.append(cand.deployment_id)
                 continue
-            result = await self._try_deployment(request, cand, run, call)
+            grant = await self._admit_limits(cand, request, run)
+            if grant is None:
+                continue
+            result: T | None = None
+            try:
+                result = await self._try_deployment(request, cand, run, call)
+            finally:
+                if result is None:
+                    grant.settle(0)  # failed (or raised): nothing was served, the tokens go back
             if result is not None:
-                return Outcome(result, cand, run.attempts)
+                return Outcome(result, cand, run.attempts, grant)
         raise await self._exhausted(run)
+
+    async def _admit_limits(self, cand: Candidate, request: ChatRequest, run: _Run) -> Grant | None:
+        """The deployment's own limits: a grant, or None to skip it (like an open breaker)."""
+        if self._limits is None:
+            return NO_GRANT
+        admitted = await self._limits.admit(cand.deployment, request)
+        if isinstance(admitted, Denial):
+            run.limited.append(admitted.retry_after_s)
+            return None
+        return admitted
 
     async def _try_deployment[R](
         self, request: ChatRequest, cand: Candidate, run: _Run, call: Call[R]
@@ -150,6 +178,7 @@ class Router:
             timeout_s=max(0.001, min(dep.timeout_s or prov.timeout_s, remaining)),
             connect_timeout_s=prov.connect_timeout_s,
             headers=prov.headers,
+            stream_idle_timeout_s=prov.stream_idle_timeout_s,
         )
 
     async def _wait(self, retry_after: float | None, retry_number: int, run: _Run) -> bool:
@@ -179,7 +208,8 @@ class Router:
         limited = bool(run.failures) and all(
             f.kind in (Kind.RATE_LIMITED, Kind.QUOTA_EXCEEDED) for f in run.failures
         )
-        hints = [f.retry_after for f in run.failures if f.retry_after is not None]
+        limited = limited or (not run.failures and bool(run.limited))  # only our own limits held it
+        hints = [f.retry_after for f in run.failures if f.retry_after is not None] + run.limited
         breaker_wait = await self._breakers.retry_after(run.skipped) if run.skipped else None
         if breaker_wait is not None:
             hints.append(breaker_wait)
