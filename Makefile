@@ -26,7 +26,7 @@ help:
 	@echo "make lint      ruff check, ruff format --check, mypy"
 	@echo "make validate  sam validate --lint (region $(REGION))"
 	@echo "make build     sam build (layers for python3.13 arm64)"
-	@echo "make bench     gateway overhead benchmark"
+	@echo "make bench     benchmarks: overhead + throughput, streaming TTFB, AWS calls per request"
 	@echo "make deploy    sam build, then sam deploy --guided"
 	@echo "make clean     remove build and tool caches (keeps .venv)"
 
@@ -74,6 +74,8 @@ build: venv
 
 bench: venv
 	$(PY) benchmarks/overhead.py
+	$(PY) benchmarks/ttfb.py
+	$(PY) benchmarks/aws_calls.py
 
 deploy: build
 	$(SAM) deploy --guided

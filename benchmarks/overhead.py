@@ -24,6 +24,7 @@ import tempfile
 import textwrap
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -120,44 +121,73 @@ async def wait_ready(url: str, headers: dict[str, str], timeout: float = 30) -> 
     raise RuntimeError(f"{url} did not become ready")
 
 
-async def load(url: str, headers: dict[str, str], total: int, concurrency: int) -> dict[str, float]:
+@dataclass
+class Sample:
+    """Latencies and busy time of one target, pooled over the interleaved rounds."""
+
+    latencies: list[float] = field(default_factory=list)
+    elapsed: float = 0.0
+    errors: int = 0
+
+    def stats(self) -> dict[str, float]:
+        ordered = sorted(self.latencies)
+
+        def pct(p: float) -> float:
+            return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+
+        return {
+            "p50_ms": pct(50),
+            "p95_ms": pct(95),
+            "p99_ms": pct(99),
+            "mean_ms": statistics.fmean(ordered) * 1000,
+            "rps": len(ordered) / self.elapsed,
+            "errors": self.errors,
+        }
+
+
+async def load(
+    session: aiohttp.ClientSession,
+    url: str,
+    headers: dict[str, str],
+    total: int,
+    concurrency: int,
+    into: Sample,
+) -> None:
     """Closed-loop load: ``concurrency`` workers each send the next request when the last returns."""
-    latencies: list[float] = []
-    errors = 0
     remaining = total
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
 
-        async def worker() -> None:
-            nonlocal remaining, errors
-            while remaining > 0:
-                remaining -= 1
-                t0 = time.perf_counter()
-                async with session.post(url, data=BODY, headers=headers) as r:
-                    await r.read()
-                    if r.status != 200:
-                        errors += 1
-                latencies.append(time.perf_counter() - t0)
-
-        for _ in range(min(200, total)):  # warm-up: pools, caches, JIT-free but lazy imports
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            t0 = time.perf_counter()
             async with session.post(url, data=BODY, headers=headers) as r:
                 await r.read()
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    latencies.sort()
+                if r.status != 200:
+                    into.errors += 1
+            into.latencies.append(time.perf_counter() - t0)
 
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    into.elapsed += time.perf_counter() - started
 
-    return {
-        "p50_ms": pct(50),
-        "p95_ms": pct(95),
-        "p99_ms": pct(99),
-        "mean_ms": statistics.fmean(latencies) * 1000,
-        "rps": len(latencies) / elapsed,
-        "errors": errors,
-    }
+
+async def measure(
+    targets: dict[str, tuple[str, dict[str, str]]], total: int, concurrency: int, rounds: int = 8
+) -> dict[str, Sample]:
+    """Short rounds of each target in turn, pooled: on a shared 2-core VM the machine drifts over a
+    minute, and measuring one target after another would hand that drift to whichever came last."""
+    samples = {name: Sample() for name in targets}
+    connector = aiohttp.TCPConnector(limit=concurrency * len(targets))
+    async with aiohttp.ClientSession(connector=connector) as session:
+        for url, headers in targets.values():  # warm-up: pools, caches, lazy imports
+            for _ in range(200):
+                async with session.post(url, data=BODY, headers=headers) as r:
+                    await r.read()
+        for _ in range(rounds):
+            for name, (url, headers) in targets.items():
+                await load(session, url, headers, total // rounds, concurrency, samples[name])
+    return samples
 
 
 def cold_import(code: str, runs: int = 5) -> float:
@@ -218,8 +248,8 @@ async def run(total: int) -> dict[str, Any]:
             await wait_ready(url, headers)
         results: dict[str, Any] = {}
         for concurrency in (1, 20):
-            for name, (url, headers) in targets.items():
-                results[f"{name}@c{concurrency}"] = await load(url, headers, total, concurrency)
+            for name, sample in (await measure(targets, total, concurrency)).items():
+                results[f"{name}@c{concurrency}"] = sample.stats()
     return results
 
 
