@@ -19,9 +19,7 @@ import json
 import os
 import platform
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -31,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+
+from harness import free_port, start
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -70,26 +70,6 @@ UPSTREAM = textwrap.dedent(
     web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
     """
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start(stack: ExitStack, args: list[str], env: dict[str, str] | None = None) -> None:
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    stack.callback(_stop, proc)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
 
 
 async def wait_ready(url: str, headers: dict[str, str], timeout: float = 30) -> None:
