@@ -1,0 +1,96 @@
+"""``/v1/jobs``: submit async jobs (202), read, list and cancel the caller's own jobs.
+
+Jobs belong to the key that submitted them (``request.state.key_id``): another key's job id is
+answered 404, exactly like an unknown one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from switchyard.errors import InvalidRequestError, NotFoundError
+from switchyard.http.deps import gateway_of, require_client_key
+from switchyard.http.errors import from_validation
+from switchyard.jobs.schema import JobBatch, JobSpec
+from switchyard.jobs.service import JobsService, job_view
+from switchyard.state.jobs import JobStatus
+
+router = APIRouter(dependencies=[Depends(require_client_key)], tags=["jobs"])
+
+_MAX_IDEMPOTENCY_KEY = 256
+
+
+def _jobs(request: Request) -> JobsService:
+    jobs = gateway_of(request).jobs
+    assert jobs is not None  # the composition root always builds it
+    return jobs
+
+
+def _specs(raw: bytes) -> list[JobSpec]:
+    try:
+        body: Any = json.loads(raw)
+        if isinstance(body, dict) and "jobs" in body:
+            return JobBatch.model_validate(body).specs()
+        return [JobSpec.model_validate(body)]
+    except ValidationError as exc:
+        raise from_validation(exc) from exc
+    except ValueError as exc:
+        raise InvalidRequestError("the body is not valid JSON") from exc
+
+
+@router.post("/v1/jobs", status_code=202)
+async def submit_jobs(request: Request) -> JSONResponse:
+    specs = _specs(await request.body())
+    idempotency_key = request.headers.get("idempotency-key")
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= _MAX_IDEMPOTENCY_KEY:
+        raise InvalidRequestError("Idempotency-Key must be 1-256 characters", param="Idempotency-Key")
+    records = await _jobs(request).submit(specs, request.state.key_id, idempotency_key)
+    return JSONResponse({"object": "list", "data": [job_view(r) for r in records]}, status_code=202)
+
+
+@router.get("/v1/jobs")
+async def list_jobs(
+    request: Request,
+    status: JobStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    after: str | None = None,
+) -> dict[str, Any]:
+    page = await _jobs(request).list(request.state.key_id, status=status, limit=limit, after=after)
+    return {
+        "object": "list",
+        "data": [job_view(r) for r in page.jobs],
+        "has_more": page.next_after is not None,
+        "next_after": page.next_after,
+    }
+
+
+@router.get("/v1/jobs/{job_id}")
+async def get_job(request: Request, job_id: str) -> dict[str, Any]:
+    record = await _jobs(request).get(request.state.key_id, job_id)
+    if record is None:
+        raise NotFoundError(f"no job {job_id!r}", code="job_not_found")
+    return job_view(record)
+
+
+@router.delete("/v1/jobs/{job_id}")
+async def cancel_job(request: Request, job_id: str) -> dict[str, Any]:
+    cancelled, record = await _jobs(request).cancel(request.state.key_id, job_id)
+    if record is None:
+        raise NotFoundError(f"no job {job_id!r}", code="job_not_found")
+    if not cancelled:
+        raise InvalidRequestError(
+            f"job {job_id!r} is {record.status.value}; only queued jobs can be cancelled",
+            code="job_not_cancellable",
+        )
+    return job_view(record)
+
+
+@router.get("/v1/webhooks/secret")
+async def webhook_secret(request: Request) -> dict[str, str]:
+    """This key's webhook signing secret, to verify deliveries with."""
+    return {"secret": _jobs(request).webhooks.secret_for(request.state.key_id)}

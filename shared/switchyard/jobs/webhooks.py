@@ -1,0 +1,121 @@
+"""Signed webhook deliveries, and the helper receivers verify them with.
+
+Each delivery is a POST of the job's JSON with ``x-switchyard-signature: t=<unix time>,v1=<hex>``,
+where v1 is HMAC-SHA256 over ``"<t>.<body>"`` with the tenant's secret. Each key (tenant) has its
+own secret, derived from the master webhook secret (:func:`tenant_secret`), so one leaked secret
+does not let anyone forge another tenant's deliveries. Receivers call :func:`verify`.
+
+Deliveries are retried with exponential backoff on connection errors, 408, 429 and 5xx, a bounded
+number of times; the job's own status never depends on its webhook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from switchyard.jobs.guard import UnsafeTargetError, WebhookGuard
+from switchyard.observability import logger
+
+SIGNATURE_HEADER = "x-switchyard-signature"
+DEFAULT_TOLERANCE_S = 300
+_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def tenant_secret(master: bytes, key_id: str) -> str:
+    """The webhook secret of one key (tenant): HMAC-SHA256 of its id under the master secret."""
+    return "whsec_" + hmac.new(master, f"webhook\n{key_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def verify(
+    secret: str,
+    body: bytes,
+    header: str | None,
+    *,
+    tolerance_s: float = DEFAULT_TOLERANCE_S,
+    now: float | None = None,
+) -> bool:
+    """True when ``header`` is a valid signature of ``body`` (the raw request bytes, not re-encoded
+    JSON) made with ``secret`` within ``tolerance_s`` of ``now`` (replays of old deliveries fail)."""
+    if not header:
+        return False
+    parts: dict[str, list[str]] = {}
+    for item in header.split(","):
+        name, _, value = item.strip().partition("=")
+        parts.setdefault(name, []).append(value)
+    try:
+        timestamp = int(parts["t"][0])
+    except (KeyError, ValueError):
+        return False
+    if abs((time.time() if now is None else now) - timestamp) > tolerance_s:
+        return False
+    expected = sign(secret, body, timestamp).rpartition("v1=")[2]
+    return any(hmac.compare_digest(expected, candidate) for candidate in parts.get("v1", []))
+
+
+class WebhookSender:
+    def __init__(
+        self,
+        master_secret: bytes,
+        guard: WebhookGuard,
+        client: httpx.AsyncClient,
+        *,
+        attempts: int = 5,
+        base_delay_s: float = 0.5,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._master = master_secret
+        self._guard = guard
+        self._client = client
+        self._attempts = attempts
+        self._base_delay_s = base_delay_s
+        self._sleep = sleep
+        self._clock = clock
+
+    def secret_for(self, key_id: str) -> str:
+        return tenant_secret(self._master, key_id)
+
+    async def deliver(self, url: str, body: bytes, key_id: str, job_id: str) -> bool:
+        """POST ``body`` to ``url``; True once it answered 2xx. Never raises."""
+        for attempt in range(self._attempts):
+            if attempt:
+                await self._sleep(self._base_delay_s * 2 ** (attempt - 1))
+            try:
+                status = await self._post(url, body, key_id)
+            except UnsafeTargetError as exc:
+                logger.warning("webhook refused", extra={"job_id": job_id, "reason": str(exc)})
+                return False
+            except httpx.HTTPError as exc:
+                status = None
+                logger.info("webhook failed", extra={"job_id": job_id, "error": type(exc).__name__})
+            if status is not None and 200 <= status < 300:
+                return True
+            if status is not None and status not in _RETRY_STATUSES:
+                break
+        logger.warning("webhook not delivered", extra={"job_id": job_id, "status": status})
+        return False
+
+    async def _post(self, url: str, body: bytes, key_id: str) -> int:
+        # Checked again at delivery, and sent to the checked address (DNS rebinding).
+        target = await self._guard.check(url)
+        pinned = target.url.copy_with(host=target.address)
+        headers = {
+            "content-type": "application/json",
+            "host": target.url.netloc.decode("ascii"),
+            "user-agent": "switchyard-webhooks/1",
+            SIGNATURE_HEADER: sign(self.secret_for(key_id), body, int(self._clock())),
+        }
+        extensions = {"sni_hostname": target.url.host} if target.url.scheme == "https" else {}
+        response = await self._client.post(pinned, content=body, headers=headers, extensions=extensions)
+        return response.status_code

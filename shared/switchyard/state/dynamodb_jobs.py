@@ -1,0 +1,184 @@
+"""Jobs on the state table, one item per job, every move a conditional ``UpdateItem``.
+
+Item shape (the key's jobs share a partition, so listing them is one query, newest first)::
+
+    pk "jobs#<key id>"   sk "job#<job id>"
+    st     status          rq  request (B, JSON)     ca ua  created / updated (epoch s)
+    tries  claims so far   lu  lease until           rs  result (B)    er  error (B)
+    wh     webhook URL     md  metadata (M)          expires_at  TTL
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from time import time
+
+from switchyard.state.dynamodb import ConditionFailed, Item, Table, expired, integer, n, num, s, text
+from switchyard.state.jobs import Claim, JobPage, JobRecord, JobStatus
+
+_RUNNING, _QUEUED = s(JobStatus.RUNNING.value), s(JobStatus.QUEUED.value)
+
+
+def _key(key_id: str, job_id: str) -> Item:
+    return {"pk": s(f"jobs#{key_id}"), "sk": s(f"job#{job_id}")}
+
+
+class DynamoJobStore:
+    def __init__(self, table: Table, *, clock: Callable[[], float] = time) -> None:
+        self._table = table
+        self._clock = clock
+
+    async def create(self, record: JobRecord) -> bool:
+        attrs, values = _fields(record)
+        sets = [f"{attr} = :{attr}" for attr in attrs] + ["st = :st"]
+        values[":st"] = s(record.status.value)
+        try:
+            await self._table.update(
+                _key(record.key_id, record.job_id),
+                "SET " + ", ".join(sets),
+                condition="attribute_not_exists(pk) OR expires_at <= :now_",
+                values={**values, ":now_": n(self._clock())},
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    async def get(self, key_id: str, job_id: str) -> JobRecord | None:
+        item = await self._table.get(_key(key_id, job_id), consistent=True)
+        return self._decode(item)
+
+    async def claim(self, seed: JobRecord, *, now: float, lease_until: float) -> Claim:
+        # A job put straight on the queue has no item yet: the claim creates it from the message.
+        fields, values = _fields(seed)
+        del values[":ua"]
+        keep = [f"{attr} = if_not_exists({attr}, :{attr})" for attr in fields if attr != "ua"]
+        update = "SET st = :running, lu = :lu, ua = :now, " + ", ".join(keep) + " ADD tries :one"
+        condition = (
+            "attribute_not_exists(st) OR st = :queued OR "
+            "(st = :running AND attribute_not_exists(rs) AND lu <= :now)"
+        )
+        values.update({":running": _RUNNING, ":queued": _QUEUED, ":lu": n(lease_until), ":one": n(1)})
+        values[":now"] = n(now)
+        try:
+            item = await self._table.update(
+                _key(seed.key_id, seed.job_id), update, condition=condition, values=values
+            )
+        except ConditionFailed as failed:
+            return Claim(False, self._decode(failed.item))
+        return Claim(True, self._decode(item))
+
+    async def checkpoint(self, key_id: str, job_id: str, *, attempt: int, result: bytes, now: float) -> bool:
+        try:
+            await self._table.update(
+                _key(key_id, job_id),
+                "SET rs = :rs, ua = :now",
+                condition="st = :running AND tries = :at",
+                values={":rs": {"B": result}, ":now": n(now), ":running": _RUNNING, ":at": n(attempt)},
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    async def release(self, key_id: str, job_id: str, *, attempt: int, now: float) -> bool:
+        try:
+            await self._table.update(
+                _key(key_id, job_id),
+                "SET st = :queued, ua = :now",
+                condition="st = :running AND tries = :at AND attribute_not_exists(rs)",
+                values={":queued": _QUEUED, ":now": n(now), ":running": _RUNNING, ":at": n(attempt)},
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    async def finish(
+        self,
+        key_id: str,
+        job_id: str,
+        status: JobStatus,
+        *,
+        now: float,
+        expires_at: float,
+        result: bytes | None = None,
+        error: bytes | None = None,
+    ) -> bool:
+        sets = ["st = :st", "ua = :now", "expires_at = :exp"]
+        values: Item = {":st": s(status.value), ":now": n(now), ":exp": n(expires_at), ":running": _RUNNING}
+        for attr, value in (("rs", result), ("er", error)):
+            if value is not None:
+                sets.append(f"{attr} = :{attr}")
+                values[f":{attr}"] = {"B": value}
+        try:
+            await self._table.update(
+                _key(key_id, job_id), "SET " + ", ".join(sets), condition="st = :running", values=values
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    async def cancel(self, key_id: str, job_id: str, *, now: float) -> Claim:
+        try:
+            item = await self._table.update(
+                _key(key_id, job_id),
+                "SET st = :cancelled, ua = :now",
+                condition="st = :queued AND expires_at > :now",
+                values={":cancelled": s(JobStatus.CANCELLED.value), ":queued": _QUEUED, ":now": n(now)},
+            )
+        except ConditionFailed as failed:
+            return Claim(False, self._decode(failed.item))
+        return Claim(True, self._decode(item))
+
+    async def list(
+        self, key_id: str, *, status: JobStatus | None = None, limit: int = 20, after: str | None = None
+    ) -> JobPage:
+        found: builtins.list[JobRecord] = []
+        start = _key(key_id, after) if after else None
+        values: Item = {":pk": s(f"jobs#{key_id}"), ":job": s("job#")}
+        while True:
+            items, start = await self._table.query_page(
+                "pk = :pk AND begins_with(sk, :job)", values, newest_first=True, limit=limit + 1, start=start
+            )
+            for item in items:
+                record = self._decode(item)
+                if record is None or (status is not None and record.status != status):
+                    continue
+                if len(found) == limit:
+                    return JobPage(found, found[-1].job_id)
+                found.append(record)
+            if start is None:
+                return JobPage(found, None)
+
+    def _decode(self, item: Item | None) -> JobRecord | None:
+        if item is None or expired(item, self._clock()):
+            return None
+        return JobRecord(
+            job_id=text(item, "sk").removeprefix("job#"),
+            key_id=text(item, "pk").removeprefix("jobs#"),
+            status=JobStatus(text(item, "st")),
+            request=bytes(item["rq"]["B"]) if "rq" in item else b"{}",
+            created_at=num(item, "ca"),
+            updated_at=num(item, "ua"),
+            expires_at=num(item, "expires_at"),
+            webhook_url=text(item, "wh") or None,
+            metadata={k: v["S"] for k, v in item.get("md", {}).get("M", {}).items()},
+            attempts=integer(item, "tries"),
+            lease_until=num(item, "lu"),
+            result=bytes(item["rs"]["B"]) if "rs" in item else None,
+            error=bytes(item["er"]["B"]) if "er" in item else None,
+        )
+
+
+def _fields(record: JobRecord) -> tuple[builtins.list[str], Item]:
+    """Attribute names and their ``:name`` values for a job's fixed fields (status, attempts and
+    answers excluded)."""
+    values: Item = {
+        ":rq": {"B": record.request},
+        ":ca": n(record.created_at),
+        ":ua": n(record.updated_at),
+        ":expires_at": n(record.expires_at),
+        ":md": {"M": {k: s(v) for k, v in record.metadata.items()}},
+    }
+    if record.webhook_url:
+        values[":wh"] = s(record.webhook_url)
+    return [name[1:] for name in values], values

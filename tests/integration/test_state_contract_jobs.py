@@ -1,0 +1,168 @@
+"""The ``JobStore`` contract, run over the memory adapter and the DynamoDB one on moto (the table
+of template.yaml): the conditional moves that make the worker idempotent per job id."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import pytest
+
+from statekit import T0, Clock
+from switchyard.state.dynamodb import DynamoSettings, Table, build_client
+from switchyard.state.dynamodb_jobs import DynamoJobStore
+from switchyard.state.jobs import JobRecord, JobStatus, JobStore
+from switchyard.state.memory_jobs import MemoryJobStore
+
+Backend = Callable[[], JobStore]
+TTL = T0 + 86400
+
+
+def job(job_id: str = "job_1", key_id: str = "k1", **fields: Any) -> JobRecord:
+    base: dict[str, Any] = {
+        "status": JobStatus.QUEUED,
+        "request": b'{"model":"m"}',
+        "created_at": T0,
+        "updated_at": T0,
+        "expires_at": TTL,
+    }
+    base.update(fields)
+    return JobRecord(job_id=job_id, key_id=key_id, **base)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def backend(request: pytest.FixtureRequest, clock: Clock) -> Iterator[Backend]:
+    if request.param == "memory":
+        shared = MemoryJobStore(clock=clock)
+        yield lambda: shared
+        return
+    resources: Any = request.getfixturevalue("state_tables")
+    with ExitStack() as stack:
+
+        def instance() -> JobStore:
+            client = build_client(DynamoSettings(endpoint_url=resources.endpoint))
+            stack.callback(client.close)
+            return DynamoJobStore(Table(client, resources.tables["StateTable"]), clock=clock)
+
+        yield instance
+
+
+async def test_created_job_is_read_back_by_its_key_only(backend: Backend) -> None:
+    record = job(webhook_url="https://example.com/hook", metadata={"batch": "7"})
+    assert await backend().create(record)
+    assert await backend().get("k1", "job_1") == record
+    assert await backend().get("k2", "job_1") is None
+
+
+async def test_creating_an_existing_job_writes_nothing(backend: Backend) -> None:
+    assert await backend().create(job())
+    assert not await backend().create(job(request=b'{"model":"other"}'))
+    found = await backend().get("k1", "job_1")
+    assert found is not None and found.request == b'{"model":"m"}'
+
+
+async def test_an_expired_job_reads_as_absent(backend: Backend, clock: Clock) -> None:
+    assert await backend().create(job())
+    clock.advance(86400)
+    assert await backend().get("k1", "job_1") is None
+
+
+async def test_claim_of_an_unknown_job_creates_it_running(backend: Backend) -> None:
+    claim = await backend().claim(job(webhook_url="https://h"), now=T0, lease_until=T0 + 60)
+    assert claim.won and claim.record is not None
+    assert (claim.record.status, claim.record.attempts, claim.record.lease_until) == (
+        JobStatus.RUNNING,
+        1,
+        T0 + 60,
+    )
+    assert claim.record.webhook_url == "https://h"
+
+
+async def test_concurrent_claims_have_exactly_one_winner(backend: Backend) -> None:
+    assert await backend().create(job())
+    stores = [backend() for _ in range(4)]
+    claims = await asyncio.gather(*(s.claim(job(), now=T0, lease_until=T0 + 60) for s in stores))
+    assert sorted(c.won for c in claims) == [False, False, False, True]
+    assert all(c.record is not None and c.record.status == JobStatus.RUNNING for c in claims)
+
+
+async def test_a_running_job_is_claimed_again_only_past_its_lease_and_unanswered(backend: Backend) -> None:
+    store = backend()
+    assert (await store.claim(job(), now=T0, lease_until=T0 + 60)).won
+    assert not (await store.claim(job(), now=T0 + 59, lease_until=T0 + 120)).won
+    second = await store.claim(job(), now=T0 + 60, lease_until=T0 + 120)
+    assert second.won and second.record is not None and second.record.attempts == 2
+    assert await store.checkpoint("k1", "job_1", attempt=2, result=b'{"id":"x"}', now=T0 + 61)
+    answered = await store.claim(job(), now=T0 + 500, lease_until=T0 + 560)
+    assert not answered.won and answered.record is not None and answered.record.answered
+
+
+async def test_checkpoint_needs_the_current_claim(backend: Backend) -> None:
+    store = backend()
+    assert (await store.claim(job(), now=T0, lease_until=T0 + 1)).won
+    assert (await store.claim(job(), now=T0 + 2, lease_until=T0 + 60)).won  # the first one lapsed
+    assert not await store.checkpoint("k1", "job_1", attempt=1, result=b"{}", now=T0 + 3)
+    assert await store.checkpoint("k1", "job_1", attempt=2, result=b"{}", now=T0 + 3)
+
+
+async def test_finish_ends_a_running_job_once_and_keeps_the_checkpoint(backend: Backend) -> None:
+    store = backend()
+    assert (await store.claim(job(), now=T0, lease_until=T0 + 60)).won
+    assert await store.checkpoint("k1", "job_1", attempt=1, result=b'{"id":"x"}', now=T0)
+    assert await store.finish("k1", "job_1", JobStatus.SUCCEEDED, now=T0 + 1, expires_at=TTL + 5)
+    assert not await backend().finish(
+        "k1", "job_1", JobStatus.FAILED, now=T0 + 2, expires_at=TTL, error=b"{}"
+    )
+    done = await backend().get("k1", "job_1")
+    assert done is not None
+    assert (done.status, done.result, done.error, done.expires_at) == (
+        JobStatus.SUCCEEDED,
+        b'{"id":"x"}',
+        None,
+        TTL + 5,
+    )
+
+
+async def test_only_a_queued_job_can_be_cancelled(backend: Backend) -> None:
+    store = backend()
+    assert await store.create(job("job_1"))
+    assert await store.create(job("job_2"))
+    cancelled = await store.cancel("k1", "job_1", now=T0)
+    assert cancelled.won and cancelled.record is not None and cancelled.record.status == JobStatus.CANCELLED
+    assert not (await store.claim(job("job_1"), now=T0, lease_until=T0 + 60)).won
+    assert (await store.claim(job("job_2"), now=T0, lease_until=T0 + 60)).won
+    refused = await store.cancel("k1", "job_2", now=T0)
+    assert not refused.won and refused.record is not None and refused.record.status == JobStatus.RUNNING
+    assert (await store.cancel("k2", "job_2", now=T0)).record is None
+
+
+async def test_list_is_newest_first_filtered_and_paginated(backend: Backend) -> None:
+    store = backend()
+    for i in range(5):
+        assert await store.create(job(f"job_{i}"))
+    assert await store.create(job("job_9", key_id="other"))
+    assert (await store.cancel("k1", "job_3", now=T0)).won
+    first = await store.list("k1", limit=2)
+    assert [j.job_id for j in first.jobs] == ["job_4", "job_3"] and first.next_after == "job_3"
+    rest = await store.list("k1", limit=10, after=first.next_after)
+    assert [j.job_id for j in rest.jobs] == ["job_2", "job_1", "job_0"] and rest.next_after is None
+    queued = await store.list("k1", status=JobStatus.QUEUED, limit=3)
+    assert [j.job_id for j in queued.jobs] == ["job_4", "job_2", "job_1"] and queued.next_after == "job_1"
+
+
+async def test_release_requeues_an_unanswered_job_under_the_current_claim(backend: Backend) -> None:
+    store = backend()
+    assert (await store.claim(job(), now=T0, lease_until=T0 + 60)).won
+    assert not await store.release("k1", "job_1", attempt=2, now=T0)
+    assert await store.release("k1", "job_1", attempt=1, now=T0)
+    again = await store.claim(job(), now=T0 + 1, lease_until=T0 + 60)
+    assert again.won and again.record is not None and again.record.attempts == 2
+    assert await store.checkpoint("k1", "job_1", attempt=2, result=b"{}", now=T0 + 2)
+    assert not await store.release("k1", "job_1", attempt=2, now=T0 + 3)
