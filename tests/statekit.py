@@ -47,6 +47,9 @@ def dynamo_stores(
 ) -> Iterator[DynamoStores]:
     """Adapters on ``state_tables``'s tables through a client of their own, closed on exit."""
     calls = CallCounter()
+    # moto on a loaded 2-core machine can take over a second to answer: a timeout would retry a
+    # non-idempotent ADD and double-count. Tests of timeouts pass their own.
+    aws.setdefault("timeout_s", 10.0)
     client = build_client(
         DynamoSettings(endpoint_url=aws.pop("endpoint_url", resources.endpoint), **aws), calls
     )

@@ -84,8 +84,7 @@ def open_app(fake_upstream: FakeUpstream, config_file: ConfigFile, state_tables:
             master_key=SecretStr(MASTER_KEY),
             environment=dict(GATEWAY_ENV),
             state_max_attempts=1,
-            state_timeout_s=0.5,
-            **{**state, **extra},
+            **{**state, "state_timeout_s": 0.5, **extra},
         )
         faults = Faults()
         app = create_app(settings, clock=Clock(T0 + 10))
