@@ -76,6 +76,7 @@ bench: venv
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/ttfb.py
 	$(PY) benchmarks/aws_calls.py
+	$(PY) benchmarks/jobs.py
 
 deploy: build
 	$(SAM) deploy --guided

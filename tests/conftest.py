@@ -337,4 +337,6 @@ def dynamo_settings(resources: Any) -> dict[str, Any]:
         "state_table": resources.tables["StateTable"],
         "cache_table": resources.tables["CacheTable"],
         "aws_endpoint_url": resources.endpoint,
+        # A slow moto under test load is not an outage (see statekit.dynamo_stores).
+        "state_timeout_s": 10.0,
     }

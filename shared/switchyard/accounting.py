@@ -17,6 +17,7 @@ from typing import Protocol
 
 from switchyard.api.chat import ChatCompletion, ChatRequest, TextPart, Usage
 from switchyard.api.stream import ChatCompletionChunk, output_chars
+from switchyard.config.prices import PriceTable, resolve_price
 from switchyard.cost import cost_usd, format_usd
 from switchyard.observability import logger
 from switchyard.routing.attempt import Outcome
@@ -37,6 +38,8 @@ class UsageRecord:
     streamed: bool = False
     partial: bool = False  # the answer ended early: failed mid-stream, or the client disconnected
     estimated: bool = False  # usage estimated from text: the upstream reported none
+    cache_hit: bool = False  # answered from the response cache: costs 0 ...
+    saved_usd: Decimal = Decimal(0)  # ... and saves what the cached answer cost when served
 
 
 class UsageSink(Protocol):
@@ -46,8 +49,10 @@ class UsageSink(Protocol):
 
 
 class Accounting:
-    def __init__(self, sinks: Iterable[UsageSink] = ()) -> None:
+    def __init__(self, sinks: Iterable[UsageSink] = (), *, prices: PriceTable | None = None) -> None:
         self._sinks = list(sinks)
+        # The versioned price table, for deployments without a price of their own.
+        self.prices = prices
 
     def add_sink(self, sink: UsageSink) -> None:
         self._sinks.append(sink)
@@ -73,7 +78,9 @@ class Accounting:
             deployment_id=candidate.deployment_id,
             upstream_model=deployment.model,
             usage=usage,
-            cost_usd=cost_usd(usage, deployment.price),
+            cost_usd=cost_usd(
+                usage, resolve_price(self.prices, candidate.provider_name, deployment.model, deployment.price)
+            ),
             attempts=attempts,
             latency_ms=round(latency_s * 1000, 3),
             streamed=streamed,
@@ -95,11 +102,41 @@ class Accounting:
                 "partial": partial,
             },
         )
+        await self._notify(record)
+        return record
+
+    async def _notify(self, record: UsageRecord) -> None:
         for sink in self._sinks:
             try:
                 await sink.record(record)
             except Exception:
-                logger.exception("usage sink failed", extra={"request_id": request_id})
+                logger.exception("usage sink failed", extra={"request_id": record.request_id})
+
+    async def record_hit(
+        self,
+        public_model: str,
+        provider: str,
+        deployment_id: str,
+        upstream_model: str,
+        saved_usd: Decimal,
+        *,
+        request_id: str,
+    ) -> UsageRecord:
+        """A cache hit: no upstream call, no tokens, no cost; the saving goes to every sink."""
+        record = UsageRecord(
+            request_id=request_id,
+            public_model=public_model,
+            provider=provider,
+            deployment_id=deployment_id,
+            upstream_model=upstream_model,
+            usage=Usage(),
+            cost_usd=Decimal(0),
+            attempts=0,
+            latency_ms=0.0,
+            cache_hit=True,
+            saved_usd=saved_usd,
+        )
+        await self._notify(record)
         return record
 
     async def record_completion(

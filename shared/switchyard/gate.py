@@ -6,6 +6,10 @@ with ``Retry-After`` and ``x-ratelimit-*`` over them). The admitted request's to
 when its usage is accounted: the gate is an :class:`~switchyard.accounting.Accounting` sink, so
 buffered and streamed answers settle the same way; a request that fails before any answer is
 settled by its route with :meth:`Entry.settle`.
+
+The gate also knows who each request is from (its key id, and through the key's identity its
+tenant, allowed models and own limits), so it attributes every answer, cache hit and unanswered
+request to the usage aggregates (:class:`~switchyard.usage.recorder.UsageRecorder`).
 """
 
 from __future__ import annotations
@@ -13,13 +17,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from time import monotonic
 
-from switchyard.accounting import UsageRecord
+from switchyard.accounting import Accounting, UsageRecord
 from switchyard.api.chat import ChatRequest, Usage
 from switchyard.cache.policy import CachePlan
 from switchyard.cache.service import CachedAnswer, CacheService
 from switchyard.cost import ZERO, format_usd
+from switchyard.keys.auth import MASTER_TENANT, Identity
 from switchyard.limits.enforce import Grant, KeyLimits
 from switchyard.routing.select import Candidate
+from switchyard.usage.recorder import UsageRecorder
 
 # An entry nobody settled within this long (its route lost track of it) is dropped.
 _PENDING_HORIZON_S = 3600.0
@@ -35,7 +41,17 @@ def usage_tokens(usage: Usage | None) -> int:
 class Entry:
     """One request past the gate."""
 
-    __slots__ = ("_gate", "_grant", "_key_id", "_plan", "_request_id", "cached")
+    __slots__ = (
+        "_gate",
+        "_grant",
+        "_key_id",
+        "_model",
+        "_plan",
+        "_request_id",
+        "cached",
+        "cost_usd",
+        "served",
+    )
 
     def __init__(
         self,
@@ -45,6 +61,7 @@ class Entry:
         grant: Grant,
         key_id: str,
         request_id: str,
+        model: str = "",
     ) -> None:
         self._gate = gate
         self._plan = plan
@@ -52,6 +69,13 @@ class Entry:
         self._key_id = key_id
         self._request_id = request_id
         self.cached = cached
+        self.cost_usd = ZERO  # the answer's cost once accounted (kept with a cached copy)
+        self.served = cached is not None
+        self._model = model
+
+    @property
+    def key_id(self) -> str:
+        return self._key_id
 
     @property
     def cache_status(self) -> str:
@@ -65,11 +89,13 @@ class Entry:
 
     def settle(self, usage: Usage | None = None) -> None:
         """Reconcile the key's tokens with ``usage`` (None: nothing was served). Idempotent."""
-        self._gate.forget(self._request_id, self)
+        if self._gate.forget(self._request_id, self) and not self.served:
+            self._gate.unanswered(self._model, self._key_id)
         self._grant.settle(usage_tokens(usage))
 
     def hit_headers(self) -> dict[str, str]:
-        """The answer headers of a cache hit: who served it first; no attempt, no cost."""
+        """The answer headers of a cache hit: who served it first; no attempt, no cost, and what
+        the hit saved."""
         assert self.cached is not None
         return {
             "x-switchyard-provider": self.cached.provider,
@@ -77,6 +103,7 @@ class Entry:
             "x-switchyard-deployment": self.cached.deployment_id,
             "x-switchyard-attempts": "0",
             "x-switchyard-cost-usd": format_usd(ZERO),
+            "x-switchyard-cost-saved-usd": format_usd(self.cached.cost_usd),
             **self.headers(),
         }
 
@@ -85,7 +112,9 @@ class Entry:
         if not self._plan.store:
             return
         dep = candidate.deployment
-        answer = CachedAnswer(body, candidate.provider_name, dep.model, candidate.deployment_id)
+        answer = CachedAnswer(
+            body, candidate.provider_name, dep.model, candidate.deployment_id, self.cost_usd
+        )
         await self._gate.cache.save(self._plan, answer)
 
 
@@ -99,19 +128,31 @@ class Gate:
         # Entries waiting for their usage, by request id (a caller's x-request-id may repeat).
         self._pending: dict[str, list[tuple[float, Entry]]] = {}
         self._entered = 0
+        # Set by the composition root: cache hits are accounted (cost 0, the saving) there.
+        self.accounting: Accounting | None = None
+        # Set by the composition root: who a key id is (allowed models, a virtual key's limits).
+        self.identities: Callable[[str], Identity | None] | None = None
+        # Set by the composition root: usage aggregates per tenant, key, model, provider and day.
+        self.usage: UsageRecorder | None = None
 
     async def enter(
         self, request: ChatRequest, key_id: str, headers: Mapping[str, str], request_id: str
     ) -> Entry:
-        """Raises RateLimitError over the key's limit, InvalidRequestError for a malformed cache
-        header."""
+        """Raises RateLimitError over the key's limit, PermissionDeniedError for a model the key
+        may not use, InvalidRequestError for a malformed cache header."""
+        identity = self.identities(key_id) if self.identities is not None else None
+        if identity is not None:
+            identity.check_model(request.model)
+            if identity.limits is not None:
+                self.keys.use(key_id, identity.limits)
         plan = self.cache.plan(request, key_id, headers)
         cached = await self.cache.lookup(plan)
         tokens = 0 if cached is not None else self.keys.estimate(key_id, request)
         grant = await self.keys.admit(key_id, tokens)
-        entry = Entry(self, plan, cached, grant, key_id, request_id)
+        entry = Entry(self, plan, cached, grant, key_id, request_id, request.model)
         if cached is not None:
             grant.settle(0)  # answered from the cache: nothing more will be spent
+            await self._account_hit(request.model, cached, request_id, key_id)
         else:
             self._remember(request_id, entry)
         return entry
@@ -120,15 +161,46 @@ class Gate:
         """Accounting sink: the answer's usage settles its entry."""
         entries = self._pending.get(record.request_id)
         if entries:
-            entries[0][1].settle(record.usage)
+            entry = entries[0][1]
+            entry.cost_usd = record.cost_usd
+            entry.served = True
+            if self.usage is not None:
+                self.usage.answered(record, entry.key_id, self._tenant(entry.key_id))
+            entry.settle(record.usage)
 
-    def forget(self, request_id: str, entry: Entry) -> None:
-        entries = self._pending.get(request_id)
-        if entries is None:
+    def unanswered(self, model: str, key_id: str) -> None:
+        if self.usage is not None:
+            self.usage.failed(model, key_id, self._tenant(key_id))
+
+    def _tenant(self, key_id: str) -> str:
+        identity = self.identities(key_id) if self.identities is not None else None
+        return identity.tenant if identity is not None else MASTER_TENANT
+
+    async def _account_hit(
+        self, public_model: str, cached: CachedAnswer, request_id: str, key_id: str
+    ) -> None:
+        if self.accounting is None:
             return
+        record = await self.accounting.record_hit(
+            public_model,
+            cached.provider,
+            cached.deployment_id,
+            cached.model,
+            cached.cost_usd,
+            request_id=request_id,
+        )
+        if self.usage is not None:
+            self.usage.answered(record, key_id, self._tenant(key_id))
+
+    def forget(self, request_id: str, entry: Entry) -> bool:
+        """Stop waiting for ``entry``; False when it was not waited for (already settled)."""
+        entries = self._pending.get(request_id)
+        if entries is None or all(e is not entry for _, e in entries):
+            return False
         entries[:] = [(t, e) for t, e in entries if e is not entry]
         if not entries:
             del self._pending[request_id]
+        return True
 
     def _remember(self, request_id: str, entry: Entry) -> None:
         now = self._clock()

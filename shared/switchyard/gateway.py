@@ -17,10 +17,15 @@ import httpx
 
 from switchyard.accounting import Accounting
 from switchyard.cache.service import CacheService
+from switchyard.config.prices import load_prices
 from switchyard.config.routing import RoutingConfig, load_routing_config
 from switchyard.config.settings import Settings
+from switchyard.eventbus import EventPublisher, MemoryPublisher, build_publisher
 from switchyard.gate import Gate
-from switchyard.keys.client_auth import MasterKeyAuth, read_master_key
+from switchyard.jobs.service import JobsService
+from switchyard.jobs.setup import open_jobs
+from switchyard.keys.auth import ClientAuth
+from switchyard.keys.client_auth import read_master_key
 from switchyard.keys.provider_keys import ProviderKeys
 from switchyard.limits.enforce import DeploymentLimits, KeyLimits
 from switchyard.limits.limiter import Limiter
@@ -31,6 +36,7 @@ from switchyard.routing.attempt import Router
 from switchyard.routing.breaker import Breakers
 from switchyard.routing.select import RouteTable
 from switchyard.state.factory import State, dynamo_state, memory_state
+from switchyard.usage.recorder import UsageRecorder
 
 
 @dataclass(slots=True)
@@ -40,16 +46,23 @@ class Gateway:
     table: RouteTable
     router: Router
     breakers: Breakers
-    auth: MasterKeyAuth
+    auth: ClientAuth  # the master (admin) key and virtual keys, through a warm cache
     client: httpx.AsyncClient
     gate: Gate  # cache lookup and client key limits, before routing
     state: State
     metrics: MetricSink
     # Usage and cost of every answer; usage/limit/budget stores attach as sinks.
     accounting: Accounting = field(default_factory=Accounting)
+    # Operational events (provider key rejected, budget thresholds): EventBridge or memory.
+    events: EventPublisher = field(default_factory=MemoryPublisher)
+    jobs: JobsService | None = None  # async jobs (submission, results, webhooks)
 
     async def aclose(self) -> None:
+        if self.jobs is not None:
+            await self.jobs.aclose()
         await self.client.aclose()
+        if self.gate.usage is not None:
+            await self.gate.usage.drain()  # usage writes under way land before the state closes
         self.state.close()
         self.metrics.close()
 
@@ -59,6 +72,7 @@ async def open_gateway(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], float] = time,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Gateway:
     """Validate the routing config and wire every part. Raises ValueError (with the config path)
     on an invalid config or a missing master key, so a bad deployment fails at cold start.
@@ -74,6 +88,8 @@ async def open_gateway(
         master = await asyncio.to_thread(read_master_key, settings.master_key_secret)
     if master is None:
         raise ValueError("no master key: set SWITCHYARD_MASTER_KEY or SWITCHYARD_MASTER_KEY_SECRET")
+    prices = load_prices(settings.prices_path)  # ValueError naming the file: fail at cold start
+    events = build_publisher(settings.event_bus_name, settings.aws_region, settings.aws_endpoint_url)
     client = build_client(transport)
     table = RouteTable(config)
     metrics = MetricSink(namespace=settings.metrics_namespace, service=settings.service_name)
@@ -91,11 +107,29 @@ async def open_gateway(
         config.retry,
         rng=random.Random(),
         limits=deployment_limits,
+        events=events,
     )
+    accounting = Accounting(prices=prices)
     gateway = Gateway(
-        settings, config, table, router, breakers, MasterKeyAuth(master), client, gate, state, metrics
+        settings,
+        config,
+        table,
+        router,
+        breakers,
+        ClientAuth(master, state.keys, ttl_s=settings.key_cache_ttl_s, clock=clock, wall=clock),
+        client,
+        gate,
+        state,
+        metrics,
+        accounting,
+        events,
     )
     gateway.accounting.add_sink(gate)  # answers' usage settles their key's token estimate
+    gateway.jobs = await open_jobs(settings, state.jobs, clock=clock, webhook_transport=webhook_transport)
+    gate.accounting = accounting  # cache hits are accounted too (cost 0, what they saved)
+    gate.identities = gateway.auth.identity  # allowed models and a virtual key's own limits
+    # Usage aggregates, summed in memory and written in the background every usage_flush_s.
+    gate.usage = UsageRecorder(state.usage, flush_s=settings.usage_flush_s, clock=clock)
     return gateway
 
 

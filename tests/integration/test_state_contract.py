@@ -33,6 +33,7 @@ from switchyard.state.ports import (
     KeyStore,
     LimitStore,
     ResponseCache,
+    TenantRecord,
     UsageDelta,
     UsageLedger,
     ValueTooLargeError,
@@ -260,6 +261,9 @@ RECORD = KeyRecord(
     created_at=T0,
     models=("gpt-4o-mini", "claude-haiku-4-5"),
     budget_usd=Decimal("12.345"),
+    budget_period="weekly",
+    limits={"rpm": 60, "tpm": 10_000, "max_concurrent": 2},
+    metadata={"team": "search"},
 )
 
 
@@ -279,6 +283,30 @@ async def test_expired_keys_are_gone(backend: Backend, clock: Clock) -> None:
     assert await keys.get("k_2") is not None
     clock.advance(10)
     assert await keys.get("k_2") is None
+
+
+async def test_keys_are_listed_by_tenant_without_expired_ones(backend: Backend, clock: Clock) -> None:
+    keys = backend().keys
+    await keys.put(RECORD)
+    rotated = replace(RECORD, key_id="k_0", key_hash="ef" * 32, expires_at=T0 + 5, replaced_by="k_1")
+    await keys.put(rotated)
+    await keys.put(replace(RECORD, key_id="k_9", tenant="other"))
+    assert [r.key_id for r in await backend().keys.list_keys("acme")] == ["k_0", "k_1"]
+    assert (await backend().keys.list_keys("acme"))[0] == rotated
+    clock.advance(5)
+    assert [r.key_id for r in await backend().keys.list_keys("acme")] == ["k_1"]
+    assert await keys.list_keys("nobody") == []
+
+
+async def test_tenants_put_get_and_list(backend: Backend) -> None:
+    keys = backend().keys
+    acme = TenantRecord(tenant="acme", name="Acme", created_at=T0, budget_usd=Decimal("100.5"))
+    beta = TenantRecord(tenant="beta", budget_period="daily", metadata={"tier": "free"})
+    assert await keys.get_tenant("acme") is None
+    await keys.put_tenant(beta)
+    await keys.put_tenant(acme)
+    assert await backend().keys.get_tenant("acme") == acme
+    assert await backend().keys.list_tenants() == [acme, beta]
 
 
 # ------------------------------------------------------------------------------------ usage
@@ -316,3 +344,13 @@ async def test_concurrent_usage_adds_lose_nothing(backend: Backend) -> None:
     )
     [total] = await backend().usage.totals("acme", "2027-01-15")
     assert (total.requests, total.prompt_tokens, total.cost_usd) == (40, 40, Decimal("0.040"))
+
+
+async def test_usage_keeps_providers_apart_and_sums_every_counter(backend: Backend) -> None:
+    usage = backend().usage
+    await usage.add(delta(provider="a", errors=1, requests=1))
+    await usage.add(delta(provider="a", cache_hits=1, saved_usd=Decimal("0.25")))
+    await usage.add(delta(provider="b", fallbacks=1, cost_usd=Decimal("0.5")))
+    a, b = await backend().usage.totals("acme", "2027-01-15")
+    assert (a.provider, a.requests, a.errors, a.cache_hits, a.saved_usd) == ("a", 2, 1, 1, Decimal("0.25"))
+    assert (b.provider, b.fallbacks, b.cost_usd) == ("b", 1, Decimal("0.5"))

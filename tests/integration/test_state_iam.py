@@ -4,6 +4,7 @@ concurrency slot, a breaker write, the health summary) against moto, counting ca
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,12 @@ from switchyard.http.app import create_app
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 
-def router_dynamodb_actions() -> dict[str, set[str]]:
-    """Table logical id -> the dynamodb actions the router's inline policies allow on it."""
+def router_dynamodb_actions(function: str = "RouterFunction") -> dict[str, set[str]]:
+    """Table logical id -> the dynamodb actions the function's inline policies allow on it."""
     template, matches = decode_str(TEMPLATE.read_text(encoding="utf-8"))
     assert not matches
     allowed: dict[str, set[str]] = {}
-    for policy in template["Resources"]["RouterFunction"]["Properties"]["Policies"]:
+    for policy in template["Resources"][function]["Properties"]["Policies"]:
         for statement in policy["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             resources = (
@@ -71,8 +72,57 @@ async def test_the_router_policy_allows_exactly_the_calls_it_makes(
             assert (await client.post("/v1/chat/completions", json=body)).status_code == 200
             clock.advance(5)  # breaker copies go stale: the summary reads them back in one batch
             assert (await client.get("/health/ready")).status_code == 200
+            # Jobs: submit (conditional create), list (query), read, cancel.
+            submitted = await client.post("/v1/jobs", json={"request": body})
+            assert submitted.status_code == 202
+            job_id = submitted.json()["data"][0]["id"]
+            assert (await client.get("/v1/jobs")).json()["data"][0]["id"] == job_id
+            assert (await client.get(f"/v1/jobs/{job_id}")).status_code == 200
+            assert (await client.delete(f"/v1/jobs/{job_id}")).status_code == 200
+            # Virtual keys: the admin API writes and lists them, a request looks one up.
+            made = (await client.post("/admin/keys", json={"tenant": "acme"})).json()
+            assert (await client.get("/admin/keys", params={"tenant": "acme"})).status_code == 200
+            assert (await client.get("/admin/tenants")).status_code == 200
+            as_key = {"Authorization": f"Bearer {made['key']}"}
+            assert (await client.post("/v1/chat/completions", json=body, headers=as_key)).status_code == 200
         used = app.state.gateway.state.calls.by_table()
 
     logical = {name: logical_id for logical_id, name in state_tables.tables.items()}
     observed = {logical[table]: {f"dynamodb:{op}" for op in ops} for table, ops in used.items()}
     assert observed == router_dynamodb_actions()
+
+
+def test_the_worker_policy_allows_exactly_the_calls_it_makes(
+    fake_upstream: FakeUpstream, config_file: ConfigFile, state_tables: Any
+) -> None:
+    """A job run, a cache hit, a duplicate delivery and a malformed message, through the handler's
+    own path (WorkerRuntime with SQS events) on moto, counting calls by table."""
+    from jobkit import MESSAGES as JOB_MESSAGES
+    from jobkit import receive_all, sqs_event, worker_settings
+    from switchyard.jobs.runtime import WorkerRuntime
+    from switchyard.local.aws import client as aws_client
+
+    routing = fake_upstream.routing_config(
+        providers={"a": "openai"}, models={"m": {"deployments": [dep("a", "up-a", rpm=100)]}}
+    )
+    settings = worker_settings(config_file(routing), state_tables).model_copy(
+        update={"cache_enabled": True, "cache_table": state_tables.tables["CacheTable"]}
+    )
+    runtime = WorkerRuntime.start(settings)
+    sqs = aws_client("sqs", state_tables.endpoint)
+    try:
+        url = state_tables.queues["JobsQueue"]
+        request = {"model": "m", "messages": JOB_MESSAGES, "temperature": 0}
+        for i in range(2):  # the second is answered from the cache
+            body = {"job_id": f"job_iam0000{i}", "key_id": "k", "request": request}
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
+            batch = receive_all(sqs, url, 1)
+            assert runtime.handle(sqs_event(batch)) == {"batchItemFailures": []}
+            assert runtime.handle(sqs_event(batch)) == {"batchItemFailures": []}  # delivered twice
+        used = runtime.gateway.state.calls.by_table()
+    finally:
+        sqs.close()
+        runtime.close()
+    logical = {name: logical_id for logical_id, name in state_tables.tables.items()}
+    observed = {logical[table]: {f"dynamodb:{op}" for op in ops} for table, ops in used.items()}
+    assert observed == router_dynamodb_actions("WorkerFunction")

@@ -11,6 +11,7 @@ import json
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from time import time
 
 from switchyard.api.chat import ChatRequest
@@ -29,6 +30,8 @@ class CachedAnswer:
     provider: str
     model: str
     deployment_id: str
+    # What the answer cost when it was served: what each hit on it saves.
+    cost_usd: Decimal = Decimal(0)
 
 
 class CacheService:
@@ -77,7 +80,8 @@ class CacheService:
 
 def _encode(answer: CachedAnswer) -> bytes:
     head = json.dumps(
-        {"p": answer.provider, "m": answer.model, "d": answer.deployment_id}, separators=(",", ":")
+        {"p": answer.provider, "m": answer.model, "d": answer.deployment_id, "c": str(answer.cost_usd)},
+        separators=(",", ":"),
     )
     return zlib.compress(head.encode() + b"\n" + answer.body, _LEVEL)
 
@@ -86,7 +90,8 @@ def _decode(value: bytes) -> CachedAnswer | None:
     try:
         head, _, body = zlib.decompress(value).partition(b"\n")
         meta = json.loads(head)
-        return CachedAnswer(body, str(meta["p"]), str(meta["m"]), str(meta["d"]))
-    except (zlib.error, ValueError, KeyError, TypeError):
+        cost = Decimal(str(meta.get("c", "0")))  # entries written before costs were kept: 0
+        return CachedAnswer(body, str(meta["p"]), str(meta["m"]), str(meta["d"]), cost)
+    except (zlib.error, ValueError, KeyError, TypeError, InvalidOperation):
         logger.warning("unreadable cache entry ignored")
         return None

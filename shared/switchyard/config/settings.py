@@ -35,6 +35,8 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     config_path: Path = DEFAULT_CONFIG
+    # A price table (config/prices.yaml's shape) whose entries override the shipped ones.
+    prices_path: Path | None = None
     master_key: SecretStr | None = None
     # Name or ARN of the Secrets Manager secret holding the master key (JSON {"key": ...} or plain).
     master_key_secret: str | None = None
@@ -42,6 +44,17 @@ class Settings(BaseModel):
     # Cap on the whole attempt loop; each upstream call gets what is left of it.
     request_timeout_s: float = Field(default=120.0, gt=0)
     secrets_max_age_s: int = Field(default=300, ge=0)
+    # How long a warm container trusts a virtual key lookup: the bound on how long a revoked key
+    # keeps working (docs/keys.md).
+    key_cache_ttl_s: float = Field(default=30.0, ge=0, le=60)
+    # How long a rotated key keeps working next to its replacement, unless the rotation says.
+    key_rotation_grace_s: float = Field(default=86400.0, ge=0)
+    # EventBridge bus for operational events (key rejected/rotated, budget thresholds); None: kept
+    # in memory (tests, a local run without emulated EventBridge).
+    event_bus_name: str | None = None
+    # How long a container sums usage in memory before writing the aggregates (written at shutdown
+    # too): the usage API lags by up to this much.
+    usage_flush_s: float = Field(default=30.0, ge=0, le=300)
     # The process environment, for ``${VAR}`` expansion and ``api_key.env`` / ``secret_env`` in the
     # routing config. Kept out of repr: it holds provider keys.
     environment: dict[str, str] = Field(default_factory=dict, repr=False)
@@ -74,6 +87,19 @@ class Settings(BaseModel):
     # the template its tables come from (None: the checkout's template.yaml).
     local_state: Literal["dynamodb", "memory"] = "dynamodb"
     template_path: Path | None = None
+    # Async jobs (docs/jobs.md): the queue (None: an in-process queue, for tests), how long
+    # records live, how long a worker's claim holds, the largest batch one POST /v1/jobs takes.
+    jobs_queue_url: str | None = None
+    job_ttl_s: int = Field(default=7 * 86400, ge=60)
+    job_lease_s: float = Field(default=900.0, gt=0)
+    jobs_max_batch: int = Field(default=100, ge=1, le=1000)
+    # Webhooks: per-tenant signing secrets are derived from this one (None: a random one per
+    # process, so signatures cannot be verified: set it); targets allowed despite the SSRF guard
+    # (IP networks such as 10.0.0.0/8, or exact host names).
+    webhook_secret: SecretStr | None = None
+    # Name or ARN of the Secrets Manager secret holding it (JSON {"key": ...} or plain).
+    webhook_secret_name: str | None = None
+    webhook_allow: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -97,6 +123,7 @@ class Settings(BaseModel):
         if env.get("SWITCHYARD_SECRETS_MAX_AGE_S"):
             values["secrets_max_age_s"] = int(env["SWITCHYARD_SECRETS_MAX_AGE_S"])
         values.update(_state_values(env))
+        values.update(_jobs_values(env))
         return cls.model_validate(values)
 
 
@@ -112,6 +139,11 @@ _STATE_ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "metrics_namespace",
     "SWITCHYARD_LOCAL_STATE": "local_state",
     "SWITCHYARD_TEMPLATE": "template_path",
+    "SWITCHYARD_PRICES": "prices_path",
+    "SWITCHYARD_KEY_CACHE_TTL_S": "key_cache_ttl_s",
+    "SWITCHYARD_KEY_ROTATION_GRACE_S": "key_rotation_grace_s",
+    "SWITCHYARD_EVENT_BUS": "event_bus_name",
+    "SWITCHYARD_USAGE_FLUSH_S": "usage_flush_s",
 }
 
 
@@ -134,3 +166,24 @@ def _flag(value: str | None) -> bool | None:
     if value is None or value == "":
         return None
     return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _jobs_values(env: Mapping[str, str]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    if env.get("JOBS_QUEUE_URL"):
+        values["jobs_queue_url"] = env["JOBS_QUEUE_URL"]
+    if env.get("SWITCHYARD_JOB_TTL_S"):
+        values["job_ttl_s"] = int(env["SWITCHYARD_JOB_TTL_S"])
+    if env.get("SWITCHYARD_JOB_LEASE_S"):
+        values["job_lease_s"] = float(env["SWITCHYARD_JOB_LEASE_S"])
+    if env.get("SWITCHYARD_JOBS_MAX_BATCH"):
+        values["jobs_max_batch"] = int(env["SWITCHYARD_JOBS_MAX_BATCH"])
+    if env.get("SWITCHYARD_WEBHOOK_SECRET_NAME"):
+        values["webhook_secret_name"] = env["SWITCHYARD_WEBHOOK_SECRET_NAME"]
+    if env.get("SWITCHYARD_WEBHOOK_SECRET"):
+        values["webhook_secret"] = SecretStr(env["SWITCHYARD_WEBHOOK_SECRET"])
+    if env.get("SWITCHYARD_WEBHOOK_ALLOW"):
+        values["webhook_allow"] = tuple(
+            p.strip() for p in env["SWITCHYARD_WEBHOOK_ALLOW"].split(",") if p.strip()
+        )
+    return values

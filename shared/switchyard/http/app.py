@@ -16,11 +16,15 @@ from switchyard import __version__
 from switchyard.config.settings import Settings
 from switchyard.errors import SwitchyardError
 from switchyard.gateway import open_gateway
+from switchyard.http.admin import router as admin_router
 from switchyard.http.chat import router as chat_router
 from switchyard.http.errors import handle_http_exception, handle_switchyard_error, handle_unexpected
+from switchyard.http.jobs import router as jobs_router
 from switchyard.http.messages import router as messages_router
 from switchyard.http.meta import health_router, models_router
 from switchyard.http.middleware import RequestContextMiddleware
+from switchyard.http.usage import admin_router as admin_usage_router
+from switchyard.http.usage import client_router as usage_router
 
 
 def create_app(
@@ -54,6 +58,10 @@ def create_app(
     app.add_exception_handler(Exception, handle_unexpected)
     app.include_router(chat_router)
     app.include_router(messages_router)
+    app.include_router(jobs_router)
     app.include_router(models_router)
     app.include_router(health_router)
+    app.include_router(admin_router)
+    app.include_router(admin_usage_router)
+    app.include_router(usage_router)
     return app

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from switchyard.errors import PermissionDeniedError
 from switchyard.gateway import Gateway
 from switchyard.keys.client_auth import presented_key
-from switchyard.keys.ids import key_id
 
 
 def gateway_of(request: Request) -> Gateway:
@@ -15,10 +15,22 @@ def gateway_of(request: Request) -> Gateway:
 
 
 async def require_client_key(request: Request) -> None:
-    """Attached per router: every /v1 route needs a valid client key."""
+    """Attached per router: every /v1 route needs a valid client key (a virtual key or the
+    master key)."""
     headers = request.headers
     key = presented_key(headers.get("authorization"), headers.get("x-api-key"))
-    gateway_of(request).auth.check(key)
-    assert key is not None  # check() refuses a missing key
+    identity = await gateway_of(request).auth.authenticate(key)
     # Limits, cache namespaces and usage name the key by this id, never by the key itself.
-    request.state.key_id = key_id(key)
+    request.state.key_id = identity.key_id
+    request.state.identity = identity
+
+
+async def require_admin_key(request: Request) -> None:
+    """Attached to the /admin routers: only the master key. A valid virtual key gets 403."""
+    headers = request.headers
+    key = presented_key(headers.get("authorization"), headers.get("x-api-key"))
+    auth = gateway_of(request).auth
+    if auth.is_admin(key):
+        return
+    await auth.authenticate(key)  # 401 for a missing or invalid key
+    raise PermissionDeniedError("This route needs the admin key.", code="admin_key_required")

@@ -15,12 +15,12 @@ from pydantic import ValidationError
 
 from switchyard.api.anthropic import AnthropicRequest
 from switchyard.api.chat import ChatCompletion
-from switchyard.http.chat import answer_headers
 from switchyard.http.deps import gateway_of, require_client_key
 from switchyard.http.errors import from_validation
 from switchyard.http.sse import AnthropicWriter
 from switchyard.http.streaming import stream_answer
 from switchyard.providers.anthropic_inbound import anthropic_response_from_chat, chat_request_from_anthropic
+from switchyard.serving import answer_headers
 
 router = APIRouter(dependencies=[Depends(require_client_key)])
 

@@ -57,6 +57,19 @@ class ProviderKeys:
             return self._env[ref.env]
         raise ProviderError(Kind.AUTH, "No API key is configured for the upstream provider.")
 
+    async def backup(self, provider: str) -> str | None:
+        """The secret's ``backup`` key when it holds one different from the key in use (None: no
+        backup to try). Never raises: a secret that cannot be read has no backup."""
+        ref = self._refs.get(provider)
+        if ref is None or not ref.secret:
+            return None
+        try:
+            values = await self._secret(ref)
+        except ProviderError:
+            return None
+        backup = values.get("backup")
+        return backup if backup and backup != values.get(ref.field) else None
+
     async def _secret(self, ref: KeyRef) -> dict[str, str]:
         assert ref.secret is not None
         cached = self._cache.get(ref.secret)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from switchyard.api.chat import ChatRequest
-from switchyard.config.routing import DeploymentConfig, LimitsConfig
+from switchyard.config.routing import DeploymentConfig, LimitsConfig, RateLimits
 from switchyard.errors import RateLimitError
 from switchyard.limits.lease import Denial
 from switchyard.limits.limiter import NO_GRANT, Grant, Limiter
@@ -28,11 +28,19 @@ class KeyLimits:
         self._config = config
         self._metrics = metrics
         self._specs: dict[str, LimitSpec] = {}
+        self._own: dict[str, RateLimits] = {}  # virtual keys' own limits, by key id
+
+    def use(self, key_id: str, limits: RateLimits) -> None:
+        """A virtual key's own limits, over the config's (a dict lookup when they are unchanged)."""
+        if self._own.get(key_id) is not limits:
+            self._own[key_id] = limits
+            self._specs.pop(key_id, None)
 
     def spec(self, key_id: str) -> LimitSpec:
         spec = self._specs.get(key_id)
         if spec is None:
-            spec = spec_of(merged(self._config.default, self._config.keys.get(key_id)))
+            configured = merged(self._config.default, self._config.keys.get(key_id))
+            spec = spec_of(merged(configured, self._own.get(key_id)))
             self._specs[key_id] = spec
         return spec
 

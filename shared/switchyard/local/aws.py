@@ -141,6 +141,7 @@ def local_state(settings: Settings) -> Iterator[Settings]:
             update={
                 "state_table": resources.tables["StateTable"],
                 "cache_table": resources.tables.get("CacheTable"),
+                "jobs_queue_url": resources.queues.get("JobsQueue"),
                 "aws_endpoint_url": endpoint,
                 "aws_region": DEFAULT_REGION,
             }

@@ -59,6 +59,7 @@ def banner(settings: Settings, host: str, port: int) -> str:
             f"  provider keys:  {providers}",
             f"  config:         {settings.config_path}",
             f"  state:          {_state_line(settings)}",
+            f"  jobs:           {_jobs_line(settings)}",
             "  try:",
             f"    curl -s {url}/v1/chat/completions -H 'Authorization: Bearer {key}' "
             "-H 'Content-Type: application/json' "
@@ -66,6 +67,12 @@ def banner(settings: Settings, host: str, port: int) -> str:
             "",
         ]
     )
+
+
+def _jobs_line(settings: Settings) -> str:
+    if not settings.jobs_queue_url:
+        return "no queue: POST /v1/jobs accepts jobs, nothing runs them"
+    return f"worker polling {settings.jobs_queue_url}"
 
 
 def _state_line(settings: Settings) -> str:
@@ -83,6 +90,13 @@ def main() -> None:
             from switchyard.local.aws import local_state
 
             settings = stack.enter_context(local_state(settings))
+        if settings.jobs_queue_url:
+            # The SQS worker, as Lambda would run it, on the emulated jobs queue.
+            from switchyard.local.poller import QueuePoller
+
+            poller = QueuePoller(settings, settings.jobs_queue_url)
+            poller.start()
+            stack.callback(poller.stop)
         app = create_app(settings)
         print(banner(settings, settings.host, settings.port), flush=True)
         uvicorn.run(

@@ -16,6 +16,7 @@ from time import monotonic
 from switchyard.api.chat import ChatCompletion, ChatRequest
 from switchyard.config.routing import RetryConfig
 from switchyard.errors import Action, GatewayError, Kind, ProviderError
+from switchyard.eventbus import KEY_REJECTED, EventPublisher
 from switchyard.keys.provider_keys import ProviderKeys
 from switchyard.limits.enforce import NO_GRANT, DeploymentLimits, Grant
 from switchyard.limits.lease import Denial
@@ -76,8 +77,10 @@ class Router:
         clock: Callable[[], float] = monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         limits: DeploymentLimits | None = None,
+        events: EventPublisher | None = None,
     ) -> None:
         self._limits = limits
+        self._events = events  # a provider key rejected (401/403) is announced here
         self._table = table
         self._providers = providers
         self._breakers = breakers
@@ -137,9 +140,10 @@ class Router:
         """Calls one deployment, retrying it as the policy allows; None means fail over."""
         provider = self._providers[cand.provider_name]
         rate_waits = server_retries = 0
+        backup_key: str | None = None
         while not self._out_of_budget(run):
             try:
-                target = await self._target(cand, run)
+                target = await self._target(cand, run, backup_key)
                 run.attempts += 1  # counts upstream calls only: a missing key is not one
                 result = await call(provider, request, target)
             except ProviderError as exc:
@@ -161,12 +165,30 @@ class Router:
                     await self._breakers.park(cand.deployment_id, self._retry.quota_park_s)
                 elif action is Action.NEXT_LARGER_CONTEXT:
                     run.context_floor = max(run.context_floor or 0, cand.context_window or 0)
+                elif action is Action.RETRY_BACKUP_KEY and backup_key is None:
+                    backup_key = await self._key_rejected(cand, exc)
+                    if backup_key is not None:
+                        continue
                 return None
             await self._breakers.success(cand.deployment_id)
             return result
         return None
 
-    async def _target(self, cand: Candidate, run: _Run) -> Target:
+    async def _key_rejected(self, cand: Candidate, exc: ProviderError) -> str | None:
+        """Announce a rejected provider key (only an upstream's 401/403 says so: a key that could
+        not be read is no news) and return the backup key to retry once with, if there is one."""
+        backup = await self._keys.backup(cand.provider_name)
+        if self._events is not None and exc.upstream_status in (401, 403):
+            detail = {
+                "provider": cand.provider_name,
+                "deployment": cand.deployment_id,
+                "status": exc.upstream_status,
+                "backup_available": backup is not None,
+            }
+            await self._events.publish(KEY_REJECTED, detail)
+        return backup
+
+    async def _target(self, cand: Candidate, run: _Run, api_key: str | None = None) -> Target:
         prov, dep = cand.provider, cand.deployment
         remaining = run.deadline - self._clock()
         return Target(
@@ -174,7 +196,7 @@ class Router:
             deployment_id=cand.deployment_id,
             upstream_model=dep.model,
             base_url=prov.base_url,
-            api_key=await self._keys.get(cand.provider_name),
+            api_key=api_key or await self._keys.get(cand.provider_name),
             timeout_s=max(0.001, min(dep.timeout_s or prov.timeout_s, remaining)),
             connect_timeout_s=prov.connect_timeout_s,
             headers=prov.headers,

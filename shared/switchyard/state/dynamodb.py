@@ -193,6 +193,24 @@ class Table:
                 return items
             kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
+    async def query_page(
+        self, condition: str, values: Item, *, newest_first: bool, limit: int, start: Item | None = None
+    ) -> tuple[list[Item], Item | None]:
+        """One page of a query (at most ``limit`` items) and the key to continue from (None: done)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": not newest_first,
+            "Limit": limit,
+        }
+        if start is not None:
+            kwargs["ExclusiveStartKey"] = start
+        fn: Callable[..., Any] = self.client.query
+        answer = await self._call(fn, "Query", **kwargs)
+        items: list[Item] = answer.get("Items", [])
+        return items, answer.get("LastEvaluatedKey")
+
     async def _call(self, fn: Callable[..., Any], operation: str, **kwargs: Any) -> dict[str, Any]:
         try:
             answer: dict[str, Any] = await asyncio.to_thread(fn, **kwargs)

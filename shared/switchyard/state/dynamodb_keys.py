@@ -3,10 +3,16 @@
 Item shapes::
 
     pk "key#<key id>"                sk "record"          key_hash tenant name status created_at
-                                                          models (list) budget_usd expires_at (TTL)
-    pk "usage#<tenant>#<YYYY-MM-DD>" sk "<key id>#<model>" key_id model requests prompt_tokens
-                                                          completion_tokens cached_tokens cost_usd
-                                                          expires_at (TTL: the day + 400 days)
+                                                          models (list) budget_usd budget_period
+                                                          limits (map) metadata (map) replaced_by
+                                                          expires_at (TTL)
+    pk "tenant#<tenant>"             sk "key#<key id>"    expires_at (TTL): lists a tenant's keys
+    pk "tenants"                     sk "<tenant>"        name created_at budget_usd budget_period
+                                                          metadata (map)
+    pk "usage#<tenant>#<YYYY-MM-DD>" sk "<key id>#<model>#<provider>"
+                                     key_id model provider requests prompt_tokens completion_tokens
+                                     cached_tokens errors cache_hits fallbacks cost_usd saved_usd
+                                     expires_at (TTL: the day + 400 days)
 
 Usage counters are one ``UpdateItem ADD`` each (no lost updates); costs are DynamoDB numbers
 written from ``Decimal`` strings, so sums are exact.
@@ -21,11 +27,22 @@ from time import time
 from typing import Literal
 
 from switchyard.state.dynamodb import ConditionFailed, Item, Table, expired, integer, n, num, s, text
-from switchyard.state.ports import KeyRecord, UsageDelta
+from switchyard.state.ports import KeyRecord, TenantRecord, UsageDelta
 
 _RECORD = "record"
+_TENANTS = "tenants"
+Period = Literal["daily", "weekly", "monthly"]
 _USAGE_TTL_S = 400 * 86400
-_COUNTERS = ("requests", "prompt_tokens", "completion_tokens", "cached_tokens")
+_COUNTERS = (
+    "requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "errors",
+    "cache_hits",
+    "fallbacks",
+)
+_MONEY = ("cost_usd", "saved_usd")
 
 
 class DynamoKeyStore:
@@ -37,18 +54,7 @@ class DynamoKeyStore:
         item = await self._table.get(_key_item_key(key_id))
         if item is None or expired(item, self._clock()):
             return None
-        status: Literal["active", "revoked"] = "revoked" if text(item, "status") == "revoked" else "active"
-        return KeyRecord(
-            key_id=key_id,
-            key_hash=text(item, "key_hash"),
-            tenant=text(item, "tenant"),
-            name=text(item, "name"),
-            status=status,
-            created_at=num(item, "created_at"),
-            expires_at=num(item, "expires_at") if "expires_at" in item else None,
-            models=tuple(v["S"] for v in item.get("models", {}).get("L", [])),
-            budget_usd=Decimal(item["budget_usd"]["N"]) if "budget_usd" in item else None,
-        )
+        return _key_record(key_id, item)
 
     async def put(self, record: KeyRecord) -> None:
         item: Item = {
@@ -59,12 +65,50 @@ class DynamoKeyStore:
             "status": s(record.status),
             "created_at": n(record.created_at),
             "models": {"L": [s(m) for m in record.models]},
+            "budget_period": s(record.budget_period),
+            "limits": {"M": {k: n(v) for k, v in record.limits.items()}},
+            "metadata": {"M": {k: s(v) for k, v in record.metadata.items()}},
         }
+        pointer: Item = {"pk": s(f"tenant#{record.tenant}"), "sk": s(f"key#{record.key_id}")}
         if record.expires_at is not None:
-            item["expires_at"] = n(record.expires_at)
+            item["expires_at"] = pointer["expires_at"] = n(record.expires_at)
+        if record.budget_usd is not None:
+            item["budget_usd"] = n(record.budget_usd)
+        if record.replaced_by is not None:
+            item["replaced_by"] = s(record.replaced_by)
+        await self._table.put(item)
+        await self._table.put(pointer)  # after the record: a listed key always exists
+
+    async def list_keys(self, tenant: str) -> list[KeyRecord]:
+        pointers = await self._table.query(
+            "pk = :pk AND begins_with(sk, :key)", {":pk": s(f"tenant#{tenant}"), ":key": s("key#")}
+        )
+        ids = [text(p, "sk").removeprefix("key#") for p in pointers]
+        items = await self._table.batch_get([_key_item_key(i) for i in ids]) if ids else []
+        now = self._clock()
+        records = [_key_record(text(i, "pk").removeprefix("key#"), i) for i in items if not expired(i, now)]
+        return sorted((r for r in records if r.tenant == tenant), key=lambda r: r.key_id)
+
+    async def put_tenant(self, record: TenantRecord) -> None:
+        item: Item = {
+            "pk": s(_TENANTS),
+            "sk": s(record.tenant),
+            "name": s(record.name),
+            "created_at": n(record.created_at),
+            "budget_period": s(record.budget_period),
+            "metadata": {"M": {k: s(v) for k, v in record.metadata.items()}},
+        }
         if record.budget_usd is not None:
             item["budget_usd"] = n(record.budget_usd)
         await self._table.put(item)
+
+    async def get_tenant(self, tenant: str) -> TenantRecord | None:
+        item = await self._table.get({"pk": s(_TENANTS), "sk": s(tenant)})
+        return _tenant_record(item) if item is not None else None
+
+    async def list_tenants(self) -> list[TenantRecord]:
+        items = await self._table.query("pk = :pk", {":pk": s(_TENANTS)})
+        return sorted((_tenant_record(i) for i in items), key=lambda t: t.tenant)
 
     async def revoke(self, key_id: str) -> bool:
         try:
@@ -80,6 +124,41 @@ class DynamoKeyStore:
         return True
 
 
+def _period(item: Item) -> Period:
+    value = text(item, "budget_period", "monthly")
+    return value if value in ("daily", "weekly") else "monthly"  # type: ignore[return-value]
+
+
+def _key_record(key_id: str, item: Item) -> KeyRecord:
+    status: Literal["active", "revoked"] = "revoked" if text(item, "status") == "revoked" else "active"
+    return KeyRecord(
+        key_id=key_id,
+        key_hash=text(item, "key_hash"),
+        tenant=text(item, "tenant"),
+        name=text(item, "name"),
+        status=status,
+        created_at=num(item, "created_at"),
+        expires_at=num(item, "expires_at") if "expires_at" in item else None,
+        models=tuple(v["S"] for v in item.get("models", {}).get("L", [])),
+        budget_usd=Decimal(item["budget_usd"]["N"]) if "budget_usd" in item else None,
+        budget_period=_period(item),
+        limits={k: int(v["N"]) for k, v in item.get("limits", {}).get("M", {}).items()},
+        metadata={k: v["S"] for k, v in item.get("metadata", {}).get("M", {}).items()},
+        replaced_by=text(item, "replaced_by") or None,
+    )
+
+
+def _tenant_record(item: Item) -> TenantRecord:
+    return TenantRecord(
+        tenant=text(item, "sk"),
+        name=text(item, "name"),
+        created_at=num(item, "created_at"),
+        budget_usd=Decimal(item["budget_usd"]["N"]) if "budget_usd" in item else None,
+        budget_period=_period(item),
+        metadata={k: v["S"] for k, v in item.get("metadata", {}).get("M", {}).items()},
+    )
+
+
 def _key_item_key(key_id: str) -> Item:
     return {"pk": s(f"key#{key_id}"), "sk": s(_RECORD)}
 
@@ -89,17 +168,19 @@ class DynamoUsageLedger:
         self._table = table
 
     async def add(self, delta: UsageDelta) -> None:
-        names = {f"#{c}": c for c in (*_COUNTERS, "cost_usd", "key_id", "model", "expires_at")}
-        values: Item = {f":{c}": n(getattr(delta, c)) for c in _COUNTERS}
+        names = {f"#{c}": c for c in (*_COUNTERS, *_MONEY, "key_id", "model", "provider", "expires_at")}
+        values: Item = {f":{c}": n(getattr(delta, c)) for c in (*_COUNTERS, *_MONEY)}
         values |= {
-            ":cost_usd": n(delta.cost_usd),
             ":key_id": s(delta.key_id),
             ":model": s(delta.model),
+            ":provider": s(delta.provider),
             ":expires_at": n(_day_start(delta.day) + _USAGE_TTL_S),
         }
-        adds = ", ".join(f"#{c} :{c}" for c in (*_COUNTERS, "cost_usd"))
-        update = f"SET #key_id = :key_id, #model = :model, #expires_at = :expires_at ADD {adds}"
-        key = {"pk": s(_usage_pk(delta.tenant, delta.day)), "sk": s(f"{delta.key_id}#{delta.model}")}
+        adds = ", ".join(f"#{c} :{c}" for c in (*_COUNTERS, *_MONEY))
+        sets = "#key_id = :key_id, #model = :model, #provider = :provider, #expires_at = :expires_at"
+        update = f"SET {sets} ADD {adds}"
+        sk = f"{delta.key_id}#{delta.model}#{delta.provider}"
+        key = {"pk": s(_usage_pk(delta.tenant, delta.day)), "sk": s(sk)}
         await self._table.update(key, update, condition=None, values=values, names=names)
 
     async def totals(self, tenant: str, day: str) -> list[UsageDelta]:
@@ -114,11 +195,20 @@ class DynamoUsageLedger:
                 prompt_tokens=integer(item, "prompt_tokens"),
                 completion_tokens=integer(item, "completion_tokens"),
                 cached_tokens=integer(item, "cached_tokens"),
-                cost_usd=Decimal(item["cost_usd"]["N"]) if "cost_usd" in item else Decimal(0),
+                cost_usd=_money(item, "cost_usd"),
+                provider=text(item, "provider"),
+                errors=integer(item, "errors"),
+                cache_hits=integer(item, "cache_hits"),
+                fallbacks=integer(item, "fallbacks"),
+                saved_usd=_money(item, "saved_usd"),
             )
             for item in items
         ]
-        return sorted(totals, key=lambda t: (t.key_id, t.model))
+        return sorted(totals, key=lambda t: (t.key_id, t.model, t.provider))
+
+
+def _money(item: Item, name: str) -> Decimal:
+    return Decimal(item[name]["N"]) if name in item else Decimal(0)
 
 
 def _usage_pk(tenant: str, day: str) -> str:

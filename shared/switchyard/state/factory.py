@@ -13,6 +13,7 @@ from switchyard.metrics import STATE_DEGRADED_BREAKERS, STATE_DEGRADED_CACHE, ST
 from switchyard.metrics.sink import MetricSink
 from switchyard.state.degrading import Degradation
 from switchyard.state.dynamodb import CallCounter
+from switchyard.state.jobs import JobStore
 from switchyard.state.memory import (
     MemoryBreakerStore,
     MemoryKeyStore,
@@ -20,6 +21,7 @@ from switchyard.state.memory import (
     MemoryResponseCache,
     MemoryUsageLedger,
 )
+from switchyard.state.memory_jobs import MemoryJobStore
 from switchyard.state.ports import BreakerStore, KeyStore, LimitStore, ResponseCache, UsageLedger
 
 
@@ -36,6 +38,7 @@ class State:
     calls: CallCounter = field(default_factory=CallCounter)  # AWS API calls, by operation
     degradations: tuple[Degradation, ...] = ()
     client: Any = None  # the boto3 client, closed with the gateway
+    jobs: JobStore = field(default_factory=MemoryJobStore)  # async jobs' status and results
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -57,6 +60,7 @@ def memory_state(*, clock: Callable[[], float] = time) -> State:
         MemoryResponseCache(clock=clock),
         MemoryKeyStore(clock=clock),
         MemoryUsageLedger(),
+        jobs=MemoryJobStore(clock=clock),
     )
 
 
@@ -67,6 +71,7 @@ def dynamo_state(settings: Settings, metrics: MetricSink, *, clock: Callable[[],
     from switchyard.state.degrading import DegradingBreakerStore, DegradingLimitStore, DegradingResponseCache
     from switchyard.state.dynamodb import Table
     from switchyard.state.dynamodb_cache import DynamoResponseCache
+    from switchyard.state.dynamodb_jobs import DynamoJobStore
     from switchyard.state.dynamodb_keys import DynamoKeyStore, DynamoUsageLedger
     from switchyard.state.dynamodb_state import DynamoStateStore
 
@@ -95,7 +100,8 @@ def dynamo_state(settings: Settings, metrics: MetricSink, *, clock: Callable[[],
         cache = DegradingResponseCache(remote, cache, degraded[-1])
     breakers = DegradingBreakerStore(shared, MemoryBreakerStore(), degraded[0])
     keys, usage = DynamoKeyStore(table, clock=clock), DynamoUsageLedger(table)
-    return State("dynamodb", breakers, limits, cache, keys, usage, calls, tuple(degraded), client)
+    jobs = DynamoJobStore(table, clock=clock)
+    return State("dynamodb", breakers, limits, cache, keys, usage, calls, tuple(degraded), client, jobs)
 
 
 def _client(settings: Settings, calls: CallCounter) -> Any:

@@ -17,6 +17,7 @@ from switchyard.state.ports import (
     KeyRecord,
     LimitResult,
     ScopeState,
+    TenantRecord,
     UsageDelta,
     ValueTooLargeError,
     WindowCharge,
@@ -139,6 +140,7 @@ class MemoryResponseCache:
 class MemoryKeyStore:
     def __init__(self, *, clock: Callable[[], float] = time) -> None:
         self._records: dict[str, KeyRecord] = {}
+        self._tenants: dict[str, TenantRecord] = {}
         self._clock = clock
 
     async def get(self, key_id: str) -> KeyRecord | None:
@@ -157,18 +159,31 @@ class MemoryKeyStore:
         self._records[key_id] = replace(record, status="revoked")
         return True
 
+    async def list_keys(self, tenant: str) -> list[KeyRecord]:
+        found = [await self.get(k) for k, r in sorted(self._records.items()) if r.tenant == tenant]
+        return [r for r in found if r is not None]
+
+    async def put_tenant(self, record: TenantRecord) -> None:
+        self._tenants[record.tenant] = record
+
+    async def get_tenant(self, tenant: str) -> TenantRecord | None:
+        return self._tenants.get(tenant)
+
+    async def list_tenants(self) -> list[TenantRecord]:
+        return [self._tenants[t] for t in sorted(self._tenants)]
+
 
 class MemoryUsageLedger:
     def __init__(self) -> None:
-        self._totals: dict[tuple[str, str, str, str], UsageDelta] = {}
+        self._totals: dict[tuple[str, str, str, str, str], UsageDelta] = {}
 
     async def add(self, delta: UsageDelta) -> None:
-        slot = (delta.tenant, delta.day, delta.key_id, delta.model)
+        slot = (delta.tenant, delta.day, delta.key_id, delta.model, delta.provider)
         self._totals[slot] = summed(self._totals.get(slot), delta)
 
     async def totals(self, tenant: str, day: str) -> list[UsageDelta]:
-        found = [t for (ten, d, _, _), t in self._totals.items() if ten == tenant and d == day]
-        return sorted(found, key=lambda t: (t.key_id, t.model))
+        found = [t for (ten, d, *_), t in self._totals.items() if ten == tenant and d == day]
+        return sorted(found, key=lambda t: (t.key_id, t.model, t.provider))
 
 
 def summed(total: UsageDelta | None, delta: UsageDelta) -> UsageDelta:
@@ -181,4 +196,8 @@ def summed(total: UsageDelta | None, delta: UsageDelta) -> UsageDelta:
         completion_tokens=total.completion_tokens + delta.completion_tokens,
         cached_tokens=total.cached_tokens + delta.cached_tokens,
         cost_usd=total.cost_usd + delta.cost_usd,
+        errors=total.errors + delta.errors,
+        cache_hits=total.cache_hits + delta.cache_hits,
+        fallbacks=total.fallbacks + delta.fallbacks,
+        saved_usd=total.saved_usd + delta.saved_usd,
     )

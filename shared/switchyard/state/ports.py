@@ -11,7 +11,7 @@ degrading wrappers (:mod:`switchyard.state.degrading`) turn that into an in-memo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -199,6 +199,24 @@ class KeyRecord:
     expires_at: float | None = None
     models: tuple[str, ...] = ()  # allowed public models; empty: every model
     budget_usd: Decimal | None = None
+    budget_period: Literal["daily", "weekly", "monthly"] = "monthly"
+    # Per-key limits ("rpm", "tpm", "max_concurrent", ... as in the routing config's RateLimits).
+    limits: Mapping[str, int] = field(default_factory=dict)
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    # Set when the key was rotated: the key that replaced it (this one expires after the grace).
+    replaced_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRecord:
+    """A tenant: the owner of keys, with an optional budget of its own."""
+
+    tenant: str
+    name: str = ""
+    created_at: float = 0.0
+    budget_usd: Decimal | None = None
+    budget_period: Literal["daily", "weekly", "monthly"] = "monthly"
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 class KeyStore(Protocol):
@@ -215,10 +233,27 @@ class KeyStore(Protocol):
         """Mark the key revoked; False when there is no such key. Raises ``StateUnavailableError``."""
         ...
 
+    async def list_keys(self, tenant: str) -> list[KeyRecord]:
+        """The tenant's keys (revoked ones included, expired ones not), sorted by key id. Raises
+        ``StateUnavailableError``."""
+        ...
+
+    async def put_tenant(self, record: TenantRecord) -> None:
+        """Create or replace the tenant. Raises ``StateUnavailableError``."""
+        ...
+
+    async def get_tenant(self, tenant: str) -> TenantRecord | None:
+        """The tenant; None when absent. Raises ``StateUnavailableError``."""
+        ...
+
+    async def list_tenants(self) -> list[TenantRecord]:
+        """Every tenant, sorted by id. Raises ``StateUnavailableError``."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class UsageDelta:
-    """One answer's usage, added to the aggregate of (tenant, day, key, model)."""
+    """One request's usage, added to the aggregate of (tenant, day, key, model, provider)."""
 
     tenant: str
     key_id: str
@@ -229,6 +264,11 @@ class UsageDelta:
     completion_tokens: int = 0
     cached_tokens: int = 0
     cost_usd: Decimal = Decimal(0)
+    provider: str = ""
+    errors: int = 0  # requests that got no answer
+    cache_hits: int = 0
+    fallbacks: int = 0  # answers that took more than one upstream attempt
+    saved_usd: Decimal = Decimal(0)  # what cache hits saved
 
 
 class UsageLedger(Protocol):
@@ -238,6 +278,6 @@ class UsageLedger(Protocol):
         ...
 
     async def totals(self, tenant: str, day: str) -> list[UsageDelta]:
-        """The tenant's aggregates for ``day``, sorted by key id then model. Raises
+        """The tenant's aggregates for ``day``, sorted by key id, model, provider. Raises
         ``StateUnavailableError``."""
         ...

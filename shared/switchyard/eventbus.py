@@ -1,0 +1,75 @@
+"""Operational events to EventBridge (``source: switchyard``): a provider key rejected or rotated,
+budget thresholds. One port, :class:`EventPublisher`; the EventBridge adapter is built with an
+injected boto3 client, the memory one keeps events for tests and the local runtime.
+
+Publishing never fails the caller: an event that cannot be sent is logged and dropped, since a
+request must not fail because an alert could not go out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from switchyard.observability import logger
+
+SOURCE = "switchyard"
+KEY_REJECTED = "Switchyard Provider Key Rejected"
+KEY_ROTATED = "Switchyard Provider Key Rotated"
+BUDGET_THRESHOLD = "Switchyard Budget Threshold"
+
+
+class EventPublisher(Protocol):
+    async def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        """Send one event. Never raises: a failure is logged."""
+        ...
+
+
+@dataclass(slots=True)
+class MemoryPublisher:
+    """Keeps the latest events (bounded: the local runtime runs for days)."""
+
+    events: deque[tuple[str, dict[str, Any]]] = field(default_factory=lambda: deque(maxlen=1000))
+
+    async def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        self.events.append((detail_type, detail))
+
+
+class EventBridgePublisher:
+    def __init__(self, client: Any, bus_name: str = "default") -> None:
+        self._client = client
+        self._bus = bus_name
+
+    async def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        await asyncio.to_thread(self.publish_sync, detail_type, detail)
+
+    def publish_sync(self, detail_type: str, detail: dict[str, Any]) -> None:
+        """For the synchronous Lambda handlers (budget, rotation)."""
+        entry = {
+            "Source": SOURCE,
+            "DetailType": detail_type,
+            "Detail": json.dumps(detail, default=str),
+            "EventBusName": self._bus,
+        }
+        try:
+            answer = self._client.put_events(Entries=[entry])
+        except Exception:
+            logger.exception("event not published", extra={"detail_type": detail_type})
+            return
+        if answer.get("FailedEntryCount"):
+            logger.error("event rejected by EventBridge", extra={"detail_type": detail_type})
+
+
+def build_publisher(bus_name: str | None, region: str, endpoint_url: str | None = None) -> EventPublisher:
+    """EventBridge when a bus is named (boto3 imported only then), else memory."""
+    if not bus_name:
+        return MemoryPublisher()
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
+    client = boto3.client("events", region_name=region, endpoint_url=endpoint_url, config=config)
+    return EventBridgePublisher(client, bus_name)

@@ -1,0 +1,83 @@
+"""``/admin/keys`` and ``/admin/tenants``: virtual keys and tenants, for the master key only.
+
+Changes made here drop this container's cached lookup at once; other warm containers see them
+within the key cache TTL (``key_cache_ttl_s``, at most 60 s).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from switchyard.api.admin import (
+    IssuedKeyOut,
+    KeyIn,
+    KeyList,
+    KeyOut,
+    RotateIn,
+    TenantIn,
+    TenantList,
+    TenantOut,
+)
+from switchyard.http.deps import gateway_of, require_admin_key
+from switchyard.keys.virtual import KeyService
+
+router = APIRouter(prefix="/admin", dependencies=[Depends(require_admin_key)], tags=["admin"])
+
+
+def key_service(request: Request) -> KeyService:
+    return KeyService(gateway_of(request).state.keys, clock=gateway_of(request).auth.wall)
+
+
+@router.post("/keys", status_code=201)
+async def create_key(body: KeyIn, request: Request) -> IssuedKeyOut:
+    return IssuedKeyOut.issued(await key_service(request).create(body.spec()))
+
+
+@router.get("/keys")
+async def list_keys(request: Request, tenant: str = Query(min_length=1)) -> KeyList:
+    return KeyList(data=[KeyOut.of(r) for r in await key_service(request).list_keys(tenant)])
+
+
+@router.get("/keys/{key_id}")
+async def show_key(key_id: str, request: Request) -> KeyOut:
+    return KeyOut.of(await key_service(request).show(key_id))
+
+
+@router.patch("/keys/{key_id}")
+async def update_key(key_id: str, body: KeyIn, request: Request) -> KeyOut:
+    record = await key_service(request).update(key_id, body.spec())
+    gateway_of(request).auth.forget(key_id)
+    return KeyOut.of(record)
+
+
+@router.post("/keys/{key_id}/rotate", status_code=201)
+async def rotate_key(key_id: str, request: Request, body: RotateIn | None = None) -> IssuedKeyOut:
+    gateway = gateway_of(request)
+    grace = body.grace_s if body is not None and body.grace_s is not None else None
+    grace_s = gateway.settings.key_rotation_grace_s if grace is None else grace
+    issued = await key_service(request).rotate(key_id, grace_s)
+    gateway.auth.forget(key_id)
+    return IssuedKeyOut.issued(issued)
+
+
+@router.post("/keys/{key_id}/revoke", status_code=204)
+@router.delete("/keys/{key_id}", status_code=204)
+async def revoke_key(key_id: str, request: Request) -> Response:
+    await key_service(request).revoke(key_id)
+    gateway_of(request).auth.forget(key_id)
+    return Response(status_code=204)
+
+
+@router.put("/tenants/{tenant}")
+async def put_tenant(tenant: str, body: TenantIn, request: Request) -> TenantOut:
+    return TenantOut.of(await key_service(request).put_tenant(body.record(tenant)))
+
+
+@router.get("/tenants")
+async def list_tenants(request: Request) -> TenantList:
+    return TenantList(data=[TenantOut.of(t) for t in await key_service(request).tenants()])
+
+
+@router.get("/tenants/{tenant}")
+async def show_tenant(tenant: str, request: Request) -> TenantOut:
+    return TenantOut.of(await key_service(request).tenant(tenant))

@@ -1,0 +1,130 @@
+"""Client authentication: the master (admin) key, or a virtual key looked up through a warm cache.
+
+A warm container answers most lookups from memory: a record is trusted for ``ttl_s`` (at most
+60 s, the documented bound on how long a revoked key keeps working in a container that had
+seen it), an unknown key for a few seconds (so a stream of bad keys costs few reads). When the
+store cannot be reached, a cached record is used past its TTL (auth degrades, never breaks,
+DESIGN §4) and a key never seen is refused with 503.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from time import monotonic, time
+
+from pydantic import SecretStr
+
+from switchyard.config.routing import RateLimits
+from switchyard.errors import AuthenticationError, GatewayError, PermissionDeniedError
+from switchyard.keys.ids import key_hash, key_id
+from switchyard.keys.virtual import PREFIX
+from switchyard.observability import logger
+from switchyard.state.ports import KeyRecord, KeyStore, StateUnavailableError
+
+MAX_TTL_S = 60.0
+_NEGATIVE_TTL_S = 5.0
+_MAX_ENTRIES = 10_000
+MASTER_TENANT = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a request is from. ``models`` empty: every model; ``limits`` None: the config's."""
+
+    key_id: str
+    tenant: str
+    admin: bool = False
+    models: frozenset[str] = frozenset()
+    limits: RateLimits | None = None
+
+    def check_model(self, model: str) -> None:
+        """Raises PermissionDeniedError when this key may not use ``model``."""
+        if self.models and model not in self.models:
+            raise PermissionDeniedError(f"This API key may not use the model {model!r}.", param="model")
+
+
+def identity_of(record: KeyRecord) -> Identity:
+    limits = RateLimits.model_validate(dict(record.limits)) if record.limits else None
+    return Identity(record.key_id, record.tenant, models=frozenset(record.models), limits=limits)
+
+
+class ClientAuth:
+    def __init__(
+        self,
+        master_key: SecretStr,
+        store: KeyStore,
+        *,
+        ttl_s: float = 30.0,
+        clock: Callable[[], float] = monotonic,
+        wall: Callable[[], float] = time,
+    ) -> None:
+        self._master = master_key.get_secret_value().encode()
+        self._master_id = key_id(master_key.get_secret_value())
+        self._store = store
+        self._ttl_s = min(ttl_s, MAX_TTL_S)
+        self._clock = clock
+        self.wall = wall  # expiry checks; also the admin API's clock
+        # key id -> (monotonic time the entry is good until, the record or None: no such key)
+        self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
+        # The identity of each key last authenticated, built once per lookup (not per request).
+        self._identities: dict[str, Identity] = {
+            self._master_id: Identity(self._master_id, MASTER_TENANT, admin=True)
+        }
+
+    def is_admin(self, key: str | None) -> bool:
+        return key is not None and hmac.compare_digest(key.encode(), self._master)
+
+    async def authenticate(self, key: str | None) -> Identity:
+        """Raises AuthenticationError (missing, unknown, revoked or expired key), GatewayError 503
+        when a key not seen before cannot be looked up. Messages never echo the key."""
+        if key is None:
+            raise AuthenticationError(
+                "Missing API key: send `Authorization: Bearer <key>` or `x-api-key: <key>`.",
+                code="missing_api_key",
+            )
+        if self.is_admin(key):
+            return self._identities[self._master_id]
+        if not key.startswith(PREFIX):
+            raise AuthenticationError("Invalid API key.")
+        record = await self._record(key_id(key))
+        if record is None or not hmac.compare_digest(record.key_hash, key_hash(key)):
+            raise AuthenticationError("Invalid API key.")
+        if record.status == "revoked":
+            raise AuthenticationError("This API key has been revoked.", code="revoked_api_key")
+        if record.expires_at is not None and record.expires_at <= self.wall():
+            raise AuthenticationError("This API key has expired.", code="expired_api_key")
+        identity = self._identities.get(record.key_id)
+        if identity is None:
+            identity = self._identities[record.key_id] = identity_of(record)
+        return identity
+
+    def identity(self, key_id: str) -> Identity | None:
+        """The identity a key was last authenticated as (for the gate: models and limits)."""
+        return self._identities.get(key_id)
+
+    def forget(self, key_id: str) -> None:
+        """Drop a cached lookup (this container changed the key: no need to wait for the TTL)."""
+        self._cache.pop(key_id, None)
+        self._identities.pop(key_id, None)
+
+    async def _record(self, kid: str) -> KeyRecord | None:
+        now = self._clock()
+        cached = self._cache.get(kid)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        try:
+            record = await self._store.get(kid)
+        except StateUnavailableError as exc:
+            if cached is not None:
+                logger.warning("key store unavailable: using a stale cached key record")
+                return cached[1]
+            raise GatewayError(
+                "Keys cannot be checked right now.", status=503, retry_after=5, code="keys_unavailable"
+            ) from exc
+        if len(self._cache) >= _MAX_ENTRIES:
+            self._cache.clear()  # bounded memory: a full cache starts over
+        self._cache[kid] = (now + (self._ttl_s if record is not None else _NEGATIVE_TTL_S), record)
+        self._identities.pop(kid, None)  # rebuilt from the fresh record on use
+        return record

@@ -1,0 +1,139 @@
+"""Virtual keys and tenants (DESIGN §3 step 1): create, update, rotate with a grace period, revoke.
+
+A key is ``sk-sy-`` and 43 url-safe characters (256 random bits); only its sha256 is stored, and its
+public id (``k_…``, :func:`switchyard.keys.ids.key_id`) names it everywhere else, so the plaintext
+exists once, in the answer to its creation (or rotation). Rotation issues a new key with the same
+tenant, models, limits and budget, and gives the old one an expiry ``grace_s`` away: both work
+until then, and the store's TTL removes the old one after.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from time import time
+from typing import Literal
+
+from switchyard.errors import InvalidRequestError, NotFoundError
+from switchyard.keys import ids
+from switchyard.state.ports import KeyRecord, KeyStore, TenantRecord
+
+PREFIX = "sk-sy-"
+Period = Literal["daily", "weekly", "monthly"]
+LIMIT_NAMES = frozenset({"rpm", "tpm", "rph", "tph", "rpd", "tpd", "max_concurrent"})
+
+
+def new_key() -> str:
+    return PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    """What an operator sets on a key; None leaves a field as it is on update."""
+
+    tenant: str | None = None
+    name: str | None = None
+    models: tuple[str, ...] | None = None
+    limits: Mapping[str, int] | None = None
+    budget_usd: Decimal | None = None
+    budget_period: Period | None = None
+    metadata: Mapping[str, str] | None = None
+    expires_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    """A key as created or rotated: the only time its plaintext is seen."""
+
+    key: str
+    record: KeyRecord
+
+
+class KeyService:
+    def __init__(self, store: KeyStore, *, clock: Callable[[], float] = time) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def create(self, spec: KeySpec) -> IssuedKey:
+        """Raises InvalidRequestError without a tenant, or for an unknown limit name."""
+        if not spec.tenant:
+            raise InvalidRequestError("a key needs a tenant", param="tenant")
+        key = new_key()
+        record = KeyRecord(
+            key_id=ids.key_id(key), key_hash=ids.key_hash(key), tenant=spec.tenant, created_at=self._clock()
+        )
+        record = _apply(record, spec)
+        if await self._store.get_tenant(spec.tenant) is None:  # a key's tenant always exists
+            await self._store.put_tenant(TenantRecord(tenant=spec.tenant, created_at=self._clock()))
+        await self._store.put(record)
+        return IssuedKey(key, record)
+
+    async def show(self, key_id: str) -> KeyRecord:
+        """Raises NotFoundError."""
+        record = await self._store.get(key_id)
+        if record is None:
+            raise NotFoundError(f"no key {key_id!r}")
+        return record
+
+    async def update(self, key_id: str, spec: KeySpec) -> KeyRecord:
+        """Raises NotFoundError, InvalidRequestError (a key cannot change tenant)."""
+        record = await self.show(key_id)
+        if spec.tenant is not None and spec.tenant != record.tenant:
+            raise InvalidRequestError("a key cannot move to another tenant", param="tenant")
+        updated = _apply(record, spec)
+        await self._store.put(updated)
+        return updated
+
+    async def rotate(self, key_id: str, grace_s: float) -> IssuedKey:
+        """A new key like ``key_id``; the old one keeps working for ``grace_s`` seconds. Raises
+        NotFoundError, InvalidRequestError for a revoked key."""
+        old = await self.show(key_id)
+        if old.status == "revoked":
+            raise InvalidRequestError("a revoked key cannot be rotated")
+        key = new_key()
+        now = self._clock()
+        fresh = replace(old, key_id=ids.key_id(key), key_hash=ids.key_hash(key), created_at=now)
+        await self._store.put(fresh)
+        expiry = now + max(0.0, grace_s)
+        if old.expires_at is not None:
+            expiry = min(expiry, old.expires_at)
+        await self._store.put(replace(old, expires_at=expiry, replaced_by=fresh.key_id))
+        return IssuedKey(key, fresh)
+
+    async def revoke(self, key_id: str) -> None:
+        """Raises NotFoundError."""
+        if not await self._store.revoke(key_id):
+            raise NotFoundError(f"no key {key_id!r}")
+
+    async def list_keys(self, tenant: str) -> list[KeyRecord]:
+        return await self._store.list_keys(tenant)
+
+    async def put_tenant(self, record: TenantRecord) -> TenantRecord:
+        existing = await self._store.get_tenant(record.tenant)
+        stored = replace(record, created_at=existing.created_at if existing else self._clock())
+        await self._store.put_tenant(stored)
+        return stored
+
+    async def tenant(self, tenant: str) -> TenantRecord:
+        """Raises NotFoundError."""
+        record = await self._store.get_tenant(tenant)
+        if record is None:
+            raise NotFoundError(f"no tenant {tenant!r}")
+        return record
+
+    async def tenants(self) -> list[TenantRecord]:
+        return await self._store.list_tenants()
+
+
+def _apply(record: KeyRecord, spec: KeySpec) -> KeyRecord:
+    if spec.limits is not None and not set(spec.limits) <= LIMIT_NAMES:
+        unknown = ", ".join(sorted(set(spec.limits) - LIMIT_NAMES))
+        raise InvalidRequestError(f"unknown limits: {unknown}", param="limits")
+    changes = {
+        name: getattr(spec, name)
+        for name in ("name", "models", "limits", "budget_usd", "budget_period", "metadata", "expires_at")
+        if getattr(spec, name) is not None
+    }
+    return replace(record, **changes)

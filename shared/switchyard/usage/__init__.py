@@ -1,0 +1,1 @@
+"""Usage aggregates per tenant, key, model, provider and day: recording and reports."""

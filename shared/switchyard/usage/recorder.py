@@ -1,0 +1,91 @@
+"""Writes each request's usage to the :class:`~switchyard.state.ports.UsageLedger`.
+
+The gate attributes every accounted answer (and every request that got none) to its key and
+tenant and hands it here. Deltas are summed in memory per aggregate and written at most every
+``flush_s`` (one ``UpdateItem ADD`` per aggregate touched), in the background: a request pays no
+AWS call for its usage (DESIGN §10: about one call per request in all), and a busy container
+writes each aggregate a few times a minute instead of once per request. :meth:`drain` writes
+what is left (the gateway calls it at shutdown). A failed write is logged and counted, never
+raised; its deltas are lost rather than retried twice into a counter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+from time import time
+
+from switchyard.accounting import UsageRecord
+from switchyard.observability import logger
+from switchyard.state.memory import summed
+from switchyard.state.ports import UsageDelta, UsageLedger
+
+
+def day_of(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%d")
+
+
+class UsageRecorder:
+    def __init__(
+        self, ledger: UsageLedger, *, flush_s: float = 30.0, clock: Callable[[], float] = time
+    ) -> None:
+        self._ledger = ledger
+        self._flush_s = flush_s
+        self._clock = clock
+        self._buffer: dict[tuple[str, str, str, str, str], UsageDelta] = {}
+        self._last_flush = clock()
+        self._pending: set[asyncio.Task[None]] = set()
+        self.failures = 0
+
+    def answered(self, record: UsageRecord, key_id: str, tenant: str) -> None:
+        usage = record.usage
+        self._add(
+            UsageDelta(
+                tenant=tenant,
+                key_id=key_id,
+                model=record.public_model,
+                day=day_of(self._clock()),
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                cached_tokens=usage.cached_tokens,
+                cost_usd=record.cost_usd,
+                provider=record.provider,
+                cache_hits=1 if record.cache_hit else 0,
+                fallbacks=1 if record.attempts > 1 else 0,
+                saved_usd=record.saved_usd,
+            )
+        )
+
+    def failed(self, model: str, key_id: str, tenant: str) -> None:
+        """A request that got no answer (every deployment failed, or it was refused)."""
+        self._add(UsageDelta(tenant=tenant, key_id=key_id, model=model, day=day_of(self._clock()), errors=1))
+
+    async def drain(self) -> None:
+        """Write everything buffered and wait for the writes under way (shutdown, tests)."""
+        self._flush()
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    def _add(self, delta: UsageDelta) -> None:
+        slot = (delta.tenant, delta.day, delta.key_id, delta.model, delta.provider)
+        self._buffer[slot] = summed(self._buffer.get(slot), delta)
+        if self._clock() - self._last_flush >= self._flush_s:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._last_flush = self._clock()
+        if not self._buffer:
+            return
+        deltas, self._buffer = list(self._buffer.values()), {}
+        task = asyncio.get_running_loop().create_task(self._write(deltas))
+        self._pending.add(task)  # a reference, so the task is not collected mid-write
+        task.add_done_callback(self._pending.discard)
+
+    async def _write(self, deltas: list[UsageDelta]) -> None:
+        for delta in deltas:
+            try:
+                await self._ledger.add(delta)
+            except Exception:
+                self.failures += 1
+                logger.exception("usage aggregate not written", extra={"tenant": delta.tenant})

@@ -1,0 +1,58 @@
+"""Usage aggregates are summed in memory and written at most every flush interval (one write per
+aggregate touched), everything left at drain; a failing ledger is counted, never raised."""
+
+from __future__ import annotations
+
+from statekit import T0, Clock
+from switchyard.state.memory import MemoryUsageLedger
+from switchyard.state.ports import StateUnavailableError, UsageDelta
+from switchyard.usage.recorder import UsageRecorder, day_of
+
+DAY = day_of(T0)
+
+
+class CountingLedger(MemoryUsageLedger):
+    def __init__(self, *, fail: bool = False) -> None:
+        super().__init__()
+        self.writes = 0
+        self.fail = fail
+
+    async def add(self, delta: UsageDelta) -> None:
+        self.writes += 1
+        if self.fail:
+            raise StateUnavailableError("down")
+        await super().add(delta)
+
+
+async def test_deltas_are_summed_and_written_once_per_interval() -> None:
+    clock, ledger = Clock(T0), CountingLedger()
+    recorder = UsageRecorder(ledger, flush_s=30, clock=clock)
+    for _ in range(10):
+        recorder.failed("m", "k_1", "acme")
+    await recorder.drain()
+    assert ledger.writes == 1
+    [total] = await ledger.totals("acme", DAY)
+    assert (total.requests, total.errors) == (10, 10)
+
+
+async def test_the_interval_triggers_a_write_without_a_drain() -> None:
+    clock, ledger = Clock(T0), CountingLedger()
+    recorder = UsageRecorder(ledger, flush_s=30, clock=clock)
+    recorder.failed("m", "k_1", "acme")
+    recorder.failed("n", "k_1", "acme")
+    clock.advance(30)
+    recorder.failed("m", "k_1", "acme")  # the interval has passed: all three go out now
+    pending = list(recorder._pending)
+    assert len(pending) == 1
+    await pending[0]
+    assert ledger.writes == 2  # two aggregates: m and n
+    assert sum(t.requests for t in await ledger.totals("acme", DAY)) == 3
+
+
+async def test_a_failing_ledger_is_counted_not_raised() -> None:
+    ledger = CountingLedger(fail=True)
+    recorder = UsageRecorder(ledger, flush_s=0, clock=Clock(T0))
+    recorder.failed("m", "k_1", "acme")
+    await recorder.drain()
+    assert recorder.failures == 1
+    assert await ledger.totals("acme", DAY) == []  # the delta is dropped, not retried twice
