@@ -67,12 +67,16 @@ async def serve_chat(
     return Served(payload, {**answer_headers(outcome, record), **entry.headers()}, record)
 
 
-def answer_headers(outcome: Outcome[ChatCompletion], record: UsageRecord) -> dict[str, str]:
+def routing_headers[T](outcome: Outcome[T]) -> dict[str, str]:
+    """Who answered and how many upstream calls it took: the same on buffered and streamed answers."""
     cand = outcome.candidate
     return {
         "x-switchyard-provider": cand.provider_name,
         "x-switchyard-model": cand.deployment.model,
         "x-switchyard-deployment": cand.deployment_id,
         "x-switchyard-attempts": str(outcome.attempts),
-        "x-switchyard-cost-usd": format_usd(record.cost_usd),
     }
+
+
+def answer_headers(outcome: Outcome[ChatCompletion], record: UsageRecord) -> dict[str, str]:
+    return {**routing_headers(outcome), "x-switchyard-cost-usd": format_usd(record.cost_usd)}

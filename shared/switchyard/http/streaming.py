@@ -34,6 +34,7 @@ from switchyard.http.sse import StreamWriter
 from switchyard.observability import logger
 from switchyard.routing.attempt import Outcome
 from switchyard.routing.stream import OpenedStream, open_stream
+from switchyard.serving import routing_headers
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
@@ -56,14 +57,8 @@ async def stream_answer(
 
 
 def stream_headers(outcome: Outcome[OpenedStream]) -> dict[str, str]:
-    cand = outcome.candidate
-    return {
-        "x-switchyard-provider": cand.provider_name,
-        "x-switchyard-model": cand.deployment.model,
-        "x-switchyard-deployment": cand.deployment_id,
-        "x-switchyard-attempts": str(outcome.attempts),
-        "x-switchyard-cache": "skip",
-    }
+    # The cost is only known at the end: it goes out as the stream's closing SSE comment.
+    return {**routing_headers(outcome), "x-switchyard-cache": "skip"}
 
 
 class StreamSession:
