@@ -3,9 +3,16 @@ that are stopped (by PID) however the benchmark ends."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
+import textwrap
 from contextlib import ExitStack
+from pathlib import Path
+
+PY = sys.executable
+KEY = "sk-sy-bench"
 
 
 def free_port() -> int:
@@ -27,3 +34,30 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(5)
+
+
+def start_gateway(stack: ExitStack, workdir: Path, up_port: int, gw_port: int) -> None:
+    """The local runtime on ``gw_port`` with one model, ``bench``, served by the OpenAI-dialect
+    upstream on ``up_port``; in-memory state, as DESIGN §10 measures the gateway (DynamoDB calls
+    are counted by benchmarks/aws_calls.py instead)."""
+    config = workdir / "bench.yaml"
+    config.write_text(
+        textwrap.dedent(
+            f"""
+            providers:
+              up: {{kind: openai_compatible, base_url: "http://127.0.0.1:{up_port}/v1"}}
+            models:
+              bench: {{deployments: [{{provider: up, model: bench-upstream}}]}}
+            """
+        )
+    )
+    env = {
+        **os.environ,
+        "SWITCHYARD_PORT": str(gw_port),
+        "SWITCHYARD_MASTER_KEY": KEY,
+        "SWITCHYARD_CONFIG": str(config),
+        "SWITCHYARD_MOCK_UNCONFIGURED": "0",
+        "SWITCHYARD_LOCAL_STATE": "memory",
+        "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO"),
+    }
+    start(stack, [PY, "-m", "switchyard.local"], env=env)

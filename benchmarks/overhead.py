@@ -18,7 +18,6 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 import tempfile
 import textwrap
 import time
@@ -30,11 +29,9 @@ from typing import Any
 
 import aiohttp
 
-from harness import free_port, start
+from harness import KEY, PY, free_port, start, start_gateway
 
 ROOT = Path(__file__).resolve().parent.parent
-PY = sys.executable
-KEY = "sk-sy-bench"
 BODY = json.dumps(
     {"model": "bench", "messages": [{"role": "user", "content": "Say hello in one short sentence."}]}
 ).encode()
@@ -194,29 +191,8 @@ async def run(total: int) -> dict[str, Any]:
     up_port, gw_port, bare_port = free_port(), free_port(), free_port()
     upstream_url = f"http://127.0.0.1:{up_port}/v1/chat/completions"
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        config = Path(tmp) / "bench.yaml"
-        config.write_text(
-            textwrap.dedent(
-                f"""
-                providers:
-                  up: {{kind: openai_compatible, base_url: "http://127.0.0.1:{up_port}/v1"}}
-                models:
-                  bench: {{deployments: [{{provider: up, model: bench-upstream}}]}}
-                """
-            )
-        )
         start(stack, [PY, "-c", UPSTREAM, str(up_port)])
-        env = {
-            **os.environ,
-            "SWITCHYARD_PORT": str(gw_port),
-            "SWITCHYARD_MASTER_KEY": KEY,
-            "SWITCHYARD_CONFIG": str(config),
-            "SWITCHYARD_MOCK_UNCONFIGURED": "0",
-            # In-memory state, as DESIGN §10 measures it (benchmarks/aws_calls.py counts DynamoDB).
-            "SWITCHYARD_LOCAL_STATE": "memory",
-            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO"),
-        }
-        start(stack, [PY, "-m", "switchyard.local"], env=env)
+        start_gateway(stack, Path(tmp), up_port, gw_port)
         start(stack, [PY, "-c", BARE_PROXY, str(bare_port), upstream_url])
         auth = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
         plain = {"Content-Type": "application/json"}
