@@ -10,7 +10,8 @@ in one exception handler and ``routing/`` reads :data:`POLICY` for its decisions
     │   ├── NotFoundError                404 unknown model or route
     │   ├── InvalidRequestError          400 malformed body, unsupported option
     │   ├── PayloadTooLargeError         413 body over the configured limit
-    │   └── RateLimitError               429 the caller's own limit or budget
+    │   └── RateLimitError               429 the caller's own limit
+    │       └── BudgetExceededError      429 a budget is spent (code budget_exceeded)
     ├── ProviderError                    one upstream attempt failed; ``kind`` is a row of POLICY
     └── GatewayError                     every candidate failed, or nothing could be tried
                                          (503/429/502/504, carries the last ProviderError)
@@ -44,6 +45,7 @@ class Kind(StrEnum):
     NOT_FOUND = "not_found"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     CLIENT_RATE_LIMITED = "client_rate_limited"
+    BUDGET_EXCEEDED = "budget_exceeded"
     NO_DEPLOYMENT = "no_deployment"
     INTERNAL = "internal"
 
@@ -84,6 +86,7 @@ POLICY: dict[Kind, Policy] = {
     Kind.NOT_FOUND: Policy(404, Action.STOP, False, "not_found_error"),
     Kind.PAYLOAD_TOO_LARGE: Policy(413, Action.STOP, False, "invalid_request_error"),
     Kind.CLIENT_RATE_LIMITED: Policy(429, Action.STOP, False, "rate_limit_error"),
+    Kind.BUDGET_EXCEEDED: Policy(429, Action.STOP, False, "rate_limit_error"),
     Kind.NO_DEPLOYMENT: Policy(503, Action.STOP, False, "service_unavailable"),
     Kind.INTERNAL: Policy(500, Action.STOP, False, "api_error"),
 }
@@ -157,6 +160,13 @@ class PayloadTooLargeError(ClientError):
 
 class RateLimitError(ClientError):
     kind = Kind.CLIENT_RATE_LIMITED
+
+
+class BudgetExceededError(RateLimitError):
+    """A budget of the key, its tenant or the gateway is spent for the period (``Retry-After``:
+    until the period ends)."""
+
+    kind = Kind.BUDGET_EXCEEDED
 
 
 class ProviderError(SwitchyardError):

@@ -20,6 +20,8 @@ SOURCE = "switchyard"
 KEY_REJECTED = "Switchyard Provider Key Rejected"
 KEY_ROTATED = "Switchyard Provider Key Rotated"
 BUDGET_THRESHOLD = "Switchyard Budget Threshold"
+# The global budget action was set or lifted by the budget function (a cost alarm changed state).
+BUDGET_ACTION = "Switchyard Budget Action"
 
 
 class EventPublisher(Protocol):

@@ -15,10 +15,12 @@ request to the usage aggregates (:class:`~switchyard.usage.recorder.UsageRecorde
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from time import monotonic
 
 from switchyard.accounting import Accounting, UsageRecord
 from switchyard.api.chat import ChatRequest, Usage
+from switchyard.budgets.service import NO_TICKET, Budgets, Ticket
 from switchyard.cache.policy import CachePlan
 from switchyard.cache.service import CachedAnswer, CacheService
 from switchyard.cost import ZERO, format_usd
@@ -48,8 +50,10 @@ class Entry:
         "_model",
         "_plan",
         "_request_id",
+        "_ticket",
         "cached",
         "cost_usd",
+        "request",
         "served",
     )
 
@@ -61,9 +65,16 @@ class Entry:
         grant: Grant,
         key_id: str,
         request_id: str,
+        request: ChatRequest,
         model: str = "",
+        ticket: Ticket = NO_TICKET,
     ) -> None:
         self._gate = gate
+        self._ticket = ticket
+        # What to route: the caller's request, or its downgrade when a budget is spent.
+        self.request = request
+        if ticket.downgraded_to is not None:
+            plan = replace(plan, store=False)  # a downgraded answer is not the asked model's
         self._plan = plan
         self._grant = grant
         self._key_id = key_id
@@ -85,13 +96,18 @@ class Entry:
 
     def headers(self) -> dict[str, str]:
         """``x-switchyard-cache`` and the key's ``x-ratelimit-*`` headers."""
-        return {"x-switchyard-cache": self.cache_status, **self._gate.keys.headers(self._key_id)}
+        return {
+            "x-switchyard-cache": self.cache_status,
+            **self._gate.keys.headers(self._key_id),
+            **self._ticket.headers(),
+        }
 
     def settle(self, usage: Usage | None = None) -> None:
         """Reconcile the key's tokens with ``usage`` (None: nothing was served). Idempotent."""
         if self._gate.forget(self._request_id, self) and not self.served:
             self._gate.unanswered(self._model, self._key_id)
         self._grant.settle(usage_tokens(usage))
+        self._ticket.settle(self.cost_usd if usage is not None else ZERO)
 
     def hit_headers(self) -> dict[str, str]:
         """The answer headers of a cache hit: who served it first; no attempt, no cost, and what
@@ -134,6 +150,8 @@ class Gate:
         self.identities: Callable[[str], Identity | None] | None = None
         # Set by the composition root: usage aggregates per tenant, key, model, provider and day.
         self.usage: UsageRecorder | None = None
+        # Set by the composition root: spend reserved against budgets before a request is sent.
+        self.budgets: Budgets | None = None
 
     async def enter(
         self, request: ChatRequest, key_id: str, headers: Mapping[str, str], request_id: str
@@ -149,7 +167,19 @@ class Gate:
         cached = await self.cache.lookup(plan)
         tokens = 0 if cached is not None else self.keys.estimate(key_id, request)
         grant = await self.keys.admit(key_id, tokens)
-        entry = Entry(self, plan, cached, grant, key_id, request_id, request.model)
+        ticket = NO_TICKET
+        if cached is None and self.budgets is not None:
+            try:
+                ticket = await self.budgets.admit(request, identity)
+            except BaseException:
+                grant.settle(0)
+                if self.usage is not None:
+                    self.usage.failed(request.model, key_id, self._tenant(key_id))
+                raise
+        routed = request
+        if ticket.downgraded_to is not None:
+            routed = request.model_copy(update={"model": ticket.downgraded_to})
+        entry = Entry(self, plan, cached, grant, key_id, request_id, routed, request.model, ticket)
         if cached is not None:
             grant.settle(0)  # answered from the cache: nothing more will be spent
             await self._account_hit(request.model, cached, request_id, key_id)

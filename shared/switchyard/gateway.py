@@ -16,6 +16,7 @@ from time import time
 import httpx
 
 from switchyard.accounting import Accounting
+from switchyard.budgets.service import Budgets
 from switchyard.cache.service import CacheService
 from switchyard.config.prices import load_prices
 from switchyard.config.routing import RoutingConfig, load_routing_config
@@ -63,6 +64,8 @@ class Gateway:
         await self.client.aclose()
         if self.gate.usage is not None:
             await self.gate.usage.drain()  # usage writes under way land before the state closes
+        if self.gate.budgets is not None:
+            await self.gate.budgets.flush()
         self.state.close()
         self.metrics.close()
 
@@ -130,6 +133,18 @@ async def open_gateway(
     gate.identities = gateway.auth.identity  # allowed models and a virtual key's own limits
     # Usage aggregates, summed in memory and written in the background every usage_flush_s.
     gate.usage = UsageRecorder(state.usage, flush_s=settings.usage_flush_s, clock=clock)
+    # Spend reserved against key, tenant and global budgets before each upstream call.
+    gate.budgets = Budgets(
+        state.budgets,
+        config.budgets,
+        table,
+        prices=prices,
+        keys=state.keys,
+        events=events,
+        clock=clock,
+        tenant_ttl_s=settings.key_cache_ttl_s,
+        override_ttl_s=settings.key_cache_ttl_s,
+    )
     return gateway
 
 

@@ -51,6 +51,7 @@ async def serve_chat(
     if entry.cached is not None:
         return Served(entry.cached.body, entry.hit_headers())
     try:
+        body = entry.request  # the caller's, or its downgrade when a budget is spent
         outcome = await gateway.router.chat(body, gateway.settings.request_timeout_s)
         # An OpenAI-dialect upstream's validated JSON goes out as it came (no re-serialization).
         payload = outcome.completion.to_json()

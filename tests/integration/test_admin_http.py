@@ -104,7 +104,9 @@ async def test_tenants_are_created_updated_and_listed(
     tenants = (await client.get("/admin/tenants")).json()["data"]
     assert [t["tenant"] for t in tenants] == ["acme", "beta"]
     beta = (await client.get("/admin/tenants/beta")).json()
-    assert (beta["name"], beta["budget_usd"]) == ("Beta", "25.50")
+    assert (beta["name"], beta["budgets"], beta["budget_action"]) == ("Beta", {"monthly": "25.50"}, "block")
+    both = {"budgets": {"daily": "1"}, "budget_usd": "2"}
+    assert (await client.put("/admin/tenants/beta", json=both)).status_code == 400
 
 
 async def test_another_instance_sees_a_revocation_within_the_ttl(

@@ -260,8 +260,8 @@ RECORD = KeyRecord(
     name="ci",
     created_at=T0,
     models=("gpt-4o-mini", "claude-haiku-4-5"),
-    budget_usd=Decimal("12.345"),
-    budget_period="weekly",
+    budgets={"weekly": Decimal("12.345"), "daily": Decimal("2")},
+    budget_action="downgrade",
     limits={"rpm": 60, "tpm": 10_000, "max_concurrent": 2},
     metadata={"team": "search"},
 )
@@ -300,8 +300,8 @@ async def test_keys_are_listed_by_tenant_without_expired_ones(backend: Backend, 
 
 async def test_tenants_put_get_and_list(backend: Backend) -> None:
     keys = backend().keys
-    acme = TenantRecord(tenant="acme", name="Acme", created_at=T0, budget_usd=Decimal("100.5"))
-    beta = TenantRecord(tenant="beta", budget_period="daily", metadata={"tier": "free"})
+    acme = TenantRecord(tenant="acme", name="Acme", created_at=T0, budgets={"monthly": Decimal("100.5")})
+    beta = TenantRecord(tenant="beta", budgets={"daily": Decimal("1")}, metadata={"tier": "free"})
     assert await keys.get_tenant("acme") is None
     await keys.put_tenant(beta)
     await keys.put_tenant(acme)

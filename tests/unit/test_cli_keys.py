@@ -22,8 +22,8 @@ KEY = {
     "expires_at": None,
     "models": ["m"],
     "limits": {"rpm": 5},
-    "budget_usd": None,
-    "budget_period": "monthly",
+    "budgets": {},
+    "budget_action": "block",
     "metadata": {},
     "replaced_by": None,
 }
@@ -77,6 +77,6 @@ def test_errors_are_printed_with_a_failing_exit(seen: list[httpx.Request], capsy
 
 def test_rotate_and_tenants(seen: list[httpx.Request]) -> None:
     assert main(["keys", "rotate", "k_abc", "--grace", "60", "--admin-key", "adm"]) == 0
-    assert main(["tenants", "set", "beta", "--budget-usd", "10", "--admin-key", "adm"]) == 0
+    assert main(["tenants", "set", "beta", "--budget", "daily=10", "--admin-key", "adm"]) == 0
     assert json.loads(seen[0].content) == {"grace_s": 60.0}
     assert (seen[1].method, seen[1].url.path) == ("PUT", "/admin/tenants/beta")

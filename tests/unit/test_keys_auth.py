@@ -56,7 +56,7 @@ def make_auth(store: CountingStore, clock: Clock, ttl_s: float = 30) -> ClientAu
 
 async def test_created_keys_are_prefixed_hashed_and_shown_once(store: CountingStore, clock: Clock) -> None:
     issued = await KeyService(store, clock=clock).create(
-        KeySpec(tenant="acme", models=("m",), limits={"rpm": 5}, budget_usd=Decimal("3"))
+        KeySpec(tenant="acme", models=("m",), limits={"rpm": 5}, budgets={"daily": Decimal("3")})
     )
     assert issued.key.startswith(PREFIX) and len(issued.key) > 40
     stored = await store.get(issued.record.key_id)

@@ -4,29 +4,47 @@ state records. A key's plaintext appears only in :class:`IssuedKeyOut`."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from switchyard.keys.virtual import IssuedKey, KeySpec
-from switchyard.state.ports import KeyRecord, TenantRecord
+from switchyard.state.ports import BudgetAction, BudgetPeriod, KeyRecord, TenantRecord
 
-Period = Literal["daily", "weekly", "monthly"]
+Usd = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=6)]
 
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class KeyIn(_In):
+class _Budgeted(_In):
+    """``budgets`` per period; ``budget_usd`` + ``budget_period`` is shorthand for one of them."""
+
+    budgets: dict[BudgetPeriod, Usd] | None = None
+    budget_action: BudgetAction | None = None
+    budget_usd: Usd | None = None
+    budget_period: BudgetPeriod | None = None
+
+    @model_validator(mode="after")
+    def _shorthand(self) -> Self:
+        if self.budget_usd is None:
+            if self.budget_period is not None:
+                raise ValueError("budget_period needs budget_usd")
+            return self
+        if self.budgets is not None:
+            raise ValueError("give either budgets or budget_usd, not both")
+        self.budgets = {self.budget_period or "monthly": self.budget_usd}
+        return self
+
+
+class KeyIn(_Budgeted):
     """Create (``tenant`` required) or update (fields left out stay as they are)."""
 
     tenant: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")
     name: str | None = Field(default=None, max_length=256)
     models: list[str] | None = None
     limits: dict[str, int] | None = None
-    budget_usd: Decimal | None = Field(default=None, ge=0)
-    budget_period: Period | None = None
     metadata: dict[str, str] | None = None
     expires_at: float | None = Field(default=None, description="epoch seconds")
 
@@ -36,8 +54,8 @@ class KeyIn(_In):
             name=self.name,
             models=tuple(self.models) if self.models is not None else None,
             limits=self.limits,
-            budget_usd=self.budget_usd,
-            budget_period=self.budget_period,
+            budgets=self.budgets,
+            budget_action=self.budget_action,
             metadata=self.metadata,
             expires_at=self.expires_at,
         )
@@ -56,8 +74,8 @@ class KeyOut(BaseModel):
     expires_at: float | None
     models: list[str]
     limits: dict[str, int]
-    budget_usd: Decimal | None
-    budget_period: Period
+    budgets: dict[BudgetPeriod, Decimal]
+    budget_action: BudgetAction
     metadata: dict[str, str]
     replaced_by: str | None
 
@@ -72,8 +90,8 @@ class KeyOut(BaseModel):
             expires_at=r.expires_at,
             models=list(r.models),
             limits=dict(r.limits),
-            budget_usd=r.budget_usd,
-            budget_period=r.budget_period,
+            budgets=dict(r.budgets),
+            budget_action=r.budget_action,
             metadata=dict(r.metadata),
             replaced_by=r.replaced_by,
         )
@@ -91,18 +109,16 @@ class KeyList(BaseModel):
     data: list[KeyOut]
 
 
-class TenantIn(_In):
+class TenantIn(_Budgeted):
     name: str = Field(default="", max_length=256)
-    budget_usd: Decimal | None = Field(default=None, ge=0)
-    budget_period: Period = "monthly"
     metadata: dict[str, str] = Field(default_factory=dict)
 
     def record(self, tenant: str) -> TenantRecord:
         return TenantRecord(
             tenant=tenant,
             name=self.name,
-            budget_usd=self.budget_usd,
-            budget_period=self.budget_period,
+            budgets=self.budgets or {},
+            budget_action=self.budget_action or "block",
             metadata=self.metadata,
         )
 
@@ -111,8 +127,8 @@ class TenantOut(BaseModel):
     tenant: str
     name: str
     created_at: float
-    budget_usd: Decimal | None
-    budget_period: Period
+    budgets: dict[BudgetPeriod, Decimal]
+    budget_action: BudgetAction
     metadata: dict[str, str]
 
     @classmethod
@@ -121,8 +137,8 @@ class TenantOut(BaseModel):
             tenant=r.tenant,
             name=r.name,
             created_at=r.created_at,
-            budget_usd=r.budget_usd,
-            budget_period=r.budget_period,
+            budgets=dict(r.budgets),
+            budget_action=r.budget_action,
             metadata=dict(r.metadata),
         )
 

@@ -54,8 +54,7 @@ def _register_tenants(subparsers: Any) -> None:
     put = actions.add_parser("set", help="create or update a tenant")
     put.add_argument("tenant")
     put.add_argument("--name", default="")
-    put.add_argument("--budget-usd", default=None)
-    put.add_argument("--budget-period", choices=("daily", "weekly", "monthly"), default="monthly")
+    _budget_options(put)
     put.set_defaults(func=_put_tenant)
     for parser in (listing, one, put):
         add_connection(parser)
@@ -67,10 +66,35 @@ def _spec_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rpm", type=int)
     parser.add_argument("--tpm", type=int)
     parser.add_argument("--max-concurrent", type=int)
-    parser.add_argument("--budget-usd")
-    parser.add_argument("--budget-period", choices=("daily", "weekly", "monthly"))
+    _budget_options(parser)
     parser.add_argument("--metadata", help='JSON object, e.g. \'{"team": "search"}\'')
     parser.add_argument("--expires-at", type=float, help="epoch seconds")
+
+
+def _budget_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--budget",
+        action="append",
+        metavar="PERIOD=USD",
+        help="a spend cap, e.g. daily=5 or monthly=100 (repeat; replaces the key's budgets)",
+    )
+    parser.add_argument("--budget-action", choices=("block", "downgrade"), help="what happens at 100 %%")
+
+
+def _budgets(args: argparse.Namespace) -> dict[str, Any]:
+    """The budget fields of a request body; exits with a message on a malformed --budget."""
+    body: dict[str, Any] = {}
+    if args.budget:
+        budgets: dict[str, str] = {}
+        for item in args.budget:
+            period, sep, usd = item.partition("=")
+            if not sep or period not in ("daily", "weekly", "monthly"):
+                raise SystemExit(f"--budget {item!r}: expected daily|weekly|monthly=USD")
+            budgets[period] = usd
+        body["budgets"] = budgets
+    if args.budget_action:
+        body["budget_action"] = args.budget_action
+    return body
 
 
 def _spec(args: argparse.Namespace) -> dict[str, Any]:
@@ -80,8 +104,7 @@ def _spec(args: argparse.Namespace) -> dict[str, Any]:
         "name": args.name,
         "models": args.models,
         "limits": limits or None,
-        "budget_usd": args.budget_usd,
-        "budget_period": args.budget_period,
+        **_budgets(args),
         "metadata": json.loads(args.metadata) if args.metadata else None,
         "expires_at": args.expires_at,
     }
@@ -117,7 +140,5 @@ def _rotate(args: argparse.Namespace) -> int:
 
 
 def _put_tenant(args: argparse.Namespace) -> int:
-    body: dict[str, Any] = {"name": args.name, "budget_period": args.budget_period}
-    if args.budget_usd is not None:
-        body["budget_usd"] = args.budget_usd
+    body: dict[str, Any] = {"name": args.name, **_budgets(args)}
     return _print(call(args, "PUT", f"/admin/tenants/{args.tenant}", json=body))

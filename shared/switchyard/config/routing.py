@@ -145,6 +145,40 @@ class BreakerConfig(_Strict):
     cooldown_s: float = Field(default=30.0, gt=0)
 
 
+BudgetPeriodName = Literal["daily", "weekly", "monthly"]
+
+
+class BudgetsConfig(_Strict):
+    """Spend caps for the whole gateway and how every budget behaves (DESIGN §5, docs/costs.md).
+
+    Keys and tenants carry budgets of their own (admin API); these settings apply to all of them.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    global_: dict[BudgetPeriodName, Decimal] = Field(default_factory=dict, alias="global")
+    action: Literal["block", "downgrade"] = "block"  # the global budget's action at 100 %
+    thresholds: tuple[int, ...] = (50, 80, 90, 100)  # percent; each sends one event per period
+    # At 100 % of a "downgrade" budget, requests for a model go to its cheaper model.
+    downgrade: dict[str, str] = Field(default_factory=dict)
+    # Output tokens assumed for a request that sets no max_tokens, when reserving its cost.
+    estimate_output_tokens: int = Field(default=1024, ge=1, le=1_000_000)
+
+    @field_validator("thresholds")
+    @classmethod
+    def _percentages(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if any(not 0 < t <= 100 for t in v):
+            raise ValueError("thresholds are percentages in (0, 100]")
+        return tuple(sorted(set(v)))
+
+    @field_validator("global_")
+    @classmethod
+    def _positive(cls, v: dict[BudgetPeriodName, Decimal]) -> dict[BudgetPeriodName, Decimal]:
+        if any(cap < 0 for cap in v.values()):
+            raise ValueError("a budget is at least 0")
+        return v
+
+
 class RoutingConfig(_Strict):
     version: Literal[1] = 1
     providers: dict[str, ProviderConfig]
@@ -155,6 +189,7 @@ class RoutingConfig(_Strict):
     retry: RetryConfig = Field(default_factory=RetryConfig)
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    budgets: BudgetsConfig = Field(default_factory=BudgetsConfig)
 
     @field_validator("providers")
     @classmethod
@@ -178,6 +213,9 @@ class RoutingConfig(_Strict):
         for wc in self.wildcards:
             if wc.provider not in self.providers:
                 raise ValueError(f"wildcard {wc.pattern!r}: unknown provider {wc.provider!r}")
+        for source, target in self.budgets.downgrade.items():
+            if target not in self.models and target not in self.aliases:
+                raise ValueError(f"budgets.downgrade {source!r}: unknown model {target!r}")
         return self
 
     def wildcard_provider(self, public_model: str) -> str | None:

@@ -10,6 +10,7 @@ from time import time
 
 import httpx
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from switchyard import __version__
@@ -18,7 +19,12 @@ from switchyard.errors import SwitchyardError
 from switchyard.gateway import open_gateway
 from switchyard.http.admin import router as admin_router
 from switchyard.http.chat import router as chat_router
-from switchyard.http.errors import handle_http_exception, handle_switchyard_error, handle_unexpected
+from switchyard.http.errors import (
+    handle_http_exception,
+    handle_request_validation,
+    handle_switchyard_error,
+    handle_unexpected,
+)
 from switchyard.http.jobs import router as jobs_router
 from switchyard.http.messages import router as messages_router
 from switchyard.http.meta import health_router, models_router
@@ -55,6 +61,7 @@ def create_app(
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_exception_handler(SwitchyardError, handle_switchyard_error)
     app.add_exception_handler(HTTPException, handle_http_exception)
+    app.add_exception_handler(RequestValidationError, handle_request_validation)
     app.add_exception_handler(Exception, handle_unexpected)
     app.include_router(chat_router)
     app.include_router(messages_router)

@@ -42,7 +42,7 @@ async def chat_completions(request: Request) -> Response:
     try:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         writer = OpenAIWriter(include_usage=include_usage)
-        return await stream_answer(request, body, writer, entry.headers())
+        return await stream_answer(request, entry.request, writer, entry.headers())
     except BaseException:
         entry.settle(None)  # nothing was served
         raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
@@ -99,6 +100,19 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     response = error_response(err, request.url.path)
     response.status_code = exc.status_code
     return response
+
+
+async def handle_request_validation(request: Request, exc: Exception) -> Response:
+    """A body or query FastAPI validated (admin and jobs routes) that failed: 400 in our shape,
+    not FastAPI's 422 ``detail`` list."""
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    loc = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    message = (
+        f"Invalid value for `{loc}`: {first.get('msg')}." if loc else f"Invalid request: {first.get('msg')}."
+    )
+    return await handle_switchyard_error(request, InvalidRequestError(message, param=loc or None))
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:

@@ -49,6 +49,7 @@ async def messages(request: Request) -> Response:
     if entry.cached is not None:
         cached = anthropic_response_from_chat(ChatCompletion.model_validate_json(entry.cached.body))
         return Response(cached.model_dump_json(), media_type="application/json", headers=entry.hit_headers())
+    chat = entry.request  # the caller's, or its downgrade when a budget is spent
     try:
         if chat.stream:
             writer = AnthropicWriter(fallback_id=request_id, model=body.model)

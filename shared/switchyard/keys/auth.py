@@ -10,8 +10,9 @@ DESIGN §4) and a key never seen is refused with 503.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
 from time import monotonic, time
 
 from pydantic import SecretStr
@@ -21,7 +22,7 @@ from switchyard.errors import AuthenticationError, GatewayError, PermissionDenie
 from switchyard.keys.ids import key_hash, key_id
 from switchyard.keys.virtual import PREFIX
 from switchyard.observability import logger
-from switchyard.state.ports import KeyRecord, KeyStore, StateUnavailableError
+from switchyard.state.ports import BudgetAction, BudgetPeriod, KeyRecord, KeyStore, StateUnavailableError
 
 MAX_TTL_S = 60.0
 _NEGATIVE_TTL_S = 5.0
@@ -38,6 +39,8 @@ class Identity:
     admin: bool = False
     models: frozenset[str] = frozenset()
     limits: RateLimits | None = None
+    budgets: Mapping[BudgetPeriod, Decimal] = field(default_factory=dict)
+    budget_action: BudgetAction = "block"
 
     def check_model(self, model: str) -> None:
         """Raises PermissionDeniedError when this key may not use ``model``."""
@@ -47,7 +50,14 @@ class Identity:
 
 def identity_of(record: KeyRecord) -> Identity:
     limits = RateLimits.model_validate(dict(record.limits)) if record.limits else None
-    return Identity(record.key_id, record.tenant, models=frozenset(record.models), limits=limits)
+    return Identity(
+        record.key_id,
+        record.tenant,
+        models=frozenset(record.models),
+        limits=limits,
+        budgets=record.budgets,
+        budget_action=record.budget_action,
+    )
 
 
 class ClientAuth:
@@ -98,6 +108,22 @@ class ClientAuth:
         identity = self._identities.get(record.key_id)
         if identity is None:
             identity = self._identities[record.key_id] = identity_of(record)
+        return identity
+
+    async def identity_by_id(self, kid: str) -> Identity | None:
+        """The identity of an active key known only by its id (the jobs worker: a queued job names
+        its key), through the same warm cache; None when unknown, revoked or expired. Raises
+        GatewayError 503 like ``authenticate``."""
+        if kid == self._master_id:
+            return self._identities[kid]
+        record = await self._record(kid)
+        if record is None or record.status == "revoked":
+            return None
+        if record.expires_at is not None and record.expires_at <= self.wall():
+            return None
+        identity = self._identities.get(kid)
+        if identity is None:
+            identity = self._identities[kid] = identity_of(record)
         return identity
 
     def identity(self, key_id: str) -> Identity | None:

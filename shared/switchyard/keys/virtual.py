@@ -14,14 +14,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from time import time
-from typing import Literal
 
 from switchyard.errors import InvalidRequestError, NotFoundError
 from switchyard.keys import ids
-from switchyard.state.ports import KeyRecord, KeyStore, TenantRecord
+from switchyard.state.ports import BudgetAction, BudgetPeriod, KeyRecord, KeyStore, TenantRecord
 
 PREFIX = "sk-sy-"
-Period = Literal["daily", "weekly", "monthly"]
 LIMIT_NAMES = frozenset({"rpm", "tpm", "rph", "tph", "rpd", "tpd", "max_concurrent"})
 
 
@@ -37,8 +35,8 @@ class KeySpec:
     name: str | None = None
     models: tuple[str, ...] | None = None
     limits: Mapping[str, int] | None = None
-    budget_usd: Decimal | None = None
-    budget_period: Period | None = None
+    budgets: Mapping[BudgetPeriod, Decimal] | None = None  # replaces every budget of the key
+    budget_action: BudgetAction | None = None
     metadata: Mapping[str, str] | None = None
     expires_at: float | None = None
 
@@ -133,7 +131,7 @@ def _apply(record: KeyRecord, spec: KeySpec) -> KeyRecord:
         raise InvalidRequestError(f"unknown limits: {unknown}", param="limits")
     changes = {
         name: getattr(spec, name)
-        for name in ("name", "models", "limits", "budget_usd", "budget_period", "metadata", "expires_at")
+        for name in ("name", "models", "limits", "budgets", "budget_action", "metadata", "expires_at")
         if getattr(spec, name) is not None
     }
     return replace(record, **changes)

@@ -3,11 +3,11 @@
 Item shapes::
 
     pk "key#<key id>"                sk "record"          key_hash tenant name status created_at
-                                                          models (list) budget_usd budget_period
+                                                          models (list) budgets (map) budget_action
                                                           limits (map) metadata (map) replaced_by
                                                           expires_at (TTL)
     pk "tenant#<tenant>"             sk "key#<key id>"    expires_at (TTL): lists a tenant's keys
-    pk "tenants"                     sk "<tenant>"        name created_at budget_usd budget_period
+    pk "tenants"                     sk "<tenant>"        name created_at budgets (map) budget_action
                                                           metadata (map)
     pk "usage#<tenant>#<YYYY-MM-DD>" sk "<key id>#<model>#<provider>"
                                      key_id model provider requests prompt_tokens completion_tokens
@@ -20,18 +20,18 @@ written from ``Decimal`` strings, so sums are exact.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from time import time
 from typing import Literal
 
 from switchyard.state.dynamodb import ConditionFailed, Item, Table, expired, integer, n, num, s, text
-from switchyard.state.ports import KeyRecord, TenantRecord, UsageDelta
+from switchyard.state.ports import BudgetAction, BudgetPeriod, KeyRecord, TenantRecord, UsageDelta
 
 _RECORD = "record"
 _TENANTS = "tenants"
-Period = Literal["daily", "weekly", "monthly"]
+PERIODS: tuple[BudgetPeriod, ...] = ("daily", "weekly", "monthly")
 _USAGE_TTL_S = 400 * 86400
 _COUNTERS = (
     "requests",
@@ -65,15 +65,13 @@ class DynamoKeyStore:
             "status": s(record.status),
             "created_at": n(record.created_at),
             "models": {"L": [s(m) for m in record.models]},
-            "budget_period": s(record.budget_period),
+            **_budget_attrs(record.budgets, record.budget_action),
             "limits": {"M": {k: n(v) for k, v in record.limits.items()}},
             "metadata": {"M": {k: s(v) for k, v in record.metadata.items()}},
         }
         pointer: Item = {"pk": s(f"tenant#{record.tenant}"), "sk": s(f"key#{record.key_id}")}
         if record.expires_at is not None:
             item["expires_at"] = pointer["expires_at"] = n(record.expires_at)
-        if record.budget_usd is not None:
-            item["budget_usd"] = n(record.budget_usd)
         if record.replaced_by is not None:
             item["replaced_by"] = s(record.replaced_by)
         await self._table.put(item)
@@ -95,11 +93,9 @@ class DynamoKeyStore:
             "sk": s(record.tenant),
             "name": s(record.name),
             "created_at": n(record.created_at),
-            "budget_period": s(record.budget_period),
+            **_budget_attrs(record.budgets, record.budget_action),
             "metadata": {"M": {k: s(v) for k, v in record.metadata.items()}},
         }
-        if record.budget_usd is not None:
-            item["budget_usd"] = n(record.budget_usd)
         await self._table.put(item)
 
     async def get_tenant(self, tenant: str) -> TenantRecord | None:
@@ -124,9 +120,17 @@ class DynamoKeyStore:
         return True
 
 
-def _period(item: Item) -> Period:
-    value = text(item, "budget_period", "monthly")
-    return value if value in ("daily", "weekly") else "monthly"  # type: ignore[return-value]
+def _budget_attrs(budgets: Mapping[BudgetPeriod, Decimal], action: BudgetAction) -> Item:
+    return {"budgets": {"M": {p: n(v) for p, v in budgets.items()}}, "budget_action": s(action)}
+
+
+def _budgets(item: Item) -> dict[BudgetPeriod, Decimal]:
+    stored = item.get("budgets", {}).get("M", {})
+    return {p: Decimal(stored[p]["N"]) for p in PERIODS if p in stored}
+
+
+def _action(item: Item) -> BudgetAction:
+    return "downgrade" if text(item, "budget_action") == "downgrade" else "block"
 
 
 def _key_record(key_id: str, item: Item) -> KeyRecord:
@@ -140,8 +144,8 @@ def _key_record(key_id: str, item: Item) -> KeyRecord:
         created_at=num(item, "created_at"),
         expires_at=num(item, "expires_at") if "expires_at" in item else None,
         models=tuple(v["S"] for v in item.get("models", {}).get("L", [])),
-        budget_usd=Decimal(item["budget_usd"]["N"]) if "budget_usd" in item else None,
-        budget_period=_period(item),
+        budgets=_budgets(item),
+        budget_action=_action(item),
         limits={k: int(v["N"]) for k, v in item.get("limits", {}).get("M", {}).items()},
         metadata={k: v["S"] for k, v in item.get("metadata", {}).get("M", {}).items()},
         replaced_by=text(item, "replaced_by") or None,
@@ -153,8 +157,8 @@ def _tenant_record(item: Item) -> TenantRecord:
         tenant=text(item, "sk"),
         name=text(item, "name"),
         created_at=num(item, "created_at"),
-        budget_usd=Decimal(item["budget_usd"]["N"]) if "budget_usd" in item else None,
-        budget_period=_period(item),
+        budgets=_budgets(item),
+        budget_action=_action(item),
         metadata={k: v["S"] for k, v in item.get("metadata", {}).get("M", {}).items()},
     )
 

@@ -21,8 +21,9 @@ from switchyard.state.memory import (
     MemoryResponseCache,
     MemoryUsageLedger,
 )
+from switchyard.state.memory_budgets import MemoryBudgetStore
 from switchyard.state.memory_jobs import MemoryJobStore
-from switchyard.state.ports import BreakerStore, KeyStore, LimitStore, ResponseCache, UsageLedger
+from switchyard.state.ports import BreakerStore, BudgetStore, KeyStore, LimitStore, ResponseCache, UsageLedger
 
 
 @dataclass(slots=True)
@@ -39,6 +40,7 @@ class State:
     degradations: tuple[Degradation, ...] = ()
     client: Any = None  # the boto3 client, closed with the gateway
     jobs: JobStore = field(default_factory=MemoryJobStore)  # async jobs' status and results
+    budgets: BudgetStore = field(default_factory=MemoryBudgetStore)  # spend against budgets
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -61,6 +63,7 @@ def memory_state(*, clock: Callable[[], float] = time) -> State:
         MemoryKeyStore(clock=clock),
         MemoryUsageLedger(),
         jobs=MemoryJobStore(clock=clock),
+        budgets=MemoryBudgetStore(clock=clock),
     )
 
 
@@ -70,6 +73,7 @@ def dynamo_state(settings: Settings, metrics: MetricSink, *, clock: Callable[[],
     # Imported here: a memory-state process (and the router's cold import) never loads them.
     from switchyard.state.degrading import DegradingBreakerStore, DegradingLimitStore, DegradingResponseCache
     from switchyard.state.dynamodb import Table
+    from switchyard.state.dynamodb_budgets import DynamoBudgetStore
     from switchyard.state.dynamodb_cache import DynamoResponseCache
     from switchyard.state.dynamodb_jobs import DynamoJobStore
     from switchyard.state.dynamodb_keys import DynamoKeyStore, DynamoUsageLedger
@@ -101,7 +105,10 @@ def dynamo_state(settings: Settings, metrics: MetricSink, *, clock: Callable[[],
     breakers = DegradingBreakerStore(shared, MemoryBreakerStore(), degraded[0])
     keys, usage = DynamoKeyStore(table, clock=clock), DynamoUsageLedger(table)
     jobs = DynamoJobStore(table, clock=clock)
-    return State("dynamodb", breakers, limits, cache, keys, usage, calls, tuple(degraded), client, jobs)
+    budgets = DynamoBudgetStore(table, clock=clock)
+    return State(
+        "dynamodb", breakers, limits, cache, keys, usage, calls, tuple(degraded), client, jobs, budgets
+    )
 
 
 def _client(settings: Settings, calls: CallCounter) -> Any:

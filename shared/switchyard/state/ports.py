@@ -185,6 +185,10 @@ class ResponseCache(Protocol):
 
 # ---------------------------------------------------------------------------------- keys, usage
 
+type BudgetPeriod = Literal["daily", "weekly", "monthly"]
+# At 100 %: refuse (429 budget_exceeded), or serve from the route's cheaper downgrade model.
+type BudgetAction = Literal["block", "downgrade"]
+
 
 @dataclass(frozen=True, slots=True)
 class KeyRecord:
@@ -198,8 +202,9 @@ class KeyRecord:
     created_at: float = 0.0
     expires_at: float | None = None
     models: tuple[str, ...] = ()  # allowed public models; empty: every model
-    budget_usd: Decimal | None = None
-    budget_period: Literal["daily", "weekly", "monthly"] = "monthly"
+    # Spend caps in USD per period ("daily", "weekly", "monthly"), and what happens at 100 %.
+    budgets: Mapping[BudgetPeriod, Decimal] = field(default_factory=dict)
+    budget_action: BudgetAction = "block"
     # Per-key limits ("rpm", "tpm", "max_concurrent", ... as in the routing config's RateLimits).
     limits: Mapping[str, int] = field(default_factory=dict)
     metadata: Mapping[str, str] = field(default_factory=dict)
@@ -214,8 +219,8 @@ class TenantRecord:
     tenant: str
     name: str = ""
     created_at: float = 0.0
-    budget_usd: Decimal | None = None
-    budget_period: Literal["daily", "weekly", "monthly"] = "monthly"
+    budgets: Mapping[BudgetPeriod, Decimal] = field(default_factory=dict)
+    budget_action: BudgetAction = "block"
     metadata: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -280,4 +285,59 @@ class UsageLedger(Protocol):
     async def totals(self, tenant: str, day: str) -> list[UsageDelta]:
         """The tenant's aggregates for ``day``, sorted by key id, model, provider. Raises
         ``StateUnavailableError``."""
+        ...
+
+
+# ---------------------------------------------------------------------------------- budgets
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetResult:
+    """What one budget scope has spent (and reserved) per period key, after a charge that applied,
+    or as found when it did not."""
+
+    applied: bool
+    spent: Mapping[str, Decimal]
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetOverride:
+    """The global budget action set by the budget function when a cost alarm fires: every router
+    applies it until ``until`` (epoch seconds; None: until the alarm clears it)."""
+
+    action: Literal["block", "downgrade"]
+    reason: str
+    since: float
+    until: float | None = None
+
+
+class BudgetStore(Protocol):
+    async def charge(
+        self,
+        scope: str,
+        amount: Decimal,
+        caps: Mapping[str, Decimal | None],
+        *,
+        expires_at: float,
+        drop: Sequence[str] = (),
+    ) -> BudgetResult:
+        """Add ``amount`` to the scope's counter of every period key in ``caps`` at once, only if
+        each capped counter stays within its cap (None: no cap; an amount ≤ 0 always applies).
+        ``drop`` names period keys of past periods to forget in the same write; the scope's record
+        lives until ``expires_at``. Raises ``StateUnavailableError``."""
+        ...
+
+    async def claim_notice(self, scope: str, notice: str, *, expires_at: float) -> bool:
+        """True for exactly one caller per (scope, notice) until ``expires_at``: a threshold's
+        event is sent once per period however many instances see it cross. Raises
+        ``StateUnavailableError``."""
+        ...
+
+    async def override(self) -> BudgetOverride | None:
+        """The global override; None when none is set or it has run out. Raises
+        ``StateUnavailableError``."""
+        ...
+
+    async def set_override(self, override: BudgetOverride | None) -> None:
+        """Set (None: clear) the global override. Raises ``StateUnavailableError``."""
         ...

@@ -1,0 +1,396 @@
+"""Budgets that act (DESIGN §5): reserve a request's cost before it is sent, settle it after.
+
+Each budgeted scope (a key, a tenant, the whole gateway) has one counter per period in one item.
+Before a request goes upstream its worst-case cost (the prompt estimate plus ``max_tokens``, or
+``estimate_output_tokens``, at the most expensive price of its route) is added to every period of
+every scope it belongs to with one conditional write per scope, which refuses when a cap would
+be passed. So the counters never pass a cap, and what was spent can pass it only by what real
+answers cost above their estimates (docs/costs.md: the bound). When the answer is accounted, the
+difference between estimate and real cost is kept in memory and rides on the scope's next write,
+so a budgeted scope costs one write per request, and concurrent requests of one container share
+one write (they are committed as a group).
+
+At 100 % a scope's action applies: ``block`` answers 429 ``budget_exceeded`` until the period ends;
+``downgrade`` sends requests for a model to its cheaper model (``budgets.downgrade``) and keeps
+counting. Thresholds (50/80/90/100 %) each send one ``Switchyard Budget Threshold`` event per
+scope and period, however many instances see them cross: a conditional write claims each one.
+
+The global override that the budget function sets when a cost alarm fires is read through a
+warm cache (``override_ttl_s``). Budget state that cannot be reached fails open (logged), like the
+limits: a DynamoDB outage must not stop every request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from time import time
+from typing import Any
+
+from switchyard.api.chat import ChatRequest
+from switchyard.budgets.periods import period_end, period_key, previous_key
+from switchyard.config.prices import PriceTable, resolve_price
+from switchyard.config.routing import BudgetsConfig
+from switchyard.cost import format_usd
+from switchyard.errors import BudgetExceededError
+from switchyard.eventbus import BUDGET_THRESHOLD, EventPublisher
+from switchyard.keys.auth import MASTER_TENANT, Identity
+from switchyard.limits.windows import estimate_tokens
+from switchyard.observability import logger
+from switchyard.routing.select import RouteTable
+from switchyard.state.ports import (
+    BudgetAction,
+    BudgetOverride,
+    BudgetPeriod,
+    BudgetStore,
+    KeyStore,
+    StateUnavailableError,
+    TenantRecord,
+)
+
+ZERO = Decimal(0)
+_PER_TOKEN = Decimal(1_000_000)
+_RECHECK_S = 5.0  # a refused scope is refused locally this long before the store is asked again
+_NOTICE_KEEP_S = 86400.0  # a claimed threshold outlives its period by this much
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    name: str  # "key#k_…", "tenant#acme", "global"
+    caps: Mapping[BudgetPeriod, Decimal]
+    action: BudgetAction
+
+
+@dataclass(slots=True)
+class _Local:
+    """One scope's state in this container."""
+
+    adjust: Decimal = ZERO  # settled differences (real minus estimate) not written yet
+    queue: list[tuple[Decimal, asyncio.Future[bool]]] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+    refused_until: float = 0.0
+    refused_period: BudgetPeriod | None = None
+    notified: set[str] = field(default_factory=set)
+    spent: dict[str, Decimal] = field(default_factory=dict)  # as last seen in the store
+    scope: Scope | None = None
+
+
+class Ticket:
+    """One request's reservations. :meth:`settle` once with the answer's real cost (0: nothing
+    was served); later calls do nothing."""
+
+    __slots__ = ("_budgets", "_done", "_held", "downgraded_to")
+
+    def __init__(
+        self, budgets: Budgets | None, held: list[tuple[_Local, Decimal]], downgraded_to: str | None
+    ):
+        self._budgets = budgets
+        self._held = held
+        self._done = not held
+        self.downgraded_to = downgraded_to
+
+    def settle(self, cost: Decimal) -> None:
+        if self._done:
+            return
+        self._done = True
+        for local, reserved in self._held:
+            local.adjust += cost - reserved
+
+    def headers(self) -> dict[str, str]:
+        return {"x-switchyard-budget": "downgraded"} if self.downgraded_to else {}
+
+
+NO_TICKET = Ticket(None, [], None)
+
+
+class Budgets:
+    def __init__(
+        self,
+        store: BudgetStore,
+        config: BudgetsConfig,
+        table: RouteTable,
+        *,
+        prices: PriceTable | None,
+        keys: KeyStore,
+        events: EventPublisher,
+        clock: Callable[[], float] = time,
+        tenant_ttl_s: float = 30.0,
+        override_ttl_s: float = 30.0,
+    ) -> None:
+        self._store = store
+        self._config = config
+        self._table = table
+        self._prices = prices
+        self._keys = keys
+        self._events = events
+        self._clock = clock
+        self._tenant_ttl_s = tenant_ttl_s
+        self._override_ttl_s = override_ttl_s
+        self._locals: dict[str, _Local] = {}
+        self._unit_prices: dict[str, tuple[Decimal, Decimal]] = {}
+        self._tenants: dict[str, tuple[float, TenantRecord | None]] = {}
+        self._override: tuple[float, BudgetOverride | None] = (-math.inf, None)
+        self._cheap = frozenset(config.downgrade.values())
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------------------ admission
+
+    async def admit(self, request: ChatRequest, identity: Identity | None) -> Ticket:
+        """Reserve ``request``'s worst-case cost on every budget it falls under. Raises
+        BudgetExceededError (429, ``Retry-After`` until the period ends) when a ``block`` budget,
+        or the global override, refuses it; NotFoundError for an unknown model."""
+        model = request.model
+        override = await self._global_override()
+        if override is not None:
+            model = self._downgrade(model, override.action, scope="global", period=None)
+        scopes = await self._scopes(identity)
+        if not scopes:
+            return Ticket(None, [], model if model != request.model else None)
+        estimate = self.estimate(request, model)
+        granted = await asyncio.gather(*(self._reserve(s, estimate) for s in scopes))
+        refused = [s for s, ok in zip(scopes, granted, strict=True) if not ok]
+        held = [(self._local(s.name), estimate) for s, ok in zip(scopes, granted, strict=True) if ok]
+        if not refused:
+            return Ticket(self, held, model if model != request.model else None)
+        for local, reserved in held:  # given back with the scope's next write
+            local.adjust -= reserved
+        action: BudgetAction = "downgrade" if all(s.action == "downgrade" for s in refused) else "block"
+        first = refused[0]
+        cheaper = self._downgrade(
+            model, action, scope=first.name, period=self._local(first.name).refused_period
+        )
+        cost = self.estimate(request, cheaper)
+        held = []
+        for scope in scopes:  # over budget, still counted: the next writes carry it
+            local = self._local(scope.name)
+            local.adjust += cost
+            held.append((local, cost))
+        return Ticket(self, held, cheaper if cheaper != request.model else None)
+
+    def _downgrade(self, model: str, action: BudgetAction, *, scope: str, period: BudgetPeriod | None) -> str:
+        """The model to serve at 100 % of a budget; raises BudgetExceededError when it blocks."""
+        if action == "downgrade":
+            if model in self._cheap:
+                return model
+            target = self._config.downgrade.get(model)
+            if target is not None:
+                return target
+        now = self._clock()
+        retry = period_end(period, now) - now if period is not None else 60.0
+        what = "the gateway's" if scope == "global" else f"this {scope.partition('#')[0]}'s"
+        when = f"{period} " if period is not None else ""
+        raise BudgetExceededError(
+            f"{what.capitalize()} {when}budget is spent; retry after the period resets.",
+            retry_after=max(1, math.ceil(retry)),
+        )
+
+    async def _scopes(self, identity: Identity | None) -> list[Scope]:
+        scopes: list[Scope] = []
+        if identity is not None and identity.budgets and not identity.admin:
+            scopes.append(Scope(f"key#{identity.key_id}", identity.budgets, identity.budget_action))
+        tenant = await self._tenant(identity.tenant if identity is not None else MASTER_TENANT)
+        if tenant is not None and tenant.budgets:
+            scopes.append(Scope(f"tenant#{tenant.tenant}", tenant.budgets, tenant.budget_action))
+        if self._config.global_:
+            scopes.append(Scope("global", self._config.global_, self._config.action))
+        return scopes
+
+    def estimate(self, request: ChatRequest, model: str) -> Decimal:
+        """The most ``request`` can cost on ``model``'s route: its prompt estimate and its output
+        limit (or ``estimate_output_tokens``) at the route's highest prices."""
+        default_output = self._config.estimate_output_tokens
+        output = (request.output_limit or default_output) * (request.n or 1)
+        prompt = estimate_tokens(request, default_output) - output
+        price_in, price_out = self._unit_price(model)
+        return (prompt * price_in + output * price_out) / _PER_TOKEN
+
+    def _unit_price(self, model: str) -> tuple[Decimal, Decimal]:
+        known = self._unit_prices.get(model)
+        if known is None:
+            highest_in = highest_out = ZERO
+            for cand in self._table.candidates(model, random.Random(0)):
+                dep = cand.deployment
+                price = resolve_price(self._prices, cand.provider_name, dep.model, dep.price)
+                if price is not None:
+                    highest_in = max(highest_in, price.input, price.cache_write or ZERO)
+                    highest_out = max(highest_out, price.output)
+            known = self._unit_prices[model] = (highest_in, highest_out)
+        return known
+
+    # ------------------------------------------------------------------------ the store
+
+    def _local(self, scope: str) -> _Local:
+        local = self._locals.get(scope)
+        if local is None:
+            local = self._locals[scope] = _Local()
+        return local
+
+    async def _reserve(self, scope: Scope, amount: Decimal) -> bool:
+        local = self._local(scope.name)
+        local.scope = scope
+        if self._clock() < local.refused_until:
+            return False
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        local.queue.append((amount, future))
+        if local.task is None:
+            local.task = asyncio.create_task(self._drain(scope, local))
+        return await future
+
+    async def _drain(self, scope: Scope, local: _Local) -> None:
+        """Commit queued reservations as groups: one write for every request that arrived while
+        the previous write was under way."""
+        try:
+            while local.queue:
+                batch, local.queue = local.queue, []
+                try:
+                    await self._commit(scope, local, batch)
+                except Exception as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+        finally:
+            local.task = None
+
+    async def _commit(
+        self, scope: Scope, local: _Local, batch: list[tuple[Decimal, asyncio.Future[bool]]]
+    ) -> None:
+        total = sum((amount for amount, _ in batch), ZERO)
+        if await self._charge(scope, local, total):
+            for _, future in batch:
+                future.set_result(True)
+            return
+        # The group does not fit: admit what does, in arrival order, one write each (a refusal
+        # makes the rest be refused locally).
+        for amount, future in batch:
+            admitted = len(batch) > 1 and await self._charge(scope, local, amount)
+            future.set_result(admitted)
+
+    async def _charge(self, scope: Scope, local: _Local, amount: Decimal) -> bool:
+        now = self._clock()
+        caps = {period_key(p, now): cap for p, cap in scope.caps.items()}
+        expires = max(period_end(p, now) for p in scope.caps) + _NOTICE_KEEP_S
+        drop = [previous_key(p, now) for p in scope.caps]
+        carried = local.adjust
+        try:
+            result = await self._store.charge(
+                scope.name, amount + carried, caps, expires_at=expires, drop=drop
+            )
+            if not result.applied and carried:
+                # What was spent (or given back) is written whatever happens to the new request.
+                settled = await self._store.charge(
+                    scope.name, carried, dict.fromkeys(caps), expires_at=expires, drop=drop
+                )
+                local.spent = dict(settled.spent)
+            else:
+                local.spent = dict(result.spent)
+        except StateUnavailableError:
+            logger.warning("budget state unavailable: admitting", extra={"scope": scope.name})
+            return True
+        local.adjust -= carried
+        if result.applied:
+            await self._notify(scope, local, now)
+            return True
+        local.refused_until = now + _RECHECK_S
+        local.refused_period = period = self._exhausted(scope, local.spent, amount, now)
+        # Refused: the period is spent as far as anyone can use it, so every threshold is crossed
+        # (a reservation may have jumped from 73 % to refused without passing 80 and 90).
+        for threshold in self._config.thresholds:
+            await self._claim(scope, local, period, threshold, now)
+        return False
+
+    def _exhausted(
+        self, scope: Scope, spent: Mapping[str, Decimal], amount: Decimal, now: float
+    ) -> BudgetPeriod:
+        """The period whose cap refused ``amount`` (the one with least room)."""
+
+        def room(period: BudgetPeriod) -> Decimal:
+            return scope.caps[period] - spent.get(period_key(period, now), ZERO) - amount
+
+        return min(scope.caps, key=room)
+
+    # ------------------------------------------------------------------------ thresholds
+
+    async def _notify(self, scope: Scope, local: _Local, now: float) -> None:
+        for period, cap in scope.caps.items():
+            if cap <= 0:
+                continue
+            used = local.spent.get(period_key(period, now), ZERO) * 100 / cap
+            for threshold in self._config.thresholds:
+                if used >= threshold:
+                    await self._claim(scope, local, period, threshold, now)
+
+    async def _claim(
+        self, scope: Scope, local: _Local, period: BudgetPeriod, threshold: int, now: float
+    ) -> None:
+        key = period_key(period, now)
+        notice = f"{key}#{threshold}"
+        if notice in local.notified or threshold not in self._config.thresholds:
+            return
+        local.notified.add(notice)
+        try:
+            claimed = await self._store.claim_notice(
+                scope.name, notice, expires_at=period_end(period, now) + _NOTICE_KEEP_S
+            )
+        except StateUnavailableError:
+            local.notified.discard(notice)  # try again on the next write
+            return
+        if not claimed:
+            return
+        kind, _, ident = scope.name.partition("#")
+        cap = scope.caps[period]
+        detail = {
+            "scope": kind,
+            "id": ident or "global",
+            "period": period,
+            "period_key": key[1:],
+            "threshold": threshold,
+            "budget_usd": format_usd(cap),
+            "spent_usd": format_usd(local.spent.get(key, ZERO)),
+            "action": scope.action if threshold >= 100 else "notify",
+        }
+        await self._events.publish(BUDGET_THRESHOLD, detail)
+
+    # ------------------------------------------------------------------------ warm caches
+
+    async def _tenant(self, tenant: str) -> TenantRecord | None:
+        now = self._clock()
+        cached = self._tenants.get(tenant)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        try:
+            record = await self._keys.get_tenant(tenant)
+        except StateUnavailableError:
+            return cached[1] if cached is not None else None
+        self._tenants[tenant] = (now + self._tenant_ttl_s, record)
+        return record
+
+    async def _global_override(self) -> BudgetOverride | None:
+        now = self._clock()
+        good_until, override = self._override
+        if good_until > now:
+            return override
+        with contextlib.suppress(StateUnavailableError):  # keep what was known
+            override = await self._store.override()
+        self._override = (now + self._override_ttl_s, override)
+        return override
+
+    async def flush(self) -> None:
+        """Write every scope's settled differences (at shutdown)."""
+        now = self._clock()
+        for name, local in self._locals.items():
+            scope = local.scope
+            if not local.adjust or local.task is not None or scope is None:
+                continue
+            caps = {period_key(p, now): None for p in scope.caps}
+            expires = max(period_end(p, now) for p in scope.caps) + _NOTICE_KEEP_S
+            try:
+                await self._store.charge(name, local.adjust, caps, expires_at=expires)
+            except StateUnavailableError:
+                logger.warning("budget settlement lost", extra={"scope": name})
+                continue
+            local.adjust = ZERO

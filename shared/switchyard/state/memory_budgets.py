@@ -1,0 +1,59 @@
+"""In-memory budget counters: one process's spend, with the conditional semantics of the DynamoDB
+adapter (:mod:`switchyard.state.dynamodb_budgets`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from time import time
+
+from switchyard.state.ports import BudgetOverride, BudgetResult
+
+_ZERO = Decimal(0)
+
+
+class MemoryBudgetStore:
+    def __init__(self, *, clock: Callable[[], float] = time) -> None:
+        self._spent: dict[str, dict[str, Decimal]] = {}
+        self._notices: dict[tuple[str, str], float] = {}
+        self._override: BudgetOverride | None = None
+        self._clock = clock
+
+    async def charge(
+        self,
+        scope: str,
+        amount: Decimal,
+        caps: Mapping[str, Decimal | None],
+        *,
+        expires_at: float,
+        drop: Sequence[str] = (),
+    ) -> BudgetResult:
+        counters = self._spent.setdefault(scope, {})
+        for period in drop:
+            counters.pop(period, None)
+        if amount > 0 and not fits(counters, amount, caps):
+            return BudgetResult(False, dict(counters))
+        for period in caps:
+            counters[period] = counters.get(period, _ZERO) + amount
+        return BudgetResult(True, dict(counters))
+
+    async def claim_notice(self, scope: str, notice: str, *, expires_at: float) -> bool:
+        now = self._clock()
+        held = self._notices.get((scope, notice))
+        if held is not None and held > now:
+            return False
+        self._notices[(scope, notice)] = expires_at
+        return True
+
+    async def override(self) -> BudgetOverride | None:
+        found = self._override
+        if found is None or (found.until is not None and found.until <= self._clock()):
+            return None
+        return found
+
+    async def set_override(self, override: BudgetOverride | None) -> None:
+        self._override = override
+
+
+def fits(counters: Mapping[str, Decimal], amount: Decimal, caps: Mapping[str, Decimal | None]) -> bool:
+    return all(cap is None or counters.get(period, _ZERO) + amount <= cap for period, cap in caps.items())
