@@ -118,6 +118,7 @@ async def running(app: ASGIApp, timeout_s: float = 10.0) -> AsyncIterator[ASGIAp
             scope = {**scope, "state": dict(state)}
         await app(scope, receive, send)
 
+    with_state.app = app  # type: ignore[attr-defined]  # tests reach the gateway through it
     try:
         yield with_state
     finally:
