@@ -58,11 +58,11 @@ def state(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 def config(fake: FakeUpstream) -> dict[str, Any]:
-    price = {"input": 1, "output": 2}
+    price, half = {"input": 1, "output": 2}, {"input": "0.5", "output": 1}
     return fake.routing_config(
         providers={"a": "openai", "b": "openai"},
         models={
-            "m": {"deployments": [dep("a", "up-a", price=price), dep("b", "up-b", price=price)]},
+            "m": {"deployments": [dep("a", "up-a", price=price), dep("b", "up-b", price=half)]},
             "n": {"deployments": [dep("a", "up-n", price=price)]},
         },
     )
@@ -104,6 +104,13 @@ async def test_usage_is_aggregated_per_key_model_and_provider(
     assert by_provider["a"]["requests"] == 2  # the answer and the hit served by a
     assert admin["total"]["requests"] == 5 and admin["total"]["errors"] == 2
     assert Decimal(admin["total"]["cost_usd"]) == Decimal("0.002") + Decimal(by_provider["b"]["cost_usd"])
+    # m's traffic on its route's cheaper deployment b: 1011 tokens in at $0.5/1M, 507 out at $1/1M.
+    [saving] = admin["savings"]
+    assert (saving["model"], saving["alternative"]) == ("m", "b/up-b")
+    micro = Decimal("0.000001")
+    assert Decimal(saving["alternative_cost_usd"]) == Decimal("0.0010125").quantize(micro)
+    m_cost = Decimal("0.002") + Decimal(by_provider["b"]["cost_usd"])
+    assert Decimal(saving["saving_usd"]) == (m_cost - Decimal("0.0010125")).quantize(micro)
     by_key = (await client.get("/admin/usage", params={"group_by": "key"})).json()["data"]
     assert {row["group"] for row in by_key} == {made["key_id"], other["key_id"]}
 

@@ -42,6 +42,20 @@ def test_recommendations_name_the_dominant_model_errors_and_savings() -> None:
     assert any("10 of 100" in line for line in lines)
     assert any("$2.50" in line for line in lines)
     assert recommendations([], row("total", "0")) == []
+    saving = {
+        "model": "gpt-4o",
+        "spend_usd": "9",
+        "alternative": "openai/gpt-4o-mini",
+        "alternative_cost_usd": "0.54",
+        "saving_usd": "8.46",
+        "share_of_spend": "0.846",
+    }
+    lines = recommendations(models, row("total", "10"), [saving])
+    assert lines[0] == (
+        "gpt-4o: the same tokens on openai/gpt-4o-mini would have cost $0.54 instead of $9.00"
+        " (saves $8.46, 85% of spend)"
+    )
+    assert not any("takes 90%" in line for line in lines)
 
 
 def test_the_command_prints_a_table_and_the_top_models(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:

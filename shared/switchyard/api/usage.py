@@ -8,6 +8,7 @@ from decimal import Decimal
 from pydantic import BaseModel
 
 from switchyard.usage.report import UsageRow
+from switchyard.usage.savings import Saving
 
 
 class UsageRowOut(BaseModel):
@@ -38,9 +39,32 @@ class UsageRowOut(BaseModel):
         )
 
 
+class SavingOut(BaseModel):
+    """A model's traffic priced on the cheapest deployment of its route."""
+
+    model: str
+    spend_usd: Decimal
+    alternative: str
+    alternative_cost_usd: Decimal
+    saving_usd: Decimal
+    share_of_spend: Decimal
+
+    @classmethod
+    def of(cls, s: Saving) -> SavingOut:
+        return cls(
+            model=s.model,
+            spend_usd=s.spend_usd,
+            alternative=s.alternative,
+            alternative_cost_usd=s.alternative_cost_usd.quantize(Decimal("0.000001")),
+            saving_usd=s.saving_usd.quantize(Decimal("0.000001")),
+            share_of_spend=s.share.quantize(Decimal("0.0001")),
+        )
+
+
 class UsageReport(BaseModel):
     start: dt.date
     end: dt.date
     group_by: str
     data: list[UsageRowOut]
     total: UsageRowOut
+    savings: list[SavingOut] = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import calendar
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.start and not args.end:
         so_far = Decimal(report["total"]["cost_usd"])
         print(f"\nmonth-end projection: ${projection(so_far, dt.datetime.now(dt.UTC).date()):.2f}")
-    for line in recommendations(models, report["total"]):
+    for line in recommendations(models, report["total"], report.get("savings", [])):
         print(f"* {line}")
     return 0
 
@@ -64,14 +65,27 @@ def projection(month_to_date: Decimal, today: dt.date) -> Decimal:
     return month_to_date * days_in_month / today.day
 
 
-def recommendations(models: list[dict[str, Any]], total: dict[str, Any]) -> list[str]:
+def recommendations(
+    models: list[dict[str, Any]],
+    total: dict[str, Any],
+    savings: Sequence[dict[str, Any]] = (),
+) -> list[str]:
     out: list[str] = []
+    for s in savings[:3]:
+        share = Decimal(s["share_of_spend"]) * 100
+        out.append(
+            f"{s['model']}: the same tokens on {s['alternative']} would have cost"
+            f" ${Decimal(s['alternative_cost_usd']):.2f} instead of ${Decimal(s['spend_usd']):.2f}"
+            f" (saves ${Decimal(s['saving_usd']):.2f}, {share:.0f}% of spend)"
+        )
     spend = Decimal(total["cost_usd"])
-    if models and spend > 0:
+    if models and spend > 0 and not savings:
         biggest = models[0]
         share = Decimal(biggest["cost_usd"]) / spend * 100
         if share >= 50:
-            out.append(f"{biggest['group']} takes {share:.0f}% of spend: try a cheaper model in its route")
+            out.append(
+                f"{biggest['group']} takes {share:.0f}% of spend, and its route has no cheaper deployment"
+            )
     if total["requests"] and total["errors"] / total["requests"] > 0.05:
         out.append(
             f"{total['errors']} of {total['requests']} requests got no answer: check fallbacks and limits"

@@ -8,10 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from switchyard.api.usage import UsageReport, UsageRowOut
+from switchyard.api.usage import SavingOut, UsageReport, UsageRowOut
 from switchyard.http.deps import gateway_of, require_admin_key, require_client_key
 from switchyard.state.ports import UsageDelta
 from switchyard.usage.report import GroupBy, grouped, read
+from switchyard.usage.savings import savings
 
 client_router = APIRouter(dependencies=[Depends(require_client_key)], tags=["usage"])
 admin_router = APIRouter(prefix="/admin", dependencies=[Depends(require_admin_key)], tags=["admin"])
@@ -33,7 +34,7 @@ async def own_usage(
     first, last = _range(request, start, end)
     ledger = gateway_of(request).state.usage
     deltas = await read(ledger, [identity.tenant], first, last, key_id=identity.key_id)
-    return _report(deltas, first, last, group_by)
+    return _report(request, deltas, first, last, group_by)
 
 
 @admin_router.get("/usage")
@@ -49,15 +50,20 @@ async def any_usage(
     first, last = _range(request, start, end)
     tenants = tenant or ["default", *(t.tenant for t in await gateway.state.keys.list_tenants())]
     deltas = await read(gateway.state.usage, dict.fromkeys(tenants), first, last, key_id=key_id)
-    return _report(deltas, first, last, group_by)
+    return _report(request, deltas, first, last, group_by)
 
 
-def _report(deltas: list[UsageDelta], first: dt.date, last: dt.date, group_by: GroupBy) -> UsageReport:
+def _report(
+    request: Request, deltas: list[UsageDelta], first: dt.date, last: dt.date, group_by: GroupBy
+) -> UsageReport:
+    gateway = gateway_of(request)
     rows, total = grouped(deltas, group_by)
+    cheaper = savings(deltas, gateway.table, gateway.accounting.prices, gateway.config.budgets.downgrade)
     return UsageReport(
         start=first,
         end=last,
         group_by=group_by,
         data=[UsageRowOut.of(r) for r in rows],
         total=UsageRowOut.of(total),
+        savings=[SavingOut.of(s) for s in cheaper],
     )
