@@ -24,6 +24,7 @@ from switchyard.budgets.service import NO_TICKET, Budgets, Ticket
 from switchyard.cache.policy import CachePlan
 from switchyard.cache.service import CachedAnswer, CacheService
 from switchyard.cost import ZERO, format_usd
+from switchyard.errors import RateLimitError
 from switchyard.keys.auth import MASTER_TENANT, Identity
 from switchyard.limits.enforce import Grant, KeyLimits
 from switchyard.routing.select import Candidate
@@ -166,15 +167,18 @@ class Gate:
         plan = self.cache.plan(request, key_id, headers)
         cached = await self.cache.lookup(plan)
         tokens = 0 if cached is not None else self.keys.estimate(key_id, request)
-        grant = await self.keys.admit(key_id, tokens)
+        try:
+            grant = await self.keys.admit(key_id, tokens)
+        except RateLimitError:
+            self.unanswered(request.model, key_id)  # refused: an error in the key's usage
+            raise
         ticket = NO_TICKET
         if cached is None and self.budgets is not None:
             try:
                 ticket = await self.budgets.admit(request, identity)
             except BaseException:
                 grant.settle(0)
-                if self.usage is not None:
-                    self.usage.failed(request.model, key_id, self._tenant(key_id))
+                self.unanswered(request.model, key_id)
                 raise
         routed = request
         if ticket.downgraded_to is not None:

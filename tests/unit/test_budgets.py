@@ -222,3 +222,27 @@ async def test_the_global_override_blocks_or_downgrades_every_request() -> None:
     await store.set_override(None)
     clock.advance(30)
     assert (await service.admit(request(), None)).downgraded_to is None
+
+
+class DownStore(MemoryBudgetStore):
+    async def charge(self, *args: Any, **kwargs: Any) -> Any:
+        from switchyard.state.ports import StateUnavailableError
+
+        raise StateUnavailableError("throttled")
+
+
+async def test_budget_state_that_cannot_be_reached_fails_open() -> None:
+    clock = Clock(NOON)
+    cfg = config()
+    keys = MemoryKeyStore(clock=clock)
+    service = Budgets(
+        DownStore(clock=clock),
+        cfg.budgets,
+        RouteTable(cfg),
+        prices=None,
+        keys=keys,
+        events=MemoryPublisher(),
+        clock=clock,
+    )
+    tickets = [await service.admit(request(), key({"daily": "0.000001"})) for _ in range(3)]
+    assert all(t.downgraded_to is None for t in tickets)

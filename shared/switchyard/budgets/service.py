@@ -30,7 +30,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from time import time
-from typing import Any
 
 from switchyard.api.chat import ChatRequest
 from switchyard.budgets.periods import period_end, period_key, previous_key
@@ -57,6 +56,7 @@ ZERO = Decimal(0)
 _PER_TOKEN = Decimal(1_000_000)
 _RECHECK_S = 5.0  # a refused scope is refused locally this long before the store is asked again
 _NOTICE_KEEP_S = 86400.0  # a claimed threshold outlives its period by this much
+_OUTAGE_LOG_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +136,7 @@ class Budgets:
         self._tenants: dict[str, tuple[float, TenantRecord | None]] = {}
         self._override: tuple[float, BudgetOverride | None] = (-math.inf, None)
         self._cheap = frozenset(config.downgrade.values())
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._quiet_until = -math.inf
 
     # ------------------------------------------------------------------------ admission
 
@@ -289,7 +289,9 @@ class Budgets:
             else:
                 local.spent = dict(result.spent)
         except StateUnavailableError:
-            logger.warning("budget state unavailable: admitting", extra={"scope": scope.name})
+            if now >= self._quiet_until:  # an outage would otherwise log once per request
+                self._quiet_until = now + _OUTAGE_LOG_S
+                logger.warning("budget state unavailable: admitting", extra={"scope": scope.name})
             return True
         local.adjust -= carried
         if result.applied:
