@@ -99,7 +99,7 @@ async def open_gateway(
     state = (
         dynamo_state(settings, metrics, clock=clock) if settings.state_table else memory_state(clock=clock)
     )
-    breakers = Breakers(state.breakers, config.breaker, clock)
+    breakers = Breakers(state.breakers, config.breaker, clock, on_open=metrics.requests.breaker_opened)
     gate, deployment_limits = _gate(settings, config, state, metrics, clock)
     keys = ProviderKeys(config, settings.environment, max_age_s=settings.secrets_max_age_s)
     router = Router(
@@ -111,6 +111,7 @@ async def open_gateway(
         rng=random.Random(),
         limits=deployment_limits,
         events=events,
+        metrics=metrics.requests,
     )
     accounting = Accounting(prices=prices)
     gateway = Gateway(
@@ -133,6 +134,7 @@ async def open_gateway(
     gate.identities = gateway.auth.identity  # allowed models and a virtual key's own limits
     # Usage aggregates, summed in memory and written in the background every usage_flush_s.
     gate.usage = UsageRecorder(state.usage, flush_s=settings.usage_flush_s, clock=clock)
+    gate.usage.observer = metrics.requests  # CostUSD, tokens, answers per provider/model/tenant
     # Spend reserved against key, tenant and global budgets before each upstream call.
     gate.budgets = Budgets(
         state.budgets,
@@ -142,8 +144,8 @@ async def open_gateway(
         keys=state.keys,
         events=events,
         clock=clock,
-        tenant_ttl_s=settings.key_cache_ttl_s,
-        override_ttl_s=settings.key_cache_ttl_s,
+        tenant_ttl_s=settings.budget_cache_ttl_s,
+        override_ttl_s=settings.budget_cache_ttl_s,
     )
     return gateway
 

@@ -144,13 +144,13 @@ async def test_the_budget_function_override_blocks_every_router(
     events = MemoryPublisher()
     await on_alarm_state_change(alarm, store, events, action="block", clock=clock)
     assert [kind for kind, _ in events.events] == ["Switchyard Budget Action"]
-    clock.advance(30)  # the routers' warm copy of the override has expired
+    clock.advance(60)  # the routers' warm copy of the override (60 s) has expired
     for client in clients:
         refused = await client.post("/v1/chat/completions", json=body())
         assert refused.status_code == 429 and refused.json()["error"]["code"] == "budget_exceeded"
     ok = {**alarm, "detail": {"alarmName": "switchyard-cost-daily", "state": {"value": "OK"}}}
     await on_alarm_state_change(ok, store, events, action="block", clock=clock)
-    clock.advance(30)
+    clock.advance(60)
     assert all([(await c.post("/v1/chat/completions", json=body())).status_code == 200 for c in clients])
     assert fake_upstream.count("a") == 3
 

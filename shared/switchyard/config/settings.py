@@ -47,6 +47,9 @@ class Settings(BaseModel):
     # How long a warm container trusts a virtual key lookup: the bound on how long a revoked key
     # keeps working (docs/keys.md).
     key_cache_ttl_s: float = Field(default=30.0, ge=0, le=60)
+    # How long a container trusts its copy of a tenant's budgets and of the global budget override
+    # (two reads per period: at the 2 s a request of DESIGN §11, 60 s keeps them ~0.07 a request).
+    budget_cache_ttl_s: float = Field(default=60.0, ge=0, le=300)
     # How long a rotated key keeps working next to its replacement, unless the rotation says.
     key_rotation_grace_s: float = Field(default=86400.0, ge=0)
     # EventBridge bus for operational events (key rejected/rotated, budget thresholds); None: kept
@@ -83,6 +86,12 @@ class Settings(BaseModel):
     cache_enabled: bool = True
     cache_ttl_s: int = Field(default=3600, ge=1, le=30 * 86400)
     metrics_namespace: str = "Switchyard"
+    # The budget function: what a global cost alarm in ALARM sets (the template's GlobalBudgetAction;
+    # None: the template's default, under ``make run``). Local cost alarms' thresholds (None: the
+    # template's GlobalDailyBudgetUSD / GlobalHourlySpikeUSD defaults).
+    budget_action: Literal["block", "downgrade"] | None = None
+    local_daily_budget_usd: float | None = Field(default=None, ge=0)
+    local_hourly_budget_usd: float | None = Field(default=None, ge=0)
     # ``make run`` only: "memory" skips the embedded DynamoDB emulation (the overhead benchmark);
     # the template its tables come from (None: the checkout's template.yaml).
     local_state: Literal["dynamodb", "memory"] = "dynamodb"
@@ -141,9 +150,13 @@ _STATE_ENV = {
     "SWITCHYARD_TEMPLATE": "template_path",
     "SWITCHYARD_PRICES": "prices_path",
     "SWITCHYARD_KEY_CACHE_TTL_S": "key_cache_ttl_s",
+    "SWITCHYARD_BUDGET_CACHE_TTL_S": "budget_cache_ttl_s",
     "SWITCHYARD_KEY_ROTATION_GRACE_S": "key_rotation_grace_s",
     "SWITCHYARD_EVENT_BUS": "event_bus_name",
     "SWITCHYARD_USAGE_FLUSH_S": "usage_flush_s",
+    "BUDGET_ACTION": "budget_action",
+    "SWITCHYARD_LOCAL_DAILY_BUDGET_USD": "local_daily_budget_usd",
+    "SWITCHYARD_LOCAL_HOURLY_BUDGET_USD": "local_hourly_budget_usd",
 }
 
 
