@@ -210,3 +210,31 @@ def _day() -> str:
     from switchyard.budgets.periods import period_key
 
     return period_key("daily", NOON)[1:]
+
+
+async def test_admin_budgets_report_each_cap_and_its_spend_and_the_cli_prints_it(
+    fake_upstream: FakeUpstream, gateway: GatewayFactory, state: dict[str, Any]
+) -> None:
+    from switchyard.cli.budgets import render
+
+    client = await gateway(
+        config(fake_upstream, **{"global": {"monthly": "1000"}}), settings_extra=state, clock=Clock(NOON)
+    )
+    await client.put("/admin/tenants/acme", json={"budgets": {"weekly": "500"}})
+    key = await new_key(client, budgets={"daily": "100"}, budget_action="downgrade")
+    assert (
+        await client.post("/v1/chat/completions", json=body(), headers={"Authorization": f"Bearer {key}"})
+    ).status_code == 200
+    await gateway_of(client).gate.budgets.flush()  # the answer's settlement written back
+    report = (await client.get("/admin/budgets", params={"tenant": "acme"})).json()
+    rows = {(r["scope"], r["period"]): r for r in report["data"]}
+    assert set(rows) == {("global", "monthly"), ("tenant", "weekly"), ("key", "daily")}
+    assert {Decimal(r["spent_usd"]) for r in rows.values()} == {COST}  # one answer, $18, everywhere
+    assert rows[("key", "daily")]["percent"] == "18.0" and rows[("key", "daily")]["action"] == "downgrade"
+    assert report["override"] is None
+    everyone = (await client.get("/admin/budgets")).json()["data"]
+    assert {r["scope"] for r in everyone} == {"global", "tenant"}  # keys only with a tenant named
+    printed = render(report)
+    assert "key" in printed and "18.0%" in printed and "[#.........]" in printed
+    unknown = await client.get("/admin/budgets", params={"tenant": "nobody"})
+    assert unknown.status_code == 404 and unknown.json()["error"]["type"] == "not_found_error"

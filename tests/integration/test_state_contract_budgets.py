@@ -60,6 +60,12 @@ async def test_charges_add_to_every_period_within_the_caps(backend: Backend) -> 
     assert over.applied and over.spent == {DAY: D("5.75"), MONTH: D("5.75")}
 
 
+async def test_spent_reads_the_counters(backend: Backend) -> None:
+    assert await backend().spent("tenant#none") == {}
+    await backend().charge("tenant#acme", D("0.5"), CAPS, expires_at=LATER, drop=[])
+    assert await backend().spent("tenant#acme") == {DAY: D("0.5"), MONTH: D("0.5")}
+
+
 async def test_an_amount_over_a_cap_is_refused_on_an_empty_scope(backend: Backend) -> None:
     assert not (await backend().charge("key#k2", D("2"), CAPS, expires_at=LATER)).applied
     assert (await backend().charge("key#k2", D("1"), CAPS, expires_at=LATER)).applied

@@ -145,3 +145,26 @@ class TenantOut(BaseModel):
 
 class TenantList(BaseModel):
     data: list[TenantOut]
+
+
+class BudgetRowOut(BaseModel):
+    scope: str
+    id: str
+    period: BudgetPeriod
+    period_key: str
+    budget_usd: Decimal
+    spent_usd: Decimal
+    percent: Decimal
+    action: BudgetAction
+
+
+class OverrideOut(BaseModel):
+    action: BudgetAction
+    reason: str
+    since: float
+    until: float | None
+
+
+class BudgetReport(BaseModel):
+    override: OverrideOut | None
+    data: list[BudgetRowOut]

@@ -108,6 +108,19 @@ class Ticket:
 NO_TICKET = Ticket(None, [], None)
 
 
+@dataclass(frozen=True, slots=True)
+class BudgetStatus:
+    """One cap of one scope, as the shared counter has it now."""
+
+    scope: str  # key | tenant | global
+    id: str
+    period: BudgetPeriod
+    period_key: str
+    budget_usd: Decimal
+    spent_usd: Decimal  # includes reservations of requests in flight
+    action: BudgetAction
+
+
 class Budgets:
     def __init__(
         self,
@@ -314,6 +327,32 @@ class Budgets:
             return scope.caps[period] - spent.get(period_key(period, now), ZERO) - amount
 
         return min(scope.caps, key=room)
+
+    # ------------------------------------------------------------------------ reading
+
+    def global_scope(self) -> Scope | None:
+        return Scope("global", self._config.global_, self._config.action) if self._config.global_ else None
+
+    async def status(self, scopes: list[Scope]) -> list[BudgetStatus]:
+        """Every cap of ``scopes`` with what its current period has spent. Raises
+        ``StateUnavailableError``."""
+        now = self._clock()
+        rows: list[BudgetStatus] = []
+        for scope in scopes:
+            spent = await self._store.spent(scope.name)
+            kind, _, ident = scope.name.partition("#")
+            for period, cap in scope.caps.items():
+                key = period_key(period, now)
+                rows.append(
+                    BudgetStatus(
+                        kind, ident or "global", period, key[1:], cap, spent.get(key, ZERO), scope.action
+                    )
+                )
+        return rows
+
+    async def override(self) -> BudgetOverride | None:
+        """The global override as stored now (not the warm copy)."""
+        return await self._store.override()
 
     # ------------------------------------------------------------------------ thresholds
 

@@ -1,4 +1,5 @@
-"""``/admin/keys`` and ``/admin/tenants``: virtual keys and tenants, for the master key only.
+"""``/admin/keys``, ``/admin/tenants`` and ``/admin/budgets``: virtual keys, tenants and what
+their budgets have spent, for the master key only.
 
 Changes made here drop this container's cached lookup at once; other warm containers see them
 within the key cache TTL (``key_cache_ttl_s``, at most 60 s).
@@ -6,18 +7,24 @@ within the key cache TTL (``key_cache_ttl_s``, at most 60 s).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from switchyard.api.admin import (
+    BudgetReport,
+    BudgetRowOut,
     IssuedKeyOut,
     KeyIn,
     KeyList,
     KeyOut,
+    OverrideOut,
     RotateIn,
     TenantIn,
     TenantList,
     TenantOut,
 )
+from switchyard.budgets.service import Scope
 from switchyard.http.deps import gateway_of, require_admin_key
 from switchyard.keys.virtual import KeyService
 
@@ -81,3 +88,44 @@ async def list_tenants(request: Request) -> TenantList:
 @router.get("/tenants/{tenant}")
 async def show_tenant(tenant: str, request: Request) -> TenantOut:
     return TenantOut.of(await key_service(request).tenant(tenant))
+
+
+@router.get("/budgets")
+async def budgets(request: Request, tenant: str | None = None) -> BudgetReport:
+    """The global budget, every tenant's (or one tenant's and its keys'), with this period's spend."""
+    gateway = gateway_of(request)
+    service = gateway.gate.budgets
+    if service is None:
+        return BudgetReport(override=None, data=[])
+    keys = key_service(request)
+    scopes: list[Scope] = []
+    whole = service.global_scope()
+    if whole is not None:
+        scopes.append(whole)
+    tenants = [await keys.tenant(tenant)] if tenant else await keys.tenants()
+    scopes += [Scope(f"tenant#{t.tenant}", t.budgets, t.budget_action) for t in tenants if t.budgets]
+    if tenant:
+        records = await keys.list_keys(tenant)
+        scopes += [Scope(f"key#{k.key_id}", k.budgets, k.budget_action) for k in records if k.budgets]
+    rows = await service.status(scopes)
+    found = await service.override()
+    return BudgetReport(
+        override=OverrideOut(action=found.action, reason=found.reason, since=found.since, until=found.until)
+        if found is not None
+        else None,
+        data=[
+            BudgetRowOut(
+                scope=r.scope,
+                id=r.id,
+                period=r.period,
+                period_key=r.period_key,
+                budget_usd=r.budget_usd,
+                spent_usd=r.spent_usd,
+                percent=(r.spent_usd * 100 / r.budget_usd).quantize(Decimal("0.1"))
+                if r.budget_usd
+                else Decimal(100),
+                action=r.action,
+            )
+            for r in rows
+        ],
+    )

@@ -67,6 +67,10 @@ class DynamoBudgetStore:
             return BudgetResult(False, _spent(failed.item or {}))
         return BudgetResult(True, _spent(item))
 
+    async def spent(self, scope: str) -> Mapping[str, Decimal]:
+        item = await self._table.get({"pk": _pk(scope), "sk": s("spend")}, consistent=True)
+        return _spent(item) if item is not None and not expired(item, self._clock()) else {}
+
     async def claim_notice(self, scope: str, notice: str, *, expires_at: float) -> bool:
         key = {"pk": _pk(scope), "sk": s(f"notice#{notice}")}
         try:

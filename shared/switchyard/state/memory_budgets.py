@@ -37,6 +37,9 @@ class MemoryBudgetStore:
             counters[period] = counters.get(period, _ZERO) + amount
         return BudgetResult(True, dict(counters))
 
+    async def spent(self, scope: str) -> Mapping[str, Decimal]:
+        return dict(self._spent.get(scope, {}))
+
     async def claim_notice(self, scope: str, notice: str, *, expires_at: float) -> bool:
         now = self._clock()
         held = self._notices.get((scope, notice))

@@ -327,6 +327,10 @@ class BudgetStore(Protocol):
         lives until ``expires_at``. Raises ``StateUnavailableError``."""
         ...
 
+    async def spent(self, scope: str) -> Mapping[str, Decimal]:
+        """The scope's counters by period key (empty when none). Raises ``StateUnavailableError``."""
+        ...
+
     async def claim_notice(self, scope: str, notice: str, *, expires_at: float) -> bool:
         """True for exactly one caller per (scope, notice) until ``expires_at``: a threshold's
         event is sent once per period however many instances see it cross. Raises
