@@ -238,3 +238,21 @@ async def test_admin_budgets_report_each_cap_and_its_spend_and_the_cli_prints_it
     assert "key" in printed and "18.0%" in printed and "[#.........]" in printed
     unknown = await client.get("/admin/budgets", params={"tenant": "nobody"})
     assert unknown.status_code == 404 and unknown.json()["error"]["type"] == "not_found_error"
+
+
+async def test_streamed_answers_are_charged_to_the_budget(
+    fake_upstream: FakeUpstream, gateway: GatewayFactory, state: dict[str, Any]
+) -> None:
+    client = await gateway(config(fake_upstream), settings_extra=state, clock=Clock(NOON))
+    key = await new_key(client, budgets={"daily": "100"})
+    auth = {"Authorization": f"Bearer {key}"}
+    statuses = []
+    for _ in range(7):
+        async with client.stream(
+            "POST", "/v1/chat/completions", json=body(stream=True), headers=auth
+        ) as answer:
+            statuses.append(answer.status_code)
+            await answer.aread()
+    # The same arithmetic as buffered answers: streams settle at their real cost too.
+    assert statuses == [200] * 5 + [429] * 2
+    assert fake_upstream.count("a") == 5
