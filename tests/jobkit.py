@@ -12,14 +12,33 @@ from pydantic import SecretStr
 from fakes import FAKE_KEY, FAKE_KEY_ENV, MASTER_KEY, FakeUpstream
 from switchyard.accounting import UsageRecord
 from switchyard.config.settings import Settings
+from switchyard.state.ports import KeyRecord, KeyStore
 
 MESSAGES = [{"role": "user", "content": "Summarize the plot of Hamlet."}]
 
 
+ANTHROPIC_REQUEST = {
+    "model": "mx",
+    "max_tokens": 128,
+    "system": "Answer in one line.",
+    "messages": [{"role": "user", "content": "Summarize the plot of Hamlet."}],
+}
+
+
 def jobs_config(fake: FakeUpstream) -> dict[str, Any]:
+    """``m``: provider a (OpenAI dialect); ``mx``: a first, then c (Anthropic dialect) on failure."""
     return fake.routing_config(
-        providers={"a": "openai"}, models={"m": {"deployments": [{"provider": "a", "model": "up-a"}]}}
+        providers={"a": "openai", "c": "anthropic"},
+        models={
+            "m": {"deployments": [{"provider": "a", "model": "up-a"}]},
+            "mx": {"deployments": [{"provider": "a", "model": "up-a"}, {"provider": "c", "model": "up-c"}]},
+        },
     )
+
+
+async def add_key(store: KeyStore, key_id: str, tenant: str) -> None:
+    """A virtual key known by id only (jobs name their key by id; nobody authenticates with it)."""
+    await store.put(KeyRecord(key_id=key_id, key_hash="0" * 64, tenant=tenant))
 
 
 def worker_settings(config: Path, resources: Any, **extra: Any) -> Settings:

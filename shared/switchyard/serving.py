@@ -1,9 +1,11 @@
-"""The buffered chat flow, outside HTTP: gate (cache + key limits) → router → accounting → cache.
+"""The buffered chat flow, outside HTTP: gate (cache, key limits, budgets) → router → accounting →
+cache.
 
 :func:`serve_chat` is what ``POST /v1/chat/completions`` runs for a buffered answer and what the
 jobs worker runs for each job, so a job meets exactly the same limits, cache, retries, fallback,
-cost and budgets as a request. ``before_charge`` lets the worker checkpoint the answer after the
-provider call and before the usage is recorded (docs/jobs.md: the crash window).
+cost and budgets as a request. ``before_charge`` lets the worker store the answer (and the job's
+final status) after the provider call and before the usage is recorded (docs/jobs.md: the crash
+windows).
 """
 
 from __future__ import annotations

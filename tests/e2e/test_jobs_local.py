@@ -1,5 +1,6 @@
 """``make run`` runs the jobs worker: a job submitted over HTTP and one put straight on the
-emulated queue both complete (the mock provider answers)."""
+emulated queue both complete (the mock provider answers), and an Anthropic Messages job's result
+is a message the ``anthropic`` SDK's types accept."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import anthropic
 import httpx
 import pytest
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.e2e
 CHAT = {"model": "mock-1", "messages": [{"role": "user", "content": "Hello"}]}
+ANTHROPIC = {"model": "mock-1", "max_tokens": 64, "messages": [{"role": "user", "content": "Hello"}]}
 
 
 def wait_done(client: httpx.Client, job_id: str, timeout_s: float = 30.0) -> dict[str, Any]:
@@ -45,6 +48,8 @@ def test_jobs_over_http_and_straight_on_the_queue_complete(
         submitted = client.post("/v1/jobs", json={"request": CHAT})
         assert submitted.status_code == 202
         over_http = submitted.json()["data"][0]["id"]
+        messages = client.post("/v1/jobs", json={"kind": "messages", "request": ANTHROPIC})
+        assert messages.status_code == 202
 
         sqs = aws_client("sqs", endpoint.group(1))
         try:
@@ -58,6 +63,10 @@ def test_jobs_over_http_and_straight_on_the_queue_complete(
             job = wait_done(client, job_id)
             assert job["status"] == "succeeded", job
             assert job["result"]["choices"][0]["message"]["content"]
+        done = wait_done(client, messages.json()["data"][0]["id"])
+        assert done["status"] == "succeeded" and done["kind"] == "messages", done
+        message = anthropic.types.Message.model_validate(done["result"])
+        assert message.content[0].type == "text" and message.content[0].text
 
 
 def test_the_cli_submits_a_jsonl_file_and_writes_the_results(

@@ -1,6 +1,6 @@
 """``/v1/jobs`` through the ASGI app (memory state, in-process queue) with the worker driven by
 hand: submission (single, batch, limit, Idempotency-Key, webhook guard), results, listing,
-cancelling, and another key's jobs answered 404."""
+cancelling, and another tenant's jobs answered 404."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from switchyard.http.app import create_app
 from switchyard.jobs.queue import MemoryJobQueue
 from switchyard.jobs.service import JobsService
 from switchyard.jobs.worker import JobWorker
+from switchyard.keys.auth import MASTER_TENANT
 from switchyard.keys.ids import key_id
 from switchyard.state.jobs import JobRecord, JobStatus
 
@@ -114,9 +115,9 @@ async def test_webhooks_to_non_public_targets_are_refused_at_submission(app: App
     assert (await app.client.get("/v1/jobs")).json()["data"] == []
 
 
-async def test_another_keys_job_is_not_found(app: App) -> None:
+async def test_another_tenants_job_is_not_found(app: App) -> None:
     now = app.jobs.clock()
-    other = JobRecord("job_other00001", "someone-else", JobStatus.QUEUED, b"{}", now, now, now + 60)
+    other = JobRecord("job_other00001", "k_else", "someone-else", JobStatus.QUEUED, b"{}", now, now, now + 60)
     assert await app.jobs.store.create(other)
     assert (await app.client.get("/v1/jobs/job_other00001")).status_code == 404
     assert (await app.client.delete("/v1/jobs/job_other00001")).status_code == 404
@@ -166,8 +167,8 @@ async def test_malformed_submissions_are_400(app: App, body: dict[str, Any], par
     assert answer.json()["error"]["param"].startswith(param)
 
 
-async def test_the_webhook_secret_is_the_keys_own(app: App) -> None:
-    secret = (await app.client.get("/v1/webhooks/secret")).json()["secret"]
-    assert secret == app.jobs.webhooks.secret_for(key_id(MASTER_KEY))
-    assert secret != app.jobs.webhooks.secret_for("another-key") and secret.startswith("whsec_")
+async def test_the_webhook_secret_is_the_tenants_own(app: App) -> None:
+    secret = (await app.client.get("/v1/jobs/webhook-secret")).json()["secret"]
+    assert secret == app.jobs.webhooks.secret_for(MASTER_TENANT)
+    assert secret != app.jobs.webhooks.secret_for(key_id(MASTER_KEY)) and secret.startswith("whsec_")
     assert json.dumps(secret).count("whsec-master") == 0

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from conftest import GATEWAY_ENV, ConfigFile
 from fakes import MASTER_KEY, FakeUpstream, Reply
-from jobkit import MESSAGES, UsageRecorder, jobs_config
+from jobkit import MESSAGES, UsageRecorder, add_key, jobs_config
 from statekit import T0, Clock
 from switchyard.config.settings import Settings
 from switchyard.gateway import Gateway, open_gateway
@@ -25,8 +25,8 @@ BODY = json.dumps(
 )
 
 
-class CrashingCheckpoint:
-    """The worker dies while the provider's answer is in flight: the checkpoint never lands."""
+class CrashingResultWrite:
+    """The worker dies while the provider's answer is in flight: the result write never lands."""
 
     def __init__(self, inner: JobStore) -> None:
         self._inner = inner
@@ -35,11 +35,11 @@ class CrashingCheckpoint:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    async def checkpoint(self, *args: Any, **kwargs: Any) -> bool:
+    async def finish(self, *args: Any, **kwargs: Any) -> bool:
         if self.crashes:
             self.crashes -= 1
-            raise RuntimeError("worker crashed before the checkpoint")
-        return await self._inner.checkpoint(*args, **kwargs)
+            raise RuntimeError("worker crashed before the result write")
+        return await self._inner.finish(*args, **kwargs)
 
 
 @pytest.fixture
@@ -52,6 +52,7 @@ async def gateway(fake_upstream: FakeUpstream, config_file: ConfigFile) -> Async
         job_lease_s=60,
     )
     gateway = await open_gateway(settings)
+    await add_key(gateway.state.keys, "k", "t")
     try:
         yield gateway
     finally:
@@ -60,7 +61,7 @@ async def gateway(fake_upstream: FakeUpstream, config_file: ConfigFile) -> Async
 
 def job_status(gateway: Gateway) -> Any:
     assert gateway.jobs is not None
-    return gateway.jobs.store.get("k", "job_window0001")
+    return gateway.jobs.store.get("t", "job_window0001")
 
 
 async def test_a_crash_during_the_provider_call_reruns_after_the_lease_but_charges_once(
@@ -69,7 +70,7 @@ async def test_a_crash_during_the_provider_call_reruns_after_the_lease_but_charg
     assert gateway.jobs is not None
     usage = UsageRecorder()
     gateway.accounting.add_sink(usage)
-    gateway.jobs.store = CrashingCheckpoint(gateway.jobs.store)
+    gateway.jobs.store = CrashingResultWrite(gateway.jobs.store)
     clock = Clock(T0)
     worker = JobWorker(gateway, gateway.jobs, clock=clock)
     with pytest.raises(RuntimeError):
@@ -100,7 +101,7 @@ async def test_a_transient_failure_requeues_the_job_for_sqs_to_retry(
     assert (await job_status(gateway)).status == JobStatus.SUCCEEDED
 
 
-async def test_a_finished_job_is_posted_to_its_webhook_signed_for_its_key(
+async def test_a_finished_job_is_posted_to_its_webhook_signed_for_its_tenant(
     fake_upstream: FakeUpstream, config_file: ConfigFile
 ) -> None:
     import httpx
@@ -122,6 +123,7 @@ async def test_a_finished_job_is_posted_to_its_webhook_signed_for_its_key(
     # A public address literal: the guard needs no DNS, and MockTransport connects nowhere.
     message = {**json.loads(BODY), "webhook_url": "https://93.184.216.34/hook", "metadata": {"row": "9"}}
     gateway = await open_gateway(settings, webhook_transport=httpx.MockTransport(receiver))
+    await add_key(gateway.state.keys, "k", "t")
     try:
         assert gateway.jobs is not None
         worker = JobWorker(gateway, gateway.jobs)
@@ -130,7 +132,7 @@ async def test_a_finished_job_is_posted_to_its_webhook_signed_for_its_key(
     finally:
         await gateway.aclose()
     [request] = seen  # once, even though the message came twice
-    secret = tenant_secret(b"master-secret", "k")
+    secret = tenant_secret(b"master-secret", "t")  # the key's tenant's secret
     assert verify(secret, request.content, request.headers[SIGNATURE_HEADER])
     delivered = json.loads(request.content)
     assert (delivered["id"], delivered["status"], delivered["metadata"]) == (

@@ -98,7 +98,7 @@ def test_the_worker_policy_allows_exactly_the_calls_it_makes(
     """A job run, a cache hit, a duplicate delivery and a malformed message, through the handler's
     own path (WorkerRuntime with SQS events) on moto, counting calls by table."""
     from jobkit import MESSAGES as JOB_MESSAGES
-    from jobkit import receive_all, sqs_event, worker_settings
+    from jobkit import add_key, receive_all, sqs_event, worker_settings
     from switchyard.jobs.runtime import WorkerRuntime
     from switchyard.local.aws import client as aws_client
 
@@ -111,6 +111,8 @@ def test_the_worker_policy_allows_exactly_the_calls_it_makes(
     runtime = WorkerRuntime.start(settings)
     sqs = aws_client("sqs", state_tables.endpoint)
     try:
+        # The worker reads the key's record for its tenant: a key the store knows.
+        runtime._loop.run_until_complete(add_key(runtime.gateway.state.keys, "k", "t"))
         url = state_tables.queues["JobsQueue"]
         request = {"model": "m", "messages": JOB_MESSAGES, "temperature": 0}
         for i in range(2):  # the second is answered from the cache

@@ -8,10 +8,21 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from switchyard.jobs.schema import JobBatch, JobMessage, idempotent_job_id, json_schema, new_job_id
+from switchyard.jobs.schema import (
+    JOB_MESSAGE,
+    JOB_SPEC,
+    ChatJobMessage,
+    JobBatch,
+    MessagesJobMessage,
+    MessagesJobSpec,
+    idempotent_job_id,
+    json_schema,
+    new_job_id,
+)
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "docs" / "jobs.schema.json"
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+ANTHROPIC = {"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
 
 
 def test_the_shipped_json_schema_is_the_models() -> None:
@@ -20,10 +31,36 @@ def test_the_shipped_json_schema_is_the_models() -> None:
 
 
 def test_a_direct_producers_message_validates() -> None:
-    message = JobMessage.model_validate(
+    message = JOB_MESSAGE.validate_python(
         {"job_id": "job_0123456789", "key_id": "tenant-a", "request": CHAT, "webhook_url": "https://x"}
     )
+    assert isinstance(message, ChatJobMessage)  # no kind: a chat job, as before kinds existed
     assert (message.version, message.kind, message.metadata) == (1, "chat", {})
+
+
+def test_a_messages_job_validates_its_request_as_an_anthropic_one() -> None:
+    message = JOB_MESSAGE.validate_python(
+        {"job_id": "job_0123456789", "key_id": "k", "kind": "messages", "request": ANTHROPIC}
+    )
+    assert isinstance(message, MessagesJobMessage) and message.request.max_tokens == 64
+    spec = JOB_SPEC.validate_python({"kind": "messages", "request": {**ANTHROPIC, "system": "be brief"}})
+    assert isinstance(spec, MessagesJobSpec) and spec.request.system == "be brief"
+    with pytest.raises(ValidationError):  # an Anthropic request needs max_tokens
+        JOB_MESSAGE.validate_python(
+            {"job_id": "job_0123456789", "key_id": "k", "kind": "messages", "request": CHAT}
+        )
+    with pytest.raises(ValidationError):
+        JOB_SPEC.validate_python({"kind": "completions", "request": CHAT})
+
+
+def test_a_batch_mixes_kinds_and_the_schema_names_both() -> None:
+    specs = JobBatch.model_validate(
+        {"jobs": [{"request": CHAT}, {"kind": "messages", "request": ANTHROPIC}]}
+    ).specs()
+    assert [s.kind for s in specs] == ["chat", "messages"]
+    variants = json_schema()["oneOf"]
+    kinds = [json_schema()["$defs"][v["$ref"].rsplit("/", 1)[1]]["properties"]["kind"] for v in variants]
+    assert [k.get("const") for k in kinds] == ["chat", "messages"]
 
 
 @pytest.mark.parametrize(
@@ -32,7 +69,7 @@ def test_a_direct_producers_message_validates() -> None:
 )
 def test_malformed_messages_are_refused(change: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
-        JobMessage.model_validate({"job_id": "job_0123456789", "key_id": "k", "request": CHAT, **change})
+        JOB_MESSAGE.validate_python({"job_id": "job_0123456789", "key_id": "k", "request": CHAT, **change})
 
 
 def test_new_ids_sort_by_time_and_idempotent_ids_repeat() -> None:
@@ -43,7 +80,7 @@ def test_new_ids_sort_by_time_and_idempotent_ids_repeat() -> None:
         == 3
     )
     for job_id in (new_job_id(1.0), idempotent_job_id("k", "i", 0)):
-        JobMessage.model_validate({"job_id": job_id, "key_id": "k", "request": CHAT})
+        JOB_MESSAGE.validate_python({"job_id": job_id, "key_id": "k", "request": CHAT})
 
 
 def test_batch_defaults_apply_to_jobs_without_their_own() -> None:

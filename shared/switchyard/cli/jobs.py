@@ -20,8 +20,12 @@ _FINAL = ("succeeded", "failed", "cancelled")
 def register(subparsers: Any) -> None:
     jobs = subparsers.add_parser("jobs", help="async jobs: submit, get, list, cancel, redrive")
     sub = jobs.add_subparsers(dest="jobs_command", required=True)
-    submit = sub.add_parser("submit", help="submit a JSONL file of chat requests, write results as JSONL")
-    submit.add_argument("file", type=Path, help="one chat request (or {'request': …}) per line")
+    submit = sub.add_parser("submit", help="submit a JSONL file of requests, write results as JSONL")
+    submit.add_argument(
+        "file",
+        type=Path,
+        help="one request (or {'request': …, 'kind': …}) per line; kind 'messages': an Anthropic request",
+    )
     submit.add_argument("--out", type=Path, required=True, help="results, one JSON object per input line")
     submit.add_argument("--batch", type=int, default=100, help="jobs per POST /v1/jobs")
     submit.add_argument("--webhook-url", default=None)
@@ -92,13 +96,19 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def read_specs(path: Path, webhook_url: str | None) -> list[dict[str, Any]]:
-    """Each non-empty line: a chat request, or a job ({"request": …, "metadata": …})."""
+    """Each non-empty line: a request, or a job ({"request": …, "kind": …, "metadata": …}). A bare
+    request may carry ``kind`` too ("messages": an Anthropic Messages request; default "chat"),
+    which is moved to the job: neither request dialect has such a field."""
     specs = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         item = json.loads(line)
-        spec = item if "request" in item else {"request": item}
+        if "request" in item:
+            spec = item
+        else:
+            kind = item.pop("kind", None)
+            spec = {"request": item} if kind is None else {"kind": kind, "request": item}
         spec.setdefault("metadata", {})["line"] = str(number)
         if webhook_url:
             spec.setdefault("webhook_url", webhook_url)

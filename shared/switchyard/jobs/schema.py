@@ -1,32 +1,67 @@
 """The jobs wire contract: what ``POST /v1/jobs`` takes, and the message on the jobs queue.
 
-:class:`JobMessage` is the one schema shared by the HTTP submission and by any IAM-authorised
+:data:`JobMessage` is the one schema shared by the HTTP submission and by any IAM-authorised
 producer that puts messages straight on the queue; ``docs/jobs.schema.json`` is its JSON Schema
-(a test keeps the file equal to the model). ``key_id`` names the key (tenant) charged for the job.
+(a test keeps the file equal to the model). ``kind`` picks the request's dialect: "chat" (OpenAI
+Chat Completions, the default) or "messages" (Anthropic Messages). ``key_id`` names the key
+charged for the job; the key's tenant owns it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 
+from switchyard.api.anthropic import AnthropicRequest
 from switchyard.api.chat import ChatRequest
 
 JOB_ID_PATTERN = r"^job_[A-Za-z0-9_-]{8,64}$"
 _Metadata = dict[str, str]
+type JobKind = Literal["chat", "messages"]
+KINDS: tuple[JobKind, ...] = ("chat", "messages")
+
+_CHAT_DOC = "An OpenAI Chat Completions request."
+_MESSAGES_DOC = "An Anthropic Messages API request; the result is an Anthropic message."
 
 
-class JobSpec(BaseModel):
-    """One job of a submission."""
+def _kind_of(value: Any) -> str:
+    """The variant a job belongs to: ``kind``, "chat" when absent (messages from before kinds)."""
+    if isinstance(value, dict):
+        kind = value.get("kind", "chat")
+        return kind if isinstance(kind, str) else ""
+    return str(getattr(value, "kind", ""))
 
+
+class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    request: ChatRequest
     webhook_url: str | None = Field(default=None, max_length=2048)
     metadata: _Metadata = Field(default_factory=dict, max_length=16)
+
+
+class ChatJobSpec(_Spec):
+    """One chat job of a submission (``kind`` may be left out)."""
+
+    kind: Literal["chat"] = "chat"
+    request: ChatRequest = Field(description=_CHAT_DOC)
+
+
+class MessagesJobSpec(_Spec):
+    """One Anthropic Messages job of a submission."""
+
+    kind: Literal["messages"]
+    request: AnthropicRequest = Field(description=_MESSAGES_DOC)
+
+
+# One job of a submission; ``kind`` picks the request dialect (absent: "chat").
+type JobSpec = Annotated[
+    Annotated[ChatJobSpec, Tag("chat")] | Annotated[MessagesJobSpec, Tag("messages")],
+    Discriminator(_kind_of),
+]
+JOB_SPEC: TypeAdapter[ChatJobSpec | MessagesJobSpec] = TypeAdapter(JobSpec)
 
 
 class JobBatch(BaseModel):
@@ -39,7 +74,7 @@ class JobBatch(BaseModel):
     webhook_url: str | None = Field(default=None, max_length=2048)
     metadata: _Metadata = Field(default_factory=dict, max_length=16)
 
-    def specs(self) -> list[JobSpec]:
+    def specs(self) -> list[ChatJobSpec | MessagesJobSpec]:
         return [
             spec.model_copy(
                 update={
@@ -51,24 +86,51 @@ class JobBatch(BaseModel):
         ]
 
 
-class JobMessage(BaseModel):
-    """A message on the jobs queue (schema version 1)."""
-
-    model_config = ConfigDict(extra="forbid", title="SwitchyardJobMessage")
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
     version: Literal[1] = 1
-    job_id: str = Field(pattern=JOB_ID_PATTERN, description="Unique per key; the idempotency key.")
-    key_id: str = Field(min_length=1, max_length=128, description="The key (tenant) charged for the job.")
-    kind: Literal["chat"] = "chat"
-    request: ChatRequest = Field(description="An OpenAI Chat Completions request (stream is ignored).")
+    job_id: str = Field(pattern=JOB_ID_PATTERN, description="Unique per tenant; the idempotency key.")
+    key_id: str = Field(
+        min_length=1,
+        max_length=128,
+        description="The key charged for the job; its tenant (read from the key store) owns it.",
+    )
     webhook_url: str | None = Field(default=None, max_length=2048)
     metadata: _Metadata = Field(default_factory=dict, max_length=16)
     submitted_at: float | None = Field(default=None, description="Epoch seconds.")
 
 
+class ChatJobMessage(_Message):
+    """A chat job on the queue (``kind`` may be left out)."""
+
+    model_config = ConfigDict(title="SwitchyardChatJobMessage")
+
+    kind: Literal["chat"] = "chat"
+    request: ChatRequest = Field(description=_CHAT_DOC + " stream is ignored.")
+
+
+class MessagesJobMessage(_Message):
+    """An Anthropic Messages job on the queue."""
+
+    model_config = ConfigDict(title="SwitchyardMessagesJobMessage")
+
+    kind: Literal["messages"]
+    request: AnthropicRequest = Field(description=_MESSAGES_DOC + " stream is ignored.")
+
+
+# A message on the jobs queue (schema version 1).
+type JobMessage = Annotated[
+    Annotated[ChatJobMessage, Tag("chat")] | Annotated[MessagesJobMessage, Tag("messages")],
+    Discriminator(_kind_of),
+]
+JOB_MESSAGE: TypeAdapter[ChatJobMessage | MessagesJobMessage] = TypeAdapter(JobMessage)
+
+
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema of :class:`JobMessage`, as written to docs/jobs.schema.json."""
-    schema = JobMessage.model_json_schema()
+    """The JSON Schema of :data:`JobMessage`, as written to docs/jobs.schema.json."""
+    schema = JOB_MESSAGE.json_schema()
+    schema["title"] = "SwitchyardJobMessage"
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
 

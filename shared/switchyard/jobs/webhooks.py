@@ -1,9 +1,10 @@
 """Signed webhook deliveries, and the helper receivers verify them with.
 
 Each delivery is a POST of the job's JSON with ``x-switchyard-signature: t=<unix time>,v1=<hex>``,
-where v1 is HMAC-SHA256 over ``"<t>.<body>"`` with the tenant's secret. Each key (tenant) has its
-own secret, derived from the master webhook secret (:func:`tenant_secret`), so one leaked secret
-does not let anyone forge another tenant's deliveries. Receivers call :func:`verify`.
+where v1 is HMAC-SHA256 over ``"<t>.<body>"`` with the secret of the tenant that owns the job.
+Each tenant has its own secret, derived from the master webhook secret (:func:`tenant_secret`), so
+one leaked secret does not let anyone forge another tenant's deliveries, while every key of a
+tenant (jobs are the tenant's) verifies with the same one. Receivers call :func:`verify`.
 
 Deliveries are retried with exponential backoff on connection errors, 408, 429 and 5xx, a bounded
 number of times; the job's own status never depends on its webhook.
@@ -27,9 +28,10 @@ DEFAULT_TOLERANCE_S = 300
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
-def tenant_secret(master: bytes, key_id: str) -> str:
-    """The webhook secret of one key (tenant): HMAC-SHA256 of its id under the master secret."""
-    return "whsec_" + hmac.new(master, f"webhook\n{key_id}".encode(), hashlib.sha256).hexdigest()
+def tenant_secret(master: bytes, tenant: str) -> str:
+    """The webhook secret of one tenant: HMAC-SHA256 of its id under the master secret (a label
+    apart from the per-key secrets of earlier versions, which a tenant id could equal)."""
+    return "whsec_" + hmac.new(master, f"webhook-tenant\n{tenant}".encode(), hashlib.sha256).hexdigest()
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -83,16 +85,16 @@ class WebhookSender:
         self._sleep = sleep
         self._clock = clock
 
-    def secret_for(self, key_id: str) -> str:
-        return tenant_secret(self._master, key_id)
+    def secret_for(self, tenant: str) -> str:
+        return tenant_secret(self._master, tenant)
 
-    async def deliver(self, url: str, body: bytes, key_id: str, job_id: str) -> bool:
+    async def deliver(self, url: str, body: bytes, tenant: str, job_id: str) -> bool:
         """POST ``body`` to ``url``; True once it answered 2xx. Never raises."""
         for attempt in range(self._attempts):
             if attempt:
                 await self._sleep(self._base_delay_s * 2 ** (attempt - 1))
             try:
-                status = await self._post(url, body, key_id)
+                status = await self._post(url, body, tenant)
             except UnsafeTargetError as exc:
                 logger.warning("webhook refused", extra={"job_id": job_id, "reason": str(exc)})
                 return False
@@ -106,7 +108,7 @@ class WebhookSender:
         logger.warning("webhook not delivered", extra={"job_id": job_id, "status": status})
         return False
 
-    async def _post(self, url: str, body: bytes, key_id: str) -> int:
+    async def _post(self, url: str, body: bytes, tenant: str) -> int:
         # Checked again at delivery, and sent to the checked address (DNS rebinding).
         target = await self._guard.check(url)
         pinned = target.url.copy_with(host=target.address)
@@ -114,7 +116,7 @@ class WebhookSender:
             "content-type": "application/json",
             "host": target.url.netloc.decode("ascii"),
             "user-agent": "switchyard-webhooks/1",
-            SIGNATURE_HEADER: sign(self.secret_for(key_id), body, int(self._clock())),
+            SIGNATURE_HEADER: sign(self.secret_for(tenant), body, int(self._clock())),
         }
         extensions = {"sni_hostname": target.url.host} if target.url.scheme == "https" else {}
         response = await self._client.post(pinned, content=body, headers=headers, extensions=extensions)

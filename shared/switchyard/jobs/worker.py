@@ -1,46 +1,54 @@
 """The worker core: one job message → at most one provider call and at most one charge.
 
-For each message: parse it, :meth:`~switchyard.state.jobs.JobStore.claim` the job (a conditional
-write), run it through :func:`switchyard.serving.serve_chat` (the router's own limits, cache,
-retries, fallback and cost) with a checkpoint of the answer after the provider call and before the
-charge, then write the final status and result with the TTL, then deliver the webhook.
+For each message: parse it, resolve the tenant of the key it names (through the gateway's key
+store), :meth:`~switchyard.state.jobs.JobStore.claim` the job (a conditional write), run it
+through :func:`switchyard.serving.serve_chat` (the router's own limits, cache, retries, fallback
+and cost) and, right after the provider call and before the charge, write the job's final status
+and result in one conditional write; then deliver the webhook. A "messages" job is translated to
+the canonical chat request on the way in and its answer back to an Anthropic message on the way
+out, so it is served, cached and charged exactly like a chat job.
 
 The crash windows, precisely (docs/jobs.md):
 
 1. before the claim: nothing happened; the redelivery runs the job.
-2. claim → checkpoint (the provider call itself): the redelivery finds the job running without an
+2. claim → final write (the provider call itself): the redelivery finds the job running without an
    answer; it retries later until the lease lapses, then claims and calls the provider again. The
-   first call was never charged (the charge comes after the checkpoint), so the key is charged once;
-   the provider may have served (and billed) the lost call: the one at-least-once window.
-3. checkpoint → charge: the answer is kept, the redelivery finishes the job without calling or
-   charging; this usage is not charged (at most once: never twice).
-4. charge → final write (the crash the tests inject): the redelivery finishes the job from the
-   checkpoint without calling or charging again.
-5. final write → webhook: the job is done; the webhook is not sent again (deliveries are retried
-   in-process, not by redelivery).
+   first call was never charged (the charge comes after the final write), so the key is charged
+   once; the provider may have served (and billed) the lost call: the one at-least-once window.
+3. final write → charge: the job is done; the redelivery skips it without calling or charging;
+   this usage is not charged (at most once: never twice).
+4. charge → webhook: the job is done and charged; the webhook is not sent again (deliveries are
+   retried in-process, not by redelivery).
+
+Workers before the combined write stored the answer with a separate checkpoint and wrote the final
+status after the charge; a job such a worker left running with an answer is finished from it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from time import time
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from switchyard.api.chat import ChatCompletion
+from switchyard.api.chat import ChatCompletion, ChatRequest
 from switchyard.errors import SwitchyardError
-from switchyard.jobs.schema import JobMessage
+from switchyard.jobs.schema import JOB_MESSAGE, ChatJobMessage, MessagesJobMessage
 from switchyard.jobs.service import JobsService, job_view
+from switchyard.keys.auth import MASTER_TENANT
 from switchyard.observability import logger
+from switchyard.providers.anthropic_inbound import anthropic_response_from_chat, chat_request_from_anthropic
 from switchyard.routing.attempt import Outcome
 from switchyard.serving import serve_chat
 from switchyard.state.jobs import FINAL, JobRecord, JobStatus
 
 if TYPE_CHECKING:
     from switchyard.gateway import Gateway
+
+type Message = ChatJobMessage | MessagesJobMessage
 
 # Final statuses of the caller's own making: retrying the same request cannot help.
 _RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -71,77 +79,187 @@ class JobWorker:
         self._clock = clock
 
     async def run(self, body: str) -> Ran:
-        """Raises InvalidMessageError, JobBusyError, JobRetryError, StateUnavailableError."""
+        """Raises InvalidMessageError, JobBusyError, JobRetryError, StateUnavailableError, and
+        GatewayError 503 when the key store cannot be read (the message is retried)."""
         message = parse(body)
-        seed = _seed(message, self._clock(), self._jobs.limits.ttl_s)
+        # The tenant comes from the key store, never from the message: a producer can only name
+        # a key, and the key's real tenant owns the job (reads it, verifies its webhooks).
+        tenant = await self._gateway.auth.tenant_by_id(message.key_id)
+        if tenant is None:
+            return await self._refuse(message)
+        seed = _seed(message, tenant, self._clock(), self._jobs.limits.ttl_s)
         now = self._clock()
-        claim = await self._jobs.store.claim(seed, now=now, lease_until=now + self._jobs.limits.lease_s)
+        # Messages made by POST /v1/jobs carry submitted_at, and their job is stored already.
+        claim = await self._jobs.store.claim(
+            seed,
+            now=now,
+            lease_until=now + self._jobs.limits.lease_s,
+            stored=message.submitted_at is not None,
+        )
         record = claim.record
         if claim.won and record is not None:
             return await self._execute(message, record)
+        if record is not None and record.key_id != message.key_id:
+            # Another key of the tenant already has this job id: running it would hand that
+            # job's result to this message, so it goes to the DLQ (and its alarm) instead.
+            raise InvalidMessageError(f"{message.job_id}: job id already used by another key of the tenant")
         if record is None or record.status in FINAL:
             return Ran(
                 message.job_id,
                 "cancelled" if record and record.status == JobStatus.CANCELLED else "duplicate",
             )
-        if record.answered:  # an earlier delivery got the answer, then crashed: finish from it
+        if record.answered:  # a previous worker version checkpointed the answer, then crashed
             await self._finish(record, JobStatus.SUCCEEDED)
             return Ran(message.job_id, "recovered")
         raise JobBusyError(message.job_id)
 
-    async def _execute(self, message: JobMessage, record: JobRecord) -> Ran:
-        store, key_id, job_id = self._jobs.store, record.key_id, record.job_id
+    async def _execute(self, message: Message, record: JobRecord) -> Ran:
+        store, job_id = self._jobs.store, record.job_id
+        finished: list[JobRecord] = []
+        # From the cache tenant_by_id just filled; also what the gate applies (models, limits).
+        if await self._gateway.auth.identity_by_id(record.key_id) is None:
+            # Revoked since the job was queued (perhaps because it leaked): its tenant sees why.
+            error = {
+                "error": {
+                    "message": "the job's key has been revoked",
+                    "type": "authentication_error",
+                    "code": "revoked_api_key",
+                }
+            }
+            await self._finish(record, JobStatus.FAILED, error=json.dumps(error).encode())
+            return Ran(job_id, "failed")
 
-        async def checkpoint(payload: bytes, _: Outcome[ChatCompletion]) -> None:
-            if not await store.checkpoint(
-                key_id, job_id, attempt=record.attempts, result=payload, now=self._clock()
-            ):
+        async def complete(payload: bytes, outcome: Outcome[ChatCompletion]) -> None:
+            # The result and the final status in one write, before the charge: one write fewer
+            # per job than a checkpoint followed by a final write, and the same guarantees.
+            done = await self._complete(record, _result(message, payload, outcome.completion))
+            if done is None:
                 raise JobBusyError(job_id)  # our lease lapsed and another delivery took the job
+            finished.append(done)
 
-        request = message.request.model_copy(update={"stream": None, "stream_options": None})
         try:
-            served = await serve_chat(self._gateway, request, key_id, job_id, {}, before_charge=checkpoint)
+            request = _chat_request(message)
+            served = await serve_chat(
+                self._gateway, request, record.key_id, job_id, {}, before_charge=complete
+            )
         except SwitchyardError as exc:
             if exc.status in _RETRYABLE_STATUSES:
-                await store.release(key_id, job_id, attempt=record.attempts, now=self._clock())
+                await store.release(record.tenant, job_id, attempt=record.attempts, now=self._clock())
                 raise JobRetryError(f"{job_id}: {exc.kind}") from exc
             error = {"error": {"message": exc.message, "type": exc.policy.error_type, "code": exc.code}}
             await self._finish(record, JobStatus.FAILED, error=json.dumps(error).encode())
             return Ran(job_id, "failed")
-        await self._finish(record, JobStatus.SUCCEEDED, result=served.body)
+        if finished:
+            await self._notify(finished[0])
+        else:  # answered from the cache: nothing was called, nothing is charged
+            await self._finish(record, JobStatus.SUCCEEDED, result=_result(message, served.body))
         return Ran(job_id, "ran")
+
+    async def _complete(self, record: JobRecord, result: bytes) -> JobRecord | None:
+        """The job succeeded with ``result``, under this delivery's claim; None: not ours anymore."""
+        now = self._clock()
+        expires_at = now + self._jobs.limits.ttl_s
+        won = await self._jobs.store.finish(
+            record.tenant,
+            record.job_id,
+            JobStatus.SUCCEEDED,
+            now=now,
+            expires_at=expires_at,
+            attempt=record.attempts,
+            result=result,
+        )
+        if not won:
+            return None
+        return replace(
+            record, status=JobStatus.SUCCEEDED, result=result, updated_at=now, expires_at=expires_at
+        )
 
     async def _finish(
         self, record: JobRecord, status: JobStatus, *, result: bytes | None = None, error: bytes | None = None
     ) -> None:
         now = self._clock()
         expires_at = now + self._jobs.limits.ttl_s
-        store = self._jobs.store
-        if not await store.finish(
-            record.key_id, record.job_id, status, now=now, expires_at=expires_at, result=result, error=error
+        if not await self._jobs.store.finish(
+            record.tenant,
+            record.job_id,
+            status,
+            now=now,
+            expires_at=expires_at,
+            attempt=record.attempts,
+            result=result,
+            error=error,
         ):
             return  # another delivery finished it (and sends the webhook)
-        if not record.webhook_url:
-            return
-        done = await store.get(record.key_id, record.job_id)
-        if done is not None and done.webhook_url:
+        done = replace(
+            record,
+            status=status,
+            result=result if result is not None else record.result,
+            error=error,
+            updated_at=now,
+            expires_at=expires_at,
+        )
+        await self._notify(done)
+
+    async def _notify(self, done: JobRecord) -> None:
+        # Built from what this delivery wrote (its conditional write won): no read back.
+        if done.webhook_url:
             body = json.dumps(job_view(done), separators=(",", ":")).encode()
-            await self._jobs.webhooks.deliver(done.webhook_url, body, done.key_id, done.job_id)
+            await self._jobs.webhooks.deliver(done.webhook_url, body, done.tenant, done.job_id)
+
+    async def _refuse(self, message: Message) -> Ran:
+        """A message naming a key that does not exist (or has expired): nobody can be charged,
+        and no tenant owns it. The failure is recorded under the master key's tenant, where the
+        operator reads it; retrying would not help, so the message is not failed back to SQS."""
+        now = self._clock()
+        logger.warning("job names an unknown key", extra={"job_id": message.job_id})
+        error = {
+            "error": {
+                "message": f"the job's key_id {message.key_id!r} names no key",
+                "type": "invalid_request_error",
+                "code": "invalid_key_id",
+            }
+        }
+        seed = _seed(message, MASTER_TENANT, now, self._jobs.limits.ttl_s)
+        failed = replace(seed, status=JobStatus.FAILED, error=json.dumps(error).encode())
+        created = await self._jobs.store.create(failed)
+        return Ran(message.job_id, "failed" if created else "duplicate")
 
 
-def parse(body: str) -> JobMessage:
+def parse(body: str) -> Message:
     try:
-        return JobMessage.model_validate_json(body)
+        return JOB_MESSAGE.validate_json(body)
     except ValidationError as exc:
         logger.warning("invalid job message", extra={"errors": exc.error_count()})
         raise InvalidMessageError(f"not a job message: {exc.error_count()} errors") from exc
 
 
-def _seed(message: JobMessage, now: float, ttl_s: int) -> JobRecord:
+def _chat_request(message: Message) -> ChatRequest:
+    """The canonical request, never streamed (a job's answer is stored whole). Raises
+    InvalidRequestError for an Anthropic request that has no canonical form."""
+    if isinstance(message, MessagesJobMessage):
+        request = chat_request_from_anthropic(message.request)
+    else:
+        request = message.request
+    return request.model_copy(update={"stream": None, "stream_options": None})
+
+
+def _result(message: Message, payload: bytes, completion: ChatCompletion | None = None) -> bytes:
+    """The stored result in the job's dialect, from the canonical answer's JSON (``payload``; a
+    cache hit has no parsed ``completion``: the cache keeps canonical answers for every dialect)."""
+    if not isinstance(message, MessagesJobMessage):
+        return payload
+    if completion is None:
+        completion = ChatCompletion.model_validate_json(payload)
+    return anthropic_response_from_chat(completion).model_dump_json().encode()
+
+
+def _seed(message: Message, tenant: str, now: float, ttl_s: int) -> JobRecord:
     """The record a claim creates for a job that was put straight on the queue."""
     return JobRecord(
         job_id=message.job_id,
         key_id=message.key_id,
+        tenant=tenant,
+        kind=message.kind,
         status=JobStatus.QUEUED,
         request=message.request.model_dump_json(exclude_none=True, by_alias=True).encode(),
         created_at=message.submitted_at or now,

@@ -110,6 +110,16 @@ class ClientAuth:
             identity = self._identities[record.key_id] = identity_of(record)
         return identity
 
+    async def tenant_by_id(self, kid: str) -> str | None:
+        """The tenant of a key known only by its id, revoked keys included (their jobs still have
+        an owner); None when unknown or expired. Raises GatewayError 503 like ``authenticate``."""
+        if kid == self._master_id:
+            return MASTER_TENANT
+        record = await self._record(kid)
+        if record is None or (record.expires_at is not None and record.expires_at <= self.wall()):
+            return None
+        return record.tenant
+
     async def identity_by_id(self, kid: str) -> Identity | None:
         """The identity of an active key known only by its id (the jobs worker: a queued job names
         its key), through the same warm cache; None when unknown, revoked or expired. Raises

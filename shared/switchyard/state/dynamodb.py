@@ -160,9 +160,15 @@ class Table:
         new: Item = answer.get("Attributes", {})
         return new
 
-    async def put(self, item: Item) -> None:
+    async def put(self, item: Item, *, condition: str | None = None, values: Item | None = None) -> None:
+        """PutItem; with ``condition``, raises ConditionFailed with the item it would replace."""
         fn: Callable[..., Any] = self.client.put_item
-        await self._call(fn, "PutItem", TableName=self.name, Item=item)
+        extra: dict[str, Any] = {}
+        if condition:
+            extra = {"ConditionExpression": condition, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+            if values:
+                extra["ExpressionAttributeValues"] = values
+        await self._call(fn, "PutItem", TableName=self.name, Item=item, **extra)
 
     async def batch_get(self, keys: list[Item]) -> list[Item]:
         """Every existing item of ``keys``, in batches of 100, unprocessed keys asked again."""

@@ -1,8 +1,10 @@
-"""Jobs on the state table, one item per job, every move a conditional ``UpdateItem``.
+"""Jobs on the state table, one item per job, every move a conditional write (``UpdateItem``,
+or a ``PutItem`` when a claim creates the job).
 
-Item shape (the key's jobs share a partition, so listing them is one query, newest first)::
+Item shape (a tenant's jobs share a partition, so listing them is one query, newest first)::
 
-    pk "jobs#<key id>"   sk "job#<job id>"
+    pk "jobs#<tenant>"   sk "job#<job id>"
+    kid    the key charged kd  kind ("chat" when absent: items from before kinds)
     st     status          rq  request (B, JSON)     ca ua  created / updated (epoch s)
     tries  claims so far   lu  lease until           rs  result (B)    er  error (B)
     wh     webhook URL     md  metadata (M)          expires_at  TTL
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable
+from dataclasses import replace
 from time import time
 
 from switchyard.state.dynamodb import ConditionFailed, Item, Table, expired, integer, n, num, s, text
@@ -20,8 +23,8 @@ from switchyard.state.jobs import Claim, JobPage, JobRecord, JobStatus
 _RUNNING, _QUEUED = s(JobStatus.RUNNING.value), s(JobStatus.QUEUED.value)
 
 
-def _key(key_id: str, job_id: str) -> Item:
-    return {"pk": s(f"jobs#{key_id}"), "sk": s(f"job#{job_id}")}
+def _key(tenant: str, job_id: str) -> Item:
+    return {"pk": s(f"jobs#{tenant}"), "sk": s(f"job#{job_id}")}
 
 
 class DynamoJobStore:
@@ -33,9 +36,12 @@ class DynamoJobStore:
         attrs, values = _fields(record)
         sets = [f"{attr} = :{attr}" for attr in attrs] + ["st = :st"]
         values[":st"] = s(record.status.value)
+        if record.error is not None:  # a job refused before it ran is created failed
+            sets.append("er = :er")
+            values[":er"] = {"B": record.error}
         try:
             await self._table.update(
-                _key(record.key_id, record.job_id),
+                _key(record.tenant, record.job_id),
                 "SET " + ", ".join(sets),
                 condition="attribute_not_exists(pk) OR expires_at <= :now_",
                 values={**values, ":now_": n(self._clock())},
@@ -44,34 +50,76 @@ class DynamoJobStore:
             return False
         return True
 
-    async def get(self, key_id: str, job_id: str) -> JobRecord | None:
-        item = await self._table.get(_key(key_id, job_id), consistent=True)
+    async def get(self, tenant: str, job_id: str) -> JobRecord | None:
+        item = await self._table.get(_key(tenant, job_id), consistent=True)
         return self._decode(item)
 
-    async def claim(self, seed: JobRecord, *, now: float, lease_until: float) -> Claim:
-        # A job put straight on the queue has no item yet: the claim creates it from the message.
-        fields, values = _fields(seed)
-        del values[":ua"]
-        keep = [f"{attr} = if_not_exists({attr}, :{attr})" for attr in fields if attr != "ua"]
-        update = "SET st = :running, lu = :lu, ua = :now, " + ", ".join(keep) + " ADD tries :one"
+    async def claim(self, seed: JobRecord, *, now: float, lease_until: float, stored: bool = False) -> Claim:
+        # Two short requests instead of one long one: a single UpdateItem that could also create
+        # the item needs an if_not_exists() for every field, and such an expression costs twice
+        # a short one (on moto, which parses it in Python, 22 ms against 11 ms). ``stored`` only
+        # picks which request goes first.
+        if not stored:
+            created = await self._create_running(seed, now, lease_until)
+            if created is not None:
+                return Claim(True, created)
+        won, item = await self._take(seed, now, lease_until)
+        if won or not stored:
+            return Claim(won, self._decode(item))
+        current = self._decode(item)
+        if current is not None:
+            return Claim(False, current)
+        created = await self._create_running(seed, now, lease_until)
+        if created is not None:
+            return Claim(True, created)
+        won, item = await self._take(seed, now, lease_until)  # another delivery created it first
+        return Claim(won, self._decode(item))
+
+    async def _create_running(self, seed: JobRecord, now: float, lease_until: float) -> JobRecord | None:
+        """A job put straight on the queue has no item yet: create it running from the message.
+        None when an unexpired item exists."""
+        running = replace(seed, status=JobStatus.RUNNING, attempts=1, lease_until=lease_until, updated_at=now)
+        names, values = _fields(running)
+        item: Item = {**_key(seed.tenant, seed.job_id), **{name: values[f":{name}"] for name in names}}
+        item.update({"st": _RUNNING, "tries": n(1), "lu": n(lease_until)})
+        try:
+            await self._table.put(
+                item, condition="attribute_not_exists(pk) OR expires_at <= :now", values={":now": n(now)}
+            )
+        except ConditionFailed:
+            return None
+        return running
+
+    async def _take(self, seed: JobRecord, now: float, lease_until: float) -> tuple[bool, Item | None]:
+        """Claim an existing job: queued, or running unanswered past its lease, and the same
+        key's (a job id another key of the tenant already used is never taken over)."""
         condition = (
-            "attribute_not_exists(st) OR st = :queued OR "
-            "(st = :running AND attribute_not_exists(rs) AND lu <= :now)"
+            "kid = :kid AND expires_at > :now AND (st = :queued OR "
+            "(st = :running AND attribute_not_exists(rs) AND lu <= :now))"
         )
-        values.update({":running": _RUNNING, ":queued": _QUEUED, ":lu": n(lease_until), ":one": n(1)})
-        values[":now"] = n(now)
+        values: Item = {
+            ":running": _RUNNING,
+            ":queued": _QUEUED,
+            ":lu": n(lease_until),
+            ":now": n(now),
+            ":one": n(1),
+            ":kid": s(seed.key_id),
+        }
         try:
             item = await self._table.update(
-                _key(seed.key_id, seed.job_id), update, condition=condition, values=values
+                _key(seed.tenant, seed.job_id),
+                "SET st = :running, lu = :lu, ua = :now ADD tries :one",
+                condition=condition,
+                values=values,
             )
         except ConditionFailed as failed:
-            return Claim(False, self._decode(failed.item))
-        return Claim(True, self._decode(item))
+            return False, failed.item
+        return True, item
 
-    async def checkpoint(self, key_id: str, job_id: str, *, attempt: int, result: bytes, now: float) -> bool:
+    async def checkpoint(self, tenant: str, job_id: str, *, attempt: int, result: bytes, now: float) -> bool:
         try:
             await self._table.update(
-                _key(key_id, job_id),
+                _key(tenant, job_id),
                 "SET rs = :rs, ua = :now",
                 condition="st = :running AND tries = :at",
                 values={":rs": {"B": result}, ":now": n(now), ":running": _RUNNING, ":at": n(attempt)},
@@ -80,10 +128,10 @@ class DynamoJobStore:
             return False
         return True
 
-    async def release(self, key_id: str, job_id: str, *, attempt: int, now: float) -> bool:
+    async def release(self, tenant: str, job_id: str, *, attempt: int, now: float) -> bool:
         try:
             await self._table.update(
-                _key(key_id, job_id),
+                _key(tenant, job_id),
                 "SET st = :queued, ua = :now",
                 condition="st = :running AND tries = :at AND attribute_not_exists(rs)",
                 values={":queued": _QUEUED, ":now": n(now), ":running": _RUNNING, ":at": n(attempt)},
@@ -94,33 +142,38 @@ class DynamoJobStore:
 
     async def finish(
         self,
-        key_id: str,
+        tenant: str,
         job_id: str,
         status: JobStatus,
         *,
         now: float,
         expires_at: float,
+        attempt: int | None = None,
         result: bytes | None = None,
         error: bytes | None = None,
     ) -> bool:
         sets = ["st = :st", "ua = :now", "expires_at = :exp"]
         values: Item = {":st": s(status.value), ":now": n(now), ":exp": n(expires_at), ":running": _RUNNING}
+        condition = "st = :running"
+        if attempt is not None:
+            condition += " AND tries = :at"
+            values[":at"] = n(attempt)
         for attr, value in (("rs", result), ("er", error)):
             if value is not None:
                 sets.append(f"{attr} = :{attr}")
                 values[f":{attr}"] = {"B": value}
         try:
             await self._table.update(
-                _key(key_id, job_id), "SET " + ", ".join(sets), condition="st = :running", values=values
+                _key(tenant, job_id), "SET " + ", ".join(sets), condition=condition, values=values
             )
         except ConditionFailed:
             return False
         return True
 
-    async def cancel(self, key_id: str, job_id: str, *, now: float) -> Claim:
+    async def cancel(self, tenant: str, job_id: str, *, now: float) -> Claim:
         try:
             item = await self._table.update(
-                _key(key_id, job_id),
+                _key(tenant, job_id),
                 "SET st = :cancelled, ua = :now",
                 condition="st = :queued AND expires_at > :now",
                 values={":cancelled": s(JobStatus.CANCELLED.value), ":queued": _QUEUED, ":now": n(now)},
@@ -130,11 +183,11 @@ class DynamoJobStore:
         return Claim(True, self._decode(item))
 
     async def list(
-        self, key_id: str, *, status: JobStatus | None = None, limit: int = 20, after: str | None = None
+        self, tenant: str, *, status: JobStatus | None = None, limit: int = 20, after: str | None = None
     ) -> JobPage:
         found: builtins.list[JobRecord] = []
-        start = _key(key_id, after) if after else None
-        values: Item = {":pk": s(f"jobs#{key_id}"), ":job": s("job#")}
+        start = _key(tenant, after) if after else None
+        values: Item = {":pk": s(f"jobs#{tenant}"), ":job": s("job#")}
         while True:
             items, start = await self._table.query_page(
                 "pk = :pk AND begins_with(sk, :job)", values, newest_first=True, limit=limit + 1, start=start
@@ -154,7 +207,8 @@ class DynamoJobStore:
             return None
         return JobRecord(
             job_id=text(item, "sk").removeprefix("job#"),
-            key_id=text(item, "pk").removeprefix("jobs#"),
+            key_id=text(item, "kid"),
+            tenant=text(item, "pk").removeprefix("jobs#"),
             status=JobStatus(text(item, "st")),
             request=bytes(item["rq"]["B"]) if "rq" in item else b"{}",
             created_at=num(item, "ca"),
@@ -162,6 +216,7 @@ class DynamoJobStore:
             expires_at=num(item, "expires_at"),
             webhook_url=text(item, "wh") or None,
             metadata={k: v["S"] for k, v in item.get("md", {}).get("M", {}).items()},
+            kind=text(item, "kd") or "chat",
             attempts=integer(item, "tries"),
             lease_until=num(item, "lu"),
             result=bytes(item["rs"]["B"]) if "rs" in item else None,
@@ -178,6 +233,8 @@ def _fields(record: JobRecord) -> tuple[builtins.list[str], Item]:
         ":ua": n(record.updated_at),
         ":expires_at": n(record.expires_at),
         ":md": {"M": {k: s(v) for k, v in record.metadata.items()}},
+        ":kid": s(record.key_id),
+        ":kd": s(record.kind),
     }
     if record.webhook_url:
         values[":wh"] = s(record.webhook_url)
