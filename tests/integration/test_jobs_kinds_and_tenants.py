@@ -240,3 +240,20 @@ async def test_a_job_whose_key_was_revoked_before_it_ran_fails_for_its_tenant(
         failed = (await client.get(f"/v1/jobs/{job_id}")).json()
     assert failed["status"] == "failed" and failed["error"]["error"]["code"] == "revoked_api_key"
     assert fake_upstream.count() == 0 and app.charges == []
+
+
+async def test_a_job_over_its_keys_budget_fails_with_budget_exceeded_and_calls_nobody(
+    app: App, fake_upstream: FakeUpstream
+) -> None:
+    from decimal import Decimal
+
+    spec = KeySpec(tenant="acme", budgets={"daily": Decimal("0.001")})
+    issued = await KeyService(app.gateway.state.keys).create(spec)
+    priced = {**CHAT, "model": "a/gpt-4o"}  # the shipped price table's gpt-4o: ~$0.01 reserved
+    async with app.client(issued.key) as client:
+        [job] = (await client.post("/v1/jobs", json={"request": priced})).json()["data"]
+        # Not retried through SQS until the DLQ: the budget stays spent until the period ends.
+        assert await app.work() == ["failed"]
+        done = (await client.get(f"/v1/jobs/{job['id']}")).json()
+    assert done["status"] == "failed" and done["error"]["error"]["code"] == "budget_exceeded"
+    assert fake_upstream.count() == 0 and app.charges == []

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from switchyard.api.chat import ChatCompletion, ChatRequest
-from switchyard.errors import SwitchyardError
+from switchyard.errors import Kind, SwitchyardError
 from switchyard.jobs.schema import JOB_MESSAGE, ChatJobMessage, MessagesJobMessage
 from switchyard.jobs.service import JobsService, job_view
 from switchyard.keys.auth import MASTER_TENANT
@@ -143,7 +143,9 @@ class JobWorker:
                 self._gateway, request, record.key_id, job_id, {}, before_charge=complete
             )
         except SwitchyardError as exc:
-            if exc.status in _RETRYABLE_STATUSES:
+            # A spent budget stays spent until its period ends (hours): the job fails with
+            # budget_exceeded now rather than cycling through SQS into the DLQ.
+            if exc.status in _RETRYABLE_STATUSES and exc.kind is not Kind.BUDGET_EXCEEDED:
                 await store.release(record.tenant, job_id, attempt=record.attempts, now=self._clock())
                 raise JobRetryError(f"{job_id}: {exc.kind}") from exc
             error = {"error": {"message": exc.message, "type": exc.policy.error_type, "code": exc.code}}
