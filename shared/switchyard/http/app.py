@@ -31,6 +31,7 @@ from switchyard.http.meta import health_router, models_router
 from switchyard.http.middleware import RequestContextMiddleware
 from switchyard.http.usage import admin_router as admin_usage_router
 from switchyard.http.usage import client_router as usage_router
+from switchyard.metrics.asgi import RequestMetricsMiddleware
 
 
 def create_app(
@@ -59,6 +60,7 @@ def create_app(
 
     app = FastAPI(title="Switchyard", version=__version__, lifespan=lifespan)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetricsMiddleware)  # added last: outside the 413 check, sees it
     app.add_exception_handler(SwitchyardError, handle_switchyard_error)
     app.add_exception_handler(HTTPException, handle_http_exception)
     app.add_exception_handler(RequestValidationError, handle_request_validation)

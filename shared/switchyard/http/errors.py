@@ -77,6 +77,7 @@ def from_validation(exc: ValidationError) -> InvalidRequestError:
 
 async def handle_switchyard_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SwitchyardError)
+    request.state.error = exc  # its kind, for the Errors metric (switchyard.metrics.asgi)
     logger.info(
         "request failed",
         extra={

@@ -47,6 +47,12 @@ class QueuePoller:
         self._wait_s = wait_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="jobs-poller", daemon=True)
+        self._runtime: WorkerRuntime | None = None
+
+    def spent_usd(self) -> float:
+        """What the jobs cost so far (the worker's CostUSD): the local cost alarms add it up."""
+        runtime = self._runtime
+        return 0.0 if runtime is None else runtime.gateway.metrics.requests.cost_total_usd
 
     def start(self) -> None:
         self._thread.start()
@@ -58,7 +64,7 @@ class QueuePoller:
     def _run(self) -> None:
         from switchyard.local.aws import client
 
-        runtime = WorkerRuntime.start(self._settings)
+        runtime = self._runtime = WorkerRuntime.start(self._settings)
         assert self._settings.aws_endpoint_url is not None
         sqs = client("sqs", self._settings.aws_endpoint_url)
         try:

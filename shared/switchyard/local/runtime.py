@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import secrets
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 from pydantic import SecretStr
 
 from switchyard.config.settings import PROVIDER_KEY_ENV, Settings
 from switchyard.http.app import create_app
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 _STATE_DIR = Path(".switchyard")
 
@@ -44,7 +49,7 @@ def _persistent_key() -> str:
     return key
 
 
-def banner(settings: Settings, host: str, port: int) -> str:
+def banner(settings: Settings, host: str, port: int, budget: str | None = None) -> str:
     assert settings.master_key is not None
     key = settings.master_key.get_secret_value()
     real = [name for name in PROVIDER_KEY_ENV if name in settings.environment]
@@ -60,6 +65,7 @@ def banner(settings: Settings, host: str, port: int) -> str:
             f"  config:         {settings.config_path}",
             f"  state:          {_state_line(settings)}",
             f"  jobs:           {_jobs_line(settings)}",
+            f"  budget:         {budget or 'no cost alarms'}",
             "  try:",
             f"    curl -s {url}/v1/chat/completions -H 'Authorization: Bearer {key}' "
             "-H 'Content-Type: application/json' "
@@ -82,6 +88,25 @@ def _state_line(settings: Settings) -> str:
     return f"DynamoDB table {settings.state_table} ({where})"
 
 
+def _cost_alarms(app: FastAPI, settings: Settings, other_spend: Callable[[], float] | None = None) -> str:
+    """The template's cost alarms, emulated against this gateway's spend, driving the budget
+    function (switchyard.local.budget); what the banner says about them."""
+    from switchyard.local.budget import BUDGET_FUNCTION, ROOT, describe, with_cost_alarms
+    from switchyard.local.template import TemplateError, load_template
+
+    try:
+        template = load_template(settings.template_path or ROOT / "template.yaml")
+        return describe(
+            with_cost_alarms(app, settings, template, BUDGET_FUNCTION, other_spend=other_spend or _nothing)
+        )
+    except (OSError, ImportError, TemplateError) as exc:
+        return f"no cost alarms ({exc})"
+
+
+def _nothing() -> float:
+    return 0.0
+
+
 def main() -> None:
     settings = local_settings(Settings.from_env())
     with ExitStack() as stack:
@@ -90,6 +115,7 @@ def main() -> None:
             from switchyard.local.aws import local_state
 
             settings = stack.enter_context(local_state(settings))
+        jobs_spend: Callable[[], float] | None = None
         if settings.jobs_queue_url:
             # The SQS worker, as Lambda would run it, on the emulated jobs queue.
             from switchyard.local.poller import QueuePoller
@@ -97,8 +123,10 @@ def main() -> None:
             poller = QueuePoller(settings, settings.jobs_queue_url)
             poller.start()
             stack.callback(poller.stop)
+            jobs_spend = poller.spent_usd
         app = create_app(settings)
-        print(banner(settings, settings.host, settings.port), flush=True)
+        budget = _cost_alarms(app, settings, jobs_spend)
+        print(banner(settings, settings.host, settings.port, budget), flush=True)
         uvicorn.run(
             app, host=settings.host, port=settings.port, log_level="warning", access_log=False, lifespan="on"
         )

@@ -7,7 +7,10 @@ they run against. Intrinsics are resolved to local names: a resource is named
 defaults, and ARNs use the given region and account (moto's defaults). A queue URL resolved here
 has the AWS form; a moto server answers on its own address, so use the URL ``create_queue`` returns.
 
-Only what tables and queues need is supported (``Ref``, ``Fn::GetAtt``, ``Fn::Sub``,
+The local runtime's cost alarms read the CloudWatch alarms on one metric
+(:func:`metric_alarms`) and the composite alarms over them (:func:`composite_alarms`).
+
+Only what tables, queues and alarms need is supported (``Ref``, ``Fn::GetAtt``, ``Fn::Sub``,
 ``Fn::Join``); anything else raises :class:`TemplateError` rather than guessing.
 """
 
@@ -22,6 +25,8 @@ from typing import Any
 
 TABLE = "AWS::DynamoDB::Table"
 QUEUE = "AWS::SQS::Queue"
+ALARM = "AWS::CloudWatch::Alarm"
+COMPOSITE_ALARM = "AWS::CloudWatch::CompositeAlarm"
 
 DEFAULT_PREFIX = "switchyard"
 # moto's defaults, so ARNs and URLs built here match what moto reports.
@@ -66,6 +71,7 @@ _INDEX_CFN_ONLY = ("ContributorInsightsSpecification",)
 # to a local emulation, and may use intrinsics this module does not resolve.
 _TABLE_KEYS = (*_TABLE_PASSTHROUGH, "GlobalSecondaryIndexes", "StreamSpecification", "SSESpecification")
 _QUEUE_KEYS = (*_QUEUE_ATTRIBUTES, *_QUEUE_JSON_ATTRIBUTES, "Tags")
+_ALARM_KEYS = ("Namespace", "Dimensions", "Statistic", "Period", "Threshold", "ComparisonOperator")
 
 
 class TemplateError(ValueError):
@@ -130,6 +136,70 @@ def queue_definitions(
     queues that redrive to them (SQS wants the target to exist)."""
     resolver = _Resolver(template, prefix, region, account_id)
     return [_queue_kwargs(resolver, logical_id) for logical_id in _dlq_first(resolver)]
+
+
+@dataclass(frozen=True)
+class MetricAlarm:
+    """A CloudWatch alarm on one metric, resolved; ``threshold_parameter`` names the template
+    parameter its threshold comes from (None: a literal)."""
+
+    logical_id: str
+    name: str
+    namespace: str
+    metric: str
+    dimensions: dict[str, str]
+    statistic: str
+    period_s: int
+    threshold: float
+    comparison: str
+    threshold_parameter: str | None
+
+
+def metric_alarms(
+    template: dict[str, Any], metric: str, *, prefix: str = DEFAULT_PREFIX, region: str = DEFAULT_REGION
+) -> list[MetricAlarm]:
+    """Every ``AWS::CloudWatch::Alarm`` on ``metric`` (single-metric alarms; math alarms have no
+    ``MetricName``), in template order."""
+    resolver = _Resolver(template, prefix, region, DEFAULT_ACCOUNT_ID)
+    found = []
+    for logical_id in resolver.of_type(ALARM):
+        raw = resolver.resources[logical_id].get("Properties") or {}
+        if raw.get("MetricName") != metric:
+            continue
+        props = resolver.properties(logical_id, _ALARM_KEYS)
+        threshold = raw.get("Threshold")
+        parameter = threshold.get("Ref") if isinstance(threshold, dict) else None
+        found.append(
+            MetricAlarm(
+                logical_id=logical_id,
+                name=resolver.physical_name(logical_id),
+                namespace=props["Namespace"],
+                metric=metric,
+                dimensions={d["Name"]: d["Value"] for d in props.get("Dimensions", ())},
+                statistic=props.get("Statistic", ""),
+                period_s=int(props["Period"]),
+                threshold=float(props["Threshold"]),
+                comparison=props["ComparisonOperator"],
+                threshold_parameter=parameter if isinstance(parameter, str) else None,
+            )
+        )
+    return found
+
+
+def composite_alarms(
+    template: dict[str, Any], *, prefix: str = DEFAULT_PREFIX, region: str = DEFAULT_REGION
+) -> dict[str, str]:
+    """Resolved name -> resolved ``AlarmRule`` of every ``AWS::CloudWatch::CompositeAlarm``."""
+    resolver = _Resolver(template, prefix, region, DEFAULT_ACCOUNT_ID)
+    return {
+        resolver.physical_name(rid): str(resolver.properties(rid, ("AlarmRule",))["AlarmRule"])
+        for rid in resolver.of_type(COMPOSITE_ALARM)
+    }
+
+
+def parameter_default(template: dict[str, Any], name: str) -> Any:
+    """A template parameter's default. Raises TemplateError when it has none."""
+    return _Resolver(template, DEFAULT_PREFIX, DEFAULT_REGION, DEFAULT_ACCOUNT_ID).ref(name)
 
 
 def _table_kwargs(resolver: _Resolver, logical_id: str) -> dict[str, Any]:
@@ -229,7 +299,9 @@ class _Resolver:
 
     def physical_name(self, logical_id: str) -> str:
         resource = self.resources[logical_id]
-        key = {TABLE: "TableName", QUEUE: "QueueName"}.get(resource.get("Type", ""))
+        key = {TABLE: "TableName", QUEUE: "QueueName", ALARM: "AlarmName", COMPOSITE_ALARM: "AlarmName"}.get(
+            resource.get("Type", "")
+        )
         literal = (resource.get("Properties") or {}).get(key) if key else None
         if literal is not None:
             name = self.resolve(literal)
@@ -285,6 +357,8 @@ class _Resolver:
             return self.physical_name(name)
         if resource_type == QUEUE:
             return self.get_att(name, "QueueUrl")
+        if resource_type in (ALARM, COMPOSITE_ALARM):
+            return self.physical_name(name)
         raise TemplateError(f"cannot resolve Ref {name} locally")
 
     def get_att(self, logical_id: str, attr: str) -> str:

@@ -18,3 +18,28 @@ CACHE_ENTRY_TOO_LARGE = "CacheEntryTooLarge"
 # A client key over its limit (answered 429), a deployment over its own (skipped, failover).
 KEY_RATE_LIMITED = "KeyRateLimited"
 DEPLOYMENT_RATE_LIMITED = "DeploymentRateLimited"
+
+# Per-request metrics with dimensions (:class:`switchyard.metrics.requests.RequestMetrics`);
+# docs/observability.md lists each one's unit and dimension sets. Every set includes ``service``
+# (Powertools adds it), and CloudWatch does not sum across sets, so an alarm must name one of the
+# sets exactly as emitted (tests/unit/test_metrics_emf.py checks template.yaml against the output).
+REQUESTS = "Requests"  # a request to a model route got a response (or failed before one)
+ERRORS = "Errors"  # ... and that response was an error
+LATENCY = "Latency"  # ms until the response started: a buffered answer, a stream's first token
+UPSTREAM_LATENCY = "UpstreamLatency"  # ms of a provider call that answered
+ANSWERS = "Answers"  # answers served by a provider (cache hits are CacheHit)
+FALLBACKS = "Fallbacks"  # ... by a deployment other than the request's first candidate
+INPUT_TOKENS = "InputTokens"
+OUTPUT_TOKENS = "OutputTokens"
+COST_USD = "CostUSD"
+COST_SAVED_USD = "CostSavedUSD"  # what cache hits would have cost
+BREAKER_OPENS = "BreakerOpens"
+
+# Dimension names.
+SERVICE = "service"
+ERROR_KIND = "ErrorKind"  # a switchyard.errors.Kind value
+STATUS_CLASS = "StatusClass"  # "4xx" or "5xx"
+PROVIDER = "Provider"
+MODEL = "Model"  # the upstream model that answered (what the provider bills)
+TENANT = "Tenant"
+DEPLOYMENT = "Deployment"

@@ -14,6 +14,8 @@ from functools import cache
 from time import monotonic
 from typing import Any
 
+from switchyard.metrics.requests import RequestMetrics
+
 Publish = Callable[[dict[str, int]], None]
 
 
@@ -33,6 +35,10 @@ class MetricSink:
         self._clock = clock
         self._last_flush = clock()
         self._publish = publish or (lambda counts: publish_emf(namespace, service, counts))
+        # The dimensioned per-request metrics, on the same interval; closed with these counters.
+        self.requests = RequestMetrics(
+            namespace=namespace, service=service, interval_s=interval_s, clock=clock
+        )
 
     def count(self, name: str, value: int = 1) -> None:
         self._totals[name] += value
@@ -52,6 +58,7 @@ class MetricSink:
 
     def close(self) -> None:
         self.flush()
+        self.requests.close()
 
 
 @cache

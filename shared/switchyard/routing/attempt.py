@@ -11,7 +11,8 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from time import monotonic
+from time import monotonic, perf_counter
+from typing import TYPE_CHECKING
 
 from switchyard.api.chat import ChatCompletion, ChatRequest
 from switchyard.config.routing import RetryConfig
@@ -24,6 +25,9 @@ from switchyard.providers.base import Provider, Target
 from switchyard.routing.backoff import backoff_delay, wait_for_retry
 from switchyard.routing.breaker import Admission, Breakers
 from switchyard.routing.select import Candidate, RouteTable
+
+if TYPE_CHECKING:
+    from switchyard.metrics.requests import RequestMetrics
 
 _MAX_RATE_LIMIT_WAITS = 2  # per deployment, then fail over
 _MAX_SERVER_RETRIES = 1  # per deployment (DESIGN §3: one retry with backoff)
@@ -78,7 +82,9 @@ class Router:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         limits: DeploymentLimits | None = None,
         events: EventPublisher | None = None,
+        metrics: RequestMetrics | None = None,
     ) -> None:
+        self._metrics = metrics  # upstream latency per provider, fallbacks
         self._limits = limits
         self._events = events  # a provider key rejected (401/403) is announced here
         self._table = table
@@ -103,7 +109,7 @@ class Router:
         """The attempt loop around any upstream ``call``; raises as :meth:`chat` does."""
         run = _Run(deadline=self._clock() + timeout_s)
         candidates = self._table.candidates(request.model, self._rng)
-        for cand in candidates:
+        for index, cand in enumerate(candidates):
             if self._out_of_budget(run):
                 break
             if not _fits_context(cand, run.context_floor):
@@ -121,6 +127,8 @@ class Router:
                 if result is None:
                     grant.settle(0)  # failed (or raised): nothing was served, the tokens go back
             if result is not None:
+                if index and self._metrics is not None:
+                    self._metrics.fallback()  # not the first candidate: a fallback answered
                 return Outcome(result, cand, run.attempts, grant)
         raise await self._exhausted(run)
 
@@ -145,6 +153,7 @@ class Router:
             try:
                 target = await self._target(cand, run, backup_key)
                 run.attempts += 1  # counts upstream calls only: a missing key is not one
+                started = perf_counter()
                 result = await call(provider, request, target)
             except ProviderError as exc:
                 run.failures.append(exc)
@@ -170,6 +179,8 @@ class Router:
                     if backup_key is not None:
                         continue
                 return None
+            if self._metrics is not None:
+                self._metrics.upstream(cand.provider_name, perf_counter() - started)
             await self._breakers.success(cand.deployment_id)
             return result
         return None

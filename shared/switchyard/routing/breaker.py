@@ -66,7 +66,15 @@ class Breakers:
     """Applies the state machine through compare-and-set writes, so concurrent instances sharing
     one store never both open a breaker twice or both probe."""
 
-    def __init__(self, store: BreakerStore, config: BreakerConfig, clock: Callable[[], float] = time) -> None:
+    def __init__(
+        self,
+        store: BreakerStore,
+        config: BreakerConfig,
+        clock: Callable[[], float] = time,
+        *,
+        on_open: Callable[[str], None] | None = None,  # the BreakerOpens metric
+    ) -> None:
+        self._on_open = on_open
         self._store = store
         self._config = config
         self._clock = clock
@@ -118,4 +126,8 @@ class Breakers:
             rec = await self._store.load(deployment_id)
             new = change(rec, self._clock())
             if new is None or await self._store.save(deployment_id, new, expected_version=rec.version):
+                # Only the writer that won the compare-and-set counts: one opening, counted once.
+                opened = new is not None and new.status is BreakerStatus.OPEN and rec.status is not new.status
+                if opened and self._on_open is not None:
+                    self._on_open(deployment_id)
                 return

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from time import time
 
 from switchyard.accounting import UsageRecord
+from switchyard.metrics.requests import RequestMetrics
 from switchyard.observability import logger
 from switchyard.state.memory import summed
 from switchyard.state.ports import UsageDelta, UsageLedger
@@ -37,8 +38,12 @@ class UsageRecorder:
         self._last_flush = clock()
         self._pending: set[asyncio.Task[None]] = set()
         self.failures = 0
+        # Also told of every answer with its tenant (the CostUSD, token and Answers metrics).
+        self.observer: RequestMetrics | None = None
 
     def answered(self, record: UsageRecord, key_id: str, tenant: str) -> None:
+        if self.observer is not None:
+            self.observer.answered(record, tenant)
         usage = record.usage
         self._add(
             UsageDelta(
