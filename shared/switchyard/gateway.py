@@ -58,14 +58,22 @@ class Gateway:
     events: EventPublisher = field(default_factory=MemoryPublisher)
     jobs: JobsService | None = None  # async jobs (submission, results, webhooks)
 
+    async def flush(self) -> None:
+        """Write what is buffered: usage aggregates, budget settlements, metrics. At shutdown, and
+        after each jobs batch: a Lambda instance may be frozen or reclaimed between invocations,
+        and what it still holds would be lost (or, for metrics, reach the cost alarms late)."""
+        if self.gate.usage is not None:
+            await self.gate.usage.drain()
+        if self.gate.budgets is not None:
+            await self.gate.budgets.flush()
+        self.metrics.flush()
+        self.metrics.requests.flush()
+
     async def aclose(self) -> None:
         if self.jobs is not None:
             await self.jobs.aclose()
         await self.client.aclose()
-        if self.gate.usage is not None:
-            await self.gate.usage.drain()  # usage writes under way land before the state closes
-        if self.gate.budgets is not None:
-            await self.gate.budgets.flush()
+        await self.flush()  # before the state closes
         self.state.close()
         self.metrics.close()
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -52,6 +54,12 @@ def test_the_sample_event_runs_through_the_handler(monkeypatch: pytest.MonkeyPat
             # The sample's key id is the test master key's: the master tenant owns its jobs.
             found = worker._runtime._loop.run_until_complete(jobs.get(MASTER_TENANT, message["job_id"]))
             assert found is not None and found.status == "succeeded" and found.kind == message["kind"]
+        # The batch's usage is in the ledger when the invocation returns, not in a buffer that a
+        # frozen or reclaimed instance would lose.
+        runtime = worker._runtime
+        day = datetime.fromtimestamp(time.time(), UTC).strftime("%Y-%m-%d")
+        totals = runtime._loop.run_until_complete(runtime.gateway.state.usage.totals(MASTER_TENANT, day))
+        assert sum(t.requests for t in totals) == len(event["Records"])
     finally:
         if worker._runtime is not None:
             worker._runtime.close()

@@ -46,7 +46,15 @@ class WorkerRuntime:
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         """One SQS batch; the answer lists the messages to retry (ReportBatchItemFailures)."""
-        return self._loop.run_until_complete(process_batch(self.worker, event))
+        return self._loop.run_until_complete(self._handle(event))
+
+    async def _handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return await process_batch(self.worker, event)
+        finally:
+            # The batch's usage, budget settlements and metrics are written before the invocation
+            # ends: between invocations the instance may be frozen or reclaimed.
+            await self.gateway.flush()
 
     def close(self) -> None:
         self._loop.run_until_complete(self.gateway.aclose())
