@@ -196,8 +196,8 @@ def report(results: dict[str, dict[str, Any]]) -> str:
         "its key's lease; a miss adds the cache PutItem and the breaker read. Budgeted: one",
         "conditional UpdateItem per request and budgeted scope reserves the worst-case cost and carries",
         "the previous answers' settlements (docs/costs.md); concurrent requests of one process share",
-        "it. No budget configured: none, but the global override and the tenant's budgets are read",
-        "once per 60 s each (0.033 a request each at 2 s a request).",
+        "it. Budgeted or not, the global budget override and the tenant's budgets are read together",
+        "(one BatchGetItem) once per 60 s (0.033 a request at 2 s a request).",
         "",
     ]
     return "\n".join(lines)

@@ -149,11 +149,9 @@ async def open_gateway(
         config.budgets,
         table,
         prices=prices,
-        keys=state.keys,
         events=events,
         clock=clock,
-        tenant_ttl_s=settings.budget_cache_ttl_s,
-        override_ttl_s=settings.budget_cache_ttl_s,
+        ttl_s=settings.budget_cache_ttl_s,
     )
     return gateway
 

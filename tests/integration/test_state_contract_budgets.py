@@ -14,8 +14,10 @@ import pytest
 from statekit import T0, Clock
 from switchyard.state.dynamodb import DynamoSettings, Table, build_client
 from switchyard.state.dynamodb_budgets import DynamoBudgetStore
+from switchyard.state.dynamodb_keys import DynamoKeyStore
+from switchyard.state.memory import MemoryKeyStore
 from switchyard.state.memory_budgets import MemoryBudgetStore
-from switchyard.state.ports import BudgetOverride, BudgetStore
+from switchyard.state.ports import BudgetOverride, BudgetStore, KeyStore, TenantRecord
 
 Backend = Callable[[], BudgetStore]
 D = Decimal
@@ -30,20 +32,30 @@ def clock() -> Clock:
 
 
 @pytest.fixture(params=["memory", "dynamodb"])
-def backend(request: pytest.FixtureRequest, clock: Clock) -> Iterator[Backend]:
+def stores(
+    request: pytest.FixtureRequest, clock: Clock
+) -> Iterator[Callable[[], tuple[BudgetStore, KeyStore]]]:
+    """An instance's budget store and the key store where tenants live (the same table)."""
     if request.param == "memory":
-        shared = MemoryBudgetStore(clock=clock)
-        yield lambda: shared
+        keys = MemoryKeyStore(clock=clock)
+        shared = MemoryBudgetStore(clock=clock, keys=keys)
+        yield lambda: (shared, keys)
         return
     resources: Any = request.getfixturevalue("state_tables")
     with ExitStack() as stack:
 
-        def instance() -> BudgetStore:
+        def instance() -> tuple[BudgetStore, KeyStore]:
             client = build_client(DynamoSettings(endpoint_url=resources.endpoint))
             stack.callback(client.close)
-            return DynamoBudgetStore(Table(client, resources.tables["StateTable"]), clock=clock)
+            table = Table(client, resources.tables["StateTable"])
+            return DynamoBudgetStore(table, clock=clock), DynamoKeyStore(table, clock=clock)
 
         yield instance
+
+
+@pytest.fixture
+def backend(stores: Callable[[], tuple[BudgetStore, KeyStore]]) -> Backend:
+    return lambda: stores()[0]
 
 
 async def test_charges_add_to_every_period_within_the_caps(backend: Backend) -> None:
@@ -111,3 +123,17 @@ async def test_the_override_is_set_read_by_others_and_cleared(backend: Backend, 
     assert await backend().override() == timed
     clock.advance(30)
     assert await backend().override() is None
+
+
+async def test_the_context_reads_the_override_and_a_tenant_together(
+    stores: Callable[[], tuple[BudgetStore, KeyStore]],
+) -> None:
+    budgets, keys = stores()
+    assert await budgets.context("acme") == (None, None)
+    acme = TenantRecord("acme", budgets={"weekly": D("50")}, budget_action="downgrade")
+    await keys.put_tenant(acme)
+    blocking = BudgetOverride("block", "switchyard-cost-daily", T0)
+    await budgets.set_override(blocking)
+    other, _ = stores()
+    assert await other.context("acme") == (blocking, acme)
+    assert await other.context("beta") == (blocking, None)

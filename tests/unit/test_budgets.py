@@ -43,8 +43,8 @@ def config(**budgets: Any) -> RoutingConfig:
 
 
 class CountingStore(MemoryBudgetStore):
-    def __init__(self, clock: Clock) -> None:
-        super().__init__(clock=clock)
+    def __init__(self, clock: Clock, keys: MemoryKeyStore) -> None:
+        super().__init__(clock=clock, keys=keys)
         self.charges = 0
 
     async def charge(self, *args: Any, **kwargs: Any) -> Any:
@@ -55,8 +55,9 @@ class CountingStore(MemoryBudgetStore):
 
 def make(clock: Clock, **budgets: Any) -> tuple[Budgets, CountingStore, MemoryPublisher, MemoryKeyStore]:
     cfg = config(**budgets)
-    store, events, keys = CountingStore(clock), MemoryPublisher(), MemoryKeyStore(clock=clock)
-    service = Budgets(store, cfg.budgets, RouteTable(cfg), prices=None, keys=keys, events=events, clock=clock)
+    keys = MemoryKeyStore(clock=clock)
+    store, events = CountingStore(clock, keys), MemoryPublisher()
+    service = Budgets(store, cfg.budgets, RouteTable(cfg), prices=None, events=events, clock=clock)
     return service, store, events, keys
 
 
@@ -194,10 +195,8 @@ async def test_tenant_and_global_budgets_apply_and_a_refusal_gives_back_the_othe
 
 async def test_thresholds_are_sent_once_per_period_across_instances() -> None:
     clock = Clock(NOON)
-    a, store, events, keys = make(clock)
-    b = Budgets(
-        store, config().budgets, RouteTable(config()), prices=None, keys=keys, events=events, clock=clock
-    )
+    a, store, events, _keys = make(clock)
+    b = Budgets(store, config().budgets, RouteTable(config()), prices=None, events=events, clock=clock)
     ident = key({"daily": "100"})
     est = service_est = a.estimate(request(), "big")
     for i in range(int(D(100) // service_est)):
@@ -215,12 +214,12 @@ async def test_the_global_override_blocks_or_downgrades_every_request() -> None:
     await store.set_override(BudgetOverride("downgrade", "cost-daily", NOON))
     assert (await service.admit(request(), None)).downgraded_to == "small"
     await store.set_override(BudgetOverride("block", "cost-daily", NOON))
-    assert (await service.admit(request(), None)).downgraded_to == "small"  # warm cache: 30 s
-    clock.advance(30)
+    assert (await service.admit(request(), None)).downgraded_to == "small"  # warm cache: 60 s
+    clock.advance(60)
     with pytest.raises(BudgetExceededError, match="gateway's budget"):
         await service.admit(request(), None)
     await store.set_override(None)
-    clock.advance(30)
+    clock.advance(60)
     assert (await service.admit(request(), None)).downgraded_to is None
 
 
@@ -234,13 +233,11 @@ class DownStore(MemoryBudgetStore):
 async def test_budget_state_that_cannot_be_reached_fails_open() -> None:
     clock = Clock(NOON)
     cfg = config()
-    keys = MemoryKeyStore(clock=clock)
     service = Budgets(
         DownStore(clock=clock),
         cfg.budgets,
         RouteTable(cfg),
         prices=None,
-        keys=keys,
         events=MemoryPublisher(),
         clock=clock,
     )

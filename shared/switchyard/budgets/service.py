@@ -23,7 +23,6 @@ limits: a DynamoDB outage must not stop every request.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import random
 from collections.abc import Callable, Mapping
@@ -47,7 +46,6 @@ from switchyard.state.ports import (
     BudgetOverride,
     BudgetPeriod,
     BudgetStore,
-    KeyStore,
     StateUnavailableError,
     TenantRecord,
 )
@@ -57,6 +55,7 @@ _PER_TOKEN = Decimal(1_000_000)
 _RECHECK_S = 5.0  # a refused scope is refused locally this long before the store is asked again
 _NOTICE_KEEP_S = 86400.0  # a claimed threshold outlives its period by this much
 _OUTAGE_LOG_S = 60.0
+_MAX_TENANTS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,25 +128,20 @@ class Budgets:
         table: RouteTable,
         *,
         prices: PriceTable | None,
-        keys: KeyStore,
         events: EventPublisher,
         clock: Callable[[], float] = time,
-        tenant_ttl_s: float = 30.0,
-        override_ttl_s: float = 30.0,
+        ttl_s: float = 60.0,
     ) -> None:
         self._store = store
         self._config = config
         self._table = table
         self._prices = prices
-        self._keys = keys
         self._events = events
         self._clock = clock
-        self._tenant_ttl_s = tenant_ttl_s
-        self._override_ttl_s = override_ttl_s
+        self._ttl_s = ttl_s  # how long the global override and a tenant's budgets are trusted
         self._locals: dict[str, _Local] = {}
         self._unit_prices: dict[str, tuple[Decimal, Decimal]] = {}
-        self._tenants: dict[str, tuple[float, TenantRecord | None]] = {}
-        self._override: tuple[float, BudgetOverride | None] = (-math.inf, None)
+        self._contexts: dict[str, tuple[float, BudgetOverride | None, TenantRecord | None]] = {}
         self._cheap = frozenset(config.downgrade.values())
         self._quiet_until = -math.inf
 
@@ -158,10 +152,10 @@ class Budgets:
         BudgetExceededError (429, ``Retry-After`` until the period ends) when a ``block`` budget,
         or the global override, refuses it; NotFoundError for an unknown model."""
         model = request.model
-        override = await self._global_override()
+        override, tenant = await self._context(identity.tenant if identity is not None else MASTER_TENANT)
         if override is not None:
             model = self._downgrade(model, override.action, scope="global", period=None)
-        scopes = await self._scopes(identity)
+        scopes = self._scopes(identity, tenant)
         if not scopes:
             return Ticket(None, [], model if model != request.model else None)
         estimate = self.estimate(request, model)
@@ -202,11 +196,10 @@ class Budgets:
             retry_after=max(1, math.ceil(retry)),
         )
 
-    async def _scopes(self, identity: Identity | None) -> list[Scope]:
+    def _scopes(self, identity: Identity | None, tenant: TenantRecord | None) -> list[Scope]:
         scopes: list[Scope] = []
         if identity is not None and identity.budgets and not identity.admin:
             scopes.append(Scope(f"key#{identity.key_id}", identity.budgets, identity.budget_action))
-        tenant = await self._tenant(identity.tenant if identity is not None else MASTER_TENANT)
         if tenant is not None and tenant.budgets:
             scopes.append(Scope(f"tenant#{tenant.tenant}", tenant.budgets, tenant.budget_action))
         if self._config.global_:
@@ -398,27 +391,21 @@ class Budgets:
 
     # ------------------------------------------------------------------------ warm caches
 
-    async def _tenant(self, tenant: str) -> TenantRecord | None:
+    async def _context(self, tenant: str) -> tuple[BudgetOverride | None, TenantRecord | None]:
+        """The global override and the tenant's record, read together at most once per TTL per
+        tenant (one call); while the store cannot be reached, what was known stays in use."""
         now = self._clock()
-        cached = self._tenants.get(tenant)
+        cached = self._contexts.get(tenant)
         if cached is not None and cached[0] > now:
-            return cached[1]
+            return cached[1], cached[2]
         try:
-            record = await self._keys.get_tenant(tenant)
+            override, record = await self._store.context(tenant)
         except StateUnavailableError:
-            return cached[1] if cached is not None else None
-        self._tenants[tenant] = (now + self._tenant_ttl_s, record)
-        return record
-
-    async def _global_override(self) -> BudgetOverride | None:
-        now = self._clock()
-        good_until, override = self._override
-        if good_until > now:
-            return override
-        with contextlib.suppress(StateUnavailableError):  # keep what was known
-            override = await self._store.override()
-        self._override = (now + self._override_ttl_s, override)
-        return override
+            override, record = (cached[1], cached[2]) if cached is not None else (None, None)
+        if len(self._contexts) >= _MAX_TENANTS:
+            self._contexts.clear()  # a bound on memory, not a policy: entries are re-read
+        self._contexts[tenant] = (now + self._ttl_s, override, record)
+        return override, record
 
     async def flush(self) -> None:
         """Write every scope's settled differences (at shutdown)."""

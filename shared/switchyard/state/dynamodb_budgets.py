@@ -13,7 +13,8 @@ from decimal import Decimal
 from time import time
 
 from switchyard.state.dynamodb import ConditionFailed, Item, Table, expired, n, num, s, text
-from switchyard.state.ports import BudgetOverride, BudgetResult
+from switchyard.state.dynamodb_keys import tenant_record
+from switchyard.state.ports import BudgetOverride, BudgetResult, TenantRecord
 
 _ZERO = Decimal(0)
 _OVERRIDE_KEY = {"pk": s("budget#global"), "sk": s("override")}
@@ -85,7 +86,9 @@ class DynamoBudgetStore:
         return True
 
     async def override(self) -> BudgetOverride | None:
-        item = await self._table.get(_OVERRIDE_KEY, consistent=True)
+        return self._override_of(await self._table.get(_OVERRIDE_KEY, consistent=True))
+
+    def _override_of(self, item: Item | None) -> BudgetOverride | None:
         if item is None or text(item, "active") != "yes" or expired(item, self._clock()):
             return None
         action = text(item, "action")
@@ -93,6 +96,17 @@ class DynamoBudgetStore:
             return None
         until = num(item, "expires_at") if "expires_at" in item else None
         return BudgetOverride(action, text(item, "reason"), num(item, "since"), until)  # type: ignore[arg-type]
+
+    async def context(self, tenant: str) -> tuple[BudgetOverride | None, TenantRecord | None]:
+        tenant_key = {"pk": s("tenants"), "sk": s(tenant)}
+        items = await self._table.batch_get([_OVERRIDE_KEY, tenant_key])
+        override = record = None
+        for item in items:
+            if text(item, "pk") == "tenants":
+                record = tenant_record(item)
+            else:
+                override = self._override_of(item)
+        return override, record
 
     async def set_override(self, override: BudgetOverride | None) -> None:
         item: Item = {**_OVERRIDE_KEY, "active": s("no")}

@@ -100,11 +100,11 @@ class DynamoKeyStore:
 
     async def get_tenant(self, tenant: str) -> TenantRecord | None:
         item = await self._table.get({"pk": s(_TENANTS), "sk": s(tenant)})
-        return _tenant_record(item) if item is not None else None
+        return tenant_record(item) if item is not None else None
 
     async def list_tenants(self) -> list[TenantRecord]:
         items = await self._table.query("pk = :pk", {":pk": s(_TENANTS)})
-        return sorted((_tenant_record(i) for i in items), key=lambda t: t.tenant)
+        return sorted((tenant_record(i) for i in items), key=lambda t: t.tenant)
 
     async def revoke(self, key_id: str) -> bool:
         try:
@@ -152,7 +152,8 @@ def _key_record(key_id: str, item: Item) -> KeyRecord:
     )
 
 
-def _tenant_record(item: Item) -> TenantRecord:
+def tenant_record(item: Item) -> TenantRecord:
+    """A tenant from its item (``pk "tenants"``, ``sk`` the tenant)."""
     return TenantRecord(
         tenant=text(item, "sk"),
         name=text(item, "name"),

@@ -55,15 +55,16 @@ class State:
 
 
 def memory_state(*, clock: Callable[[], float] = time) -> State:
+    keys = MemoryKeyStore(clock=clock)
     return State(
         "memory",
         MemoryBreakerStore(),
         MemoryLimitStore(),
         MemoryResponseCache(clock=clock),
-        MemoryKeyStore(clock=clock),
+        keys,
         MemoryUsageLedger(),
         jobs=MemoryJobStore(clock=clock),
-        budgets=MemoryBudgetStore(clock=clock),
+        budgets=MemoryBudgetStore(clock=clock, keys=keys),
     )
 
 

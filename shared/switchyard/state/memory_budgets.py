@@ -7,13 +7,15 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from time import time
 
-from switchyard.state.ports import BudgetOverride, BudgetResult
+from switchyard.state.memory import MemoryKeyStore
+from switchyard.state.ports import BudgetOverride, BudgetResult, TenantRecord
 
 _ZERO = Decimal(0)
 
 
 class MemoryBudgetStore:
-    def __init__(self, *, clock: Callable[[], float] = time) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time, keys: MemoryKeyStore | None = None) -> None:
+        self._keys = keys  # where tenants live (one process: the same memory)
         self._spent: dict[str, dict[str, Decimal]] = {}
         self._notices: dict[tuple[str, str], float] = {}
         self._override: BudgetOverride | None = None
@@ -53,6 +55,10 @@ class MemoryBudgetStore:
         if found is None or (found.until is not None and found.until <= self._clock()):
             return None
         return found
+
+    async def context(self, tenant: str) -> tuple[BudgetOverride | None, TenantRecord | None]:
+        record = await self._keys.get_tenant(tenant) if self._keys is not None else None
+        return await self.override(), record
 
     async def set_override(self, override: BudgetOverride | None) -> None:
         self._override = override

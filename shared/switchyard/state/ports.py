@@ -342,6 +342,11 @@ class BudgetStore(Protocol):
         ``StateUnavailableError``."""
         ...
 
+    async def context(self, tenant: str) -> tuple[BudgetOverride | None, TenantRecord | None]:
+        """The global override and ``tenant``'s record (its budgets) in one read: what a request's
+        budget check needs that is not in its key. Raises ``StateUnavailableError``."""
+        ...
+
     async def set_override(self, override: BudgetOverride | None) -> None:
         """Set (None: clear) the global override. Raises ``StateUnavailableError``."""
         ...
