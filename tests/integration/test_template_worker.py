@@ -12,7 +12,14 @@ import pytest
 from cfnlint.decode import decode_str
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
-ITEM_ACTIONS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"}
+# Item-level calls only (BatchGetItem reads named items: the budget override with a tenant).
+ITEM_ACTIONS = {
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:Query",
+    "dynamodb:BatchGetItem",
+}
 
 
 @pytest.fixture(scope="module")
