@@ -159,3 +159,28 @@ async def test_dynamodb_is_used_again_once_it_answers(open_app: Open) -> None:
     assert ready["degraded"] == []
     assert ready["aws_calls"] > calls_before
     assert faults.injected > 0
+
+
+async def test_state_a_route_cannot_do_without_answers_503_not_500(
+    fake_upstream: FakeUpstream, gateway: Any
+) -> None:
+    """Jobs need their store (there is no memory fallback for a job): unreachable, the caller gets
+    a 503 to retry, in the API's error shape."""
+    from switchyard.state.ports import StateUnavailableError
+
+    client = await gateway(
+        fake_upstream.routing_config(
+            providers={"a": "openai"}, models={"m": {"deployments": [dep("a", "up-a")]}}
+        )
+    )
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    jobs = transport.app.app.state.gateway.state.jobs  # type: ignore[attr-defined]
+
+    async def unreachable(*args: Any, **kwargs: Any) -> Any:
+        raise StateUnavailableError("timed out")
+
+    jobs.create = unreachable
+    answer = await client.post("/v1/jobs", json={"request": {"model": "m", "messages": MESSAGES}})
+    assert answer.status_code == 503 and retry_after(answer) >= 1
+    assert answer.json()["error"]["code"] == "state_unavailable"

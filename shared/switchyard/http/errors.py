@@ -16,7 +16,7 @@ from switchyard.api.errors import (
     OpenAIErrorBody,
     OpenAIErrorDetail,
 )
-from switchyard.errors import InvalidRequestError, Kind, SwitchyardError
+from switchyard.errors import GatewayError, InvalidRequestError, Kind, SwitchyardError
 from switchyard.observability import logger
 
 Dialect = Literal["openai", "anthropic"]
@@ -114,6 +114,15 @@ async def handle_request_validation(request: Request, exc: Exception) -> Respons
         f"Invalid value for `{loc}`: {first.get('msg')}." if loc else f"Invalid request: {first.get('msg')}."
     )
     return await handle_switchyard_error(request, InvalidRequestError(message, param=loc or None))
+
+
+async def handle_state_unavailable(request: Request, exc: Exception) -> Response:
+    """Shared state a route needs (jobs, keys, usage) could not be reached: 503 to retry, not a
+    500 (the paths that can degrade to memory never let it escape)."""
+    error = GatewayError(
+        "Shared state is unavailable; retry shortly.", status=503, retry_after=1.0, code="state_unavailable"
+    )
+    return await handle_switchyard_error(request, error)
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:

@@ -130,6 +130,16 @@ def _queue_name(logical_id: str, resource: dict[str, Any], prefix: str) -> str:
     return local_name(logical_id, prefix) + (".fifo" if props.get("FifoQueue") else "")
 
 
+LOCAL_STATE_TIMEOUT_S = 5.0
+
+
+def emulated_timeout(settings: Settings) -> float:
+    """The state call timeout on the emulator: the configured one if set, else a longer default."""
+    return (
+        settings.state_timeout_s if "state_timeout_s" in settings.model_fields_set else LOCAL_STATE_TIMEOUT_S
+    )
+
+
 @contextmanager
 def local_state(settings: Settings) -> Iterator[Settings]:
     """Settings whose state lives in DynamoDB on an embedded moto server, provisioned from the
@@ -144,5 +154,8 @@ def local_state(settings: Settings) -> Iterator[Settings]:
                 "jobs_queue_url": resources.queues.get("JobsQueue"),
                 "aws_endpoint_url": endpoint,
                 "aws_region": DEFAULT_REGION,
+                # The emulator applies one request at a time in Python: on a busy machine a call
+                # can wait past the 1 s meant for DynamoDB, which is slowness, not an outage.
+                "state_timeout_s": emulated_timeout(settings),
             }
         )
