@@ -8,8 +8,9 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from switchyard.budgets.service import BudgetStatus
 from switchyard.keys.virtual import IssuedKey, KeySpec
-from switchyard.state.ports import BudgetAction, BudgetPeriod, KeyRecord, TenantRecord
+from switchyard.state.ports import BudgetAction, BudgetOverride, BudgetPeriod, KeyRecord, TenantRecord
 
 Usd = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=6)]
 
@@ -157,12 +158,30 @@ class BudgetRowOut(BaseModel):
     percent: Decimal
     action: BudgetAction
 
+    @classmethod
+    def of(cls, r: BudgetStatus) -> BudgetRowOut:
+        used = r.spent_usd * 100 / r.budget_usd if r.budget_usd else Decimal(100)
+        return cls(
+            scope=r.scope,
+            id=r.id,
+            period=r.period,
+            period_key=r.period_key,
+            budget_usd=r.budget_usd,
+            spent_usd=r.spent_usd,
+            percent=used.quantize(Decimal("0.1")),
+            action=r.action,
+        )
+
 
 class OverrideOut(BaseModel):
     action: BudgetAction
     reason: str
     since: float
     until: float | None
+
+    @classmethod
+    def of(cls, o: BudgetOverride | None) -> OverrideOut | None:
+        return None if o is None else cls(action=o.action, reason=o.reason, since=o.since, until=o.until)
 
 
 class BudgetReport(BaseModel):

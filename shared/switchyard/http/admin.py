@@ -7,8 +7,6 @@ within the key cache TTL (``key_cache_ttl_s``, at most 60 s).
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from switchyard.api.admin import (
@@ -108,24 +106,6 @@ async def budgets(request: Request, tenant: str | None = None) -> BudgetReport:
         records = await keys.list_keys(tenant)
         scopes += [Scope(f"key#{k.key_id}", k.budgets, k.budget_action) for k in records if k.budgets]
     rows = await service.status(scopes)
-    found = await service.override()
     return BudgetReport(
-        override=OverrideOut(action=found.action, reason=found.reason, since=found.since, until=found.until)
-        if found is not None
-        else None,
-        data=[
-            BudgetRowOut(
-                scope=r.scope,
-                id=r.id,
-                period=r.period,
-                period_key=r.period_key,
-                budget_usd=r.budget_usd,
-                spent_usd=r.spent_usd,
-                percent=(r.spent_usd * 100 / r.budget_usd).quantize(Decimal("0.1"))
-                if r.budget_usd
-                else Decimal(100),
-                action=r.action,
-            )
-            for r in rows
-        ],
+        override=OverrideOut.of(await service.override()), data=[BudgetRowOut.of(r) for r in rows]
     )
