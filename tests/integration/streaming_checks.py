@@ -45,6 +45,7 @@ class RecordingSink:
 class Served:
     client: httpx.AsyncClient
     records: list[UsageRecord]
+    gateway: Any = None  # the app's Gateway, for checks of what it counted
 
 
 ServedFactory = Callable[..., Awaitable[Served]]
@@ -74,7 +75,7 @@ async def serving(config_file: Callable[..., Path]) -> AsyncIterator[ServedFacto
                 headers={"Authorization": f"Bearer {MASTER_KEY}"},
                 timeout=30,
             )
-            return Served(await stack.enter_async_context(client), sink.records)
+            return Served(await stack.enter_async_context(client), sink.records, app.state.gateway)
 
         yield make
 

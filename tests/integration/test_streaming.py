@@ -210,14 +210,19 @@ async def test_failure_after_the_first_token_ends_with_an_error_event(
     assert fake_upstream.stream_ends("a") == ["dropped" if error_type == "api_error" else "client_closed"]
 
 
-async def test_mid_stream_failures_count_against_the_breaker(fake_upstream: FakeUpstream, served) -> None:
+async def test_mid_stream_failures_count_against_the_breaker_and_as_errors(
+    fake_upstream: FakeUpstream, served
+) -> None:
     config = two_streaming(fake_upstream, breaker={"failure_threshold": 2, "window_s": 30, "cooldown_s": 30})
     gw = await served(config)
     fake_upstream.set_default("a", Reply.stream(drop_after=3))
+    failed: list[str] = []
+    gw.gateway.metrics.requests.stream_failed = lambda exc, status: failed.append(f"{exc.kind}/{status}")
 
     for _ in range(2):
         response = await gw.client.post("/v1/chat/completions", json=_body())
         assert openai_stream(response.text)[2] is not None
+    assert failed == ["bad_response/502"] * 2  # counted as errors, though the responses were 200
     response = await gw.client.post("/v1/chat/completions", json=_body())
 
     assert response.headers["x-switchyard-provider"] == "b"  # a's breaker is open: skipped

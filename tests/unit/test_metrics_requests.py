@@ -119,6 +119,16 @@ def test_errors_count_by_kind_and_status_class(published: Published) -> None:
     assert published.metric("Requests") == 6
 
 
+def test_a_stream_failing_after_its_first_token_is_an_error_of_its_kind(published: Published) -> None:
+    metrics = RequestMetrics(publish=published)
+    metrics.request(3.0, 200)  # the stream started
+    dropped = ProviderError(Kind.BAD_RESPONSE, "dropped")
+    metrics.stream_failed(dropped, dropped.status)
+    metrics.flush()
+    assert published.metric("Requests") == 1
+    assert published.metric("Errors", ErrorKind="bad_response", StatusClass="5xx") == 1
+
+
 def test_error_kind_of_what_the_taxonomy_does_not_name() -> None:
     assert error_kind(None, 404) == "not_found"
     assert error_kind(None, 418) == "invalid_request"

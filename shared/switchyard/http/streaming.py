@@ -122,6 +122,7 @@ class StreamSession:
             "stream interrupted",
             extra={"request_id": self._request_id, "deployment": deployment, "kind": exc.kind.value},
         )
+        self._gateway.metrics.requests.stream_failed(exc, exc.status)
         record = await self._account(partial=True)
         return self._writer.error(exc, format_usd(record.cost_usd))
 

@@ -147,6 +147,13 @@ class RequestMetrics:
             self._errors[key] = self._errors.get(key, 0) + 1
         self._tick()
 
+    def stream_failed(self, error: BaseException, status: int) -> None:
+        """A stream that had started (counted as a request with its 200) failed after its first
+        token: an error all the same, of the status the failure would have had before it."""
+        key = (error_kind(error, status), "5xx" if status >= 500 else "4xx")
+        self._errors[key] = self._errors.get(key, 0) + 1
+        self._tick()
+
     def upstream(self, provider: str, seconds: float) -> None:
         """A provider call that answered (a stream: once its first event arrived)."""
         samples = self._upstream.get(provider)
