@@ -257,3 +257,37 @@ async def test_a_job_over_its_keys_budget_fails_with_budget_exceeded_and_calls_n
         done = (await client.get(f"/v1/jobs/{job['id']}")).json()
     assert done["status"] == "failed" and done["error"]["error"]["code"] == "budget_exceeded"
     assert fake_upstream.count() == 0 and app.charges == []
+
+
+async def test_a_webhook_that_never_went_out_is_delivered_by_the_next_delivery_of_the_message(
+    app: App, fake_upstream: FakeUpstream
+) -> None:
+    """The delivery that finished the job could not deliver its webhook (the receiver was down
+    for every try, or the worker died first): the message's next delivery sends it, once."""
+    statuses = [503] * 5 + [200]
+    sent: list[httpx.Request] = []
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(statuses.pop(0) if statuses else 200)
+
+    async def no_wait(_: float) -> None:
+        return None
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(receiver)) as client:
+        app.jobs.webhooks = WebhookSender(b"whsec-master", app.jobs.guard, client, sleep=no_wait)
+        message = json.dumps(
+            {
+                "job_id": "job_webhook_later1",
+                "key_id": key_id(MASTER_KEY),
+                "request": CHAT,
+                "webhook_url": HOOK,
+            }
+        )
+        worker = JobWorker(app.gateway, app.jobs)
+        assert (await worker.run(message)).outcome == "ran"
+        assert len(sent) == 5  # every try failed
+        assert (await worker.run(message)).outcome == "notified"
+        assert (await worker.run(message)).outcome == "duplicate"  # delivered: not again
+    assert len(sent) == 6 and fake_upstream.count("a") == 1 and len(app.charges) == 1
+    assert json.loads(sent[-1].content)["id"] == "job_webhook_later1"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -233,3 +234,13 @@ async def test_an_expired_job_is_claimed_afresh(backend: Backend, clock: Clock) 
     )
     assert claim.won and claim.record is not None
     assert (claim.record.request, claim.record.attempts) == (b'{"model":"new"}', 1)
+
+
+async def test_a_finished_jobs_webhook_is_marked_delivered(backend: Backend) -> None:
+    record = job(status=JobStatus.SUCCEEDED, webhook_url="https://example.com/hook")
+    assert await backend().create(record)
+    assert not (await backend().get("t1", "job_1")).notified  # type: ignore[union-attr]
+    await backend().mark_notified("t1", "job_1")
+    assert await backend().get("t1", "job_1") == replace(record, notified=True)
+    await backend().mark_notified("t1", "job_missing")  # gone: nothing to mark, no error
+    assert await backend().get("t1", "job_missing") is None

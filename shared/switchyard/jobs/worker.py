@@ -69,7 +69,7 @@ class JobRetryError(Exception):
 @dataclass(frozen=True, slots=True)
 class Ran:
     job_id: str
-    outcome: str  # ran | failed | recovered | duplicate | cancelled
+    outcome: str  # ran | failed | recovered | notified | duplicate | cancelled
 
 
 class JobWorker:
@@ -103,6 +103,11 @@ class JobWorker:
             # Another key of the tenant already has this job id: running it would hand that
             # job's result to this message, so it goes to the DLQ (and its alarm) instead.
             raise InvalidMessageError(f"{message.job_id}: job id already used by another key of the tenant")
+        if record is not None and _undelivered(record):
+            # Finished, but its webhook never went out (the delivery that finished it died
+            # before, or every try failed): at least once, receivers dedupe by job id.
+            await self._notify(record)
+            return Ran(message.job_id, "notified")
         if record is None or record.status in FINAL:
             return Ran(
                 message.job_id,
@@ -206,7 +211,8 @@ class JobWorker:
         # Built from what this delivery wrote (its conditional write won): no read back.
         if done.webhook_url:
             body = json.dumps(job_view(done), separators=(",", ":")).encode()
-            await self._jobs.webhooks.deliver(done.webhook_url, body, done.tenant, done.job_id)
+            if await self._jobs.webhooks.deliver(done.webhook_url, body, done.tenant, done.job_id):
+                await self._jobs.store.mark_notified(done.tenant, done.job_id)
 
     async def _refuse(self, message: Message) -> Ran:
         """A message naming a key that does not exist (or has expired): nobody can be charged,
@@ -225,6 +231,11 @@ class JobWorker:
         failed = replace(seed, status=JobStatus.FAILED, error=json.dumps(error).encode())
         created = await self._jobs.store.create(failed)
         return Ran(message.job_id, "failed" if created else "duplicate")
+
+
+def _undelivered(record: JobRecord) -> bool:
+    finished = record.status in FINAL and record.status != JobStatus.CANCELLED
+    return finished and bool(record.webhook_url) and not record.notified
 
 
 def parse(body: str) -> Message:

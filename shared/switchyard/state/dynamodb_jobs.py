@@ -8,6 +8,7 @@ Item shape (a tenant's jobs share a partition, so listing them is one query, new
     st     status          rq  request (B, JSON)     ca ua  created / updated (epoch s)
     tries  claims so far   lu  lease until           rs  result (B)    er  error (B)
     wh     webhook URL     md  metadata (M)          expires_at  TTL
+    nt     the webhook was delivered (BOOL)
 """
 
 from __future__ import annotations
@@ -128,6 +129,17 @@ class DynamoJobStore:
             return False
         return True
 
+    async def mark_notified(self, tenant: str, job_id: str) -> None:
+        try:
+            await self._table.update(
+                _key(tenant, job_id),
+                "SET nt = :yes",
+                condition="attribute_exists(pk)",
+                values={":yes": {"BOOL": True}},
+            )
+        except ConditionFailed:
+            return  # expired and gone: nothing to mark
+
     async def release(self, tenant: str, job_id: str, *, attempt: int, now: float) -> bool:
         try:
             await self._table.update(
@@ -221,6 +233,7 @@ class DynamoJobStore:
             lease_until=num(item, "lu"),
             result=bytes(item["rs"]["B"]) if "rs" in item else None,
             error=bytes(item["er"]["B"]) if "er" in item else None,
+            notified=bool(item.get("nt", {}).get("BOOL", False)),
         )
 
 

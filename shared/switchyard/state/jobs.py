@@ -54,6 +54,7 @@ class JobRecord:
     lease_until: float = 0.0  # a running job's claim is good until then
     result: bytes | None = None  # the answer's JSON, in the job's dialect
     error: bytes | None = None  # a failed job's error body, JSON
+    notified: bool = False  # its webhook was delivered (a redelivered message delivers it otherwise)
 
     @property
     def answered(self) -> bool:
@@ -117,6 +118,10 @@ class JobStore(Protocol):
         """End a running job (``status`` is final), only while claim number ``attempt`` holds it
         when given; False when it is not running (or another claim holds it). ``result`` None
         keeps a checkpointed one. Raises ``StateUnavailableError``."""
+        ...
+
+    async def mark_notified(self, tenant: str, job_id: str) -> None:
+        """Record that a finished job's webhook was delivered. Raises ``StateUnavailableError``."""
         ...
 
     async def cancel(self, tenant: str, job_id: str, *, now: float) -> Claim:

@@ -52,6 +52,11 @@ class MemoryJobStore:
         self._jobs[(tenant, job_id)] = replace(current, result=result, updated_at=now)
         return True
 
+    async def mark_notified(self, tenant: str, job_id: str) -> None:
+        current = self._live(tenant, job_id)
+        if current is not None:
+            self._jobs[(tenant, job_id)] = replace(current, notified=True)
+
     async def release(self, tenant: str, job_id: str, *, attempt: int, now: float) -> bool:
         current = self._live(tenant, job_id)
         if current is None or current.status != JobStatus.RUNNING or current.attempts != attempt:
