@@ -17,8 +17,8 @@ from typing import Protocol
 
 from switchyard.api.chat import ChatCompletion, ChatRequest, TextPart, Usage
 from switchyard.api.stream import ChatCompletionChunk, output_chars
-from switchyard.config.prices import PriceTable, resolve_price
-from switchyard.cost import cost_usd, format_usd
+from switchyard.config.prices import PriceTable
+from switchyard.cost import candidate_price, cost_usd, format_usd
 from switchyard.observability import logger
 from switchyard.routing.attempt import Outcome
 from switchyard.routing.select import Candidate
@@ -78,9 +78,7 @@ class Accounting:
             deployment_id=candidate.deployment_id,
             upstream_model=deployment.model,
             usage=usage,
-            cost_usd=cost_usd(
-                usage, resolve_price(self.prices, candidate.provider_name, deployment.model, deployment.price)
-            ),
+            cost_usd=cost_usd(usage, candidate_price(self.prices, candidate)),
             attempts=attempts,
             latency_ms=round(latency_s * 1000, 3),
             streamed=streamed,

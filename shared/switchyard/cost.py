@@ -5,10 +5,13 @@ Decimal throughout: aggregates of many small costs must not drift the way floats
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 
 from switchyard.api.chat import Usage
+from switchyard.config.prices import PriceTable, resolve_price
 from switchyard.config.routing import Price
+from switchyard.routing.select import Candidate, RouteTable
 
 _PER_TOKEN = Decimal(1_000_000)
 ZERO = Decimal(0)
@@ -34,3 +37,20 @@ def cost_usd(usage: Usage | None, price: Price | None) -> Decimal:
 def format_usd(amount: Decimal) -> str:
     """Fixed 10 decimal places: enough for a single cheap token, stable for header parsing."""
     return f"{amount:.10f}"
+
+
+def candidate_price(prices: PriceTable | None, candidate: Candidate) -> Price | None:
+    """What a deployment charges: its own price, else the price table's (None: unpriced)."""
+    dep = candidate.deployment
+    return resolve_price(prices, candidate.provider_name, dep.model, dep.price)
+
+
+def route_prices(table: RouteTable, model: str, prices: PriceTable | None) -> list[tuple[Candidate, Price]]:
+    """Every priced deployment ``model`` can be served by (fallbacks included). Raises
+    NotFoundError for an unknown model."""
+    priced = []
+    for cand in table.candidates(model, random.Random(0)):  # order does not matter here
+        price = candidate_price(prices, cand)
+        if price is not None:
+            priced.append((cand, price))
+    return priced

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -32,9 +31,9 @@ from time import time
 
 from switchyard.api.chat import ChatRequest
 from switchyard.budgets.periods import period_end, period_key, previous_key
-from switchyard.config.prices import PriceTable, resolve_price
+from switchyard.config.prices import PriceTable
 from switchyard.config.routing import BudgetsConfig
-from switchyard.cost import format_usd
+from switchyard.cost import format_usd, route_prices
 from switchyard.errors import BudgetExceededError
 from switchyard.eventbus import BUDGET_THRESHOLD, EventPublisher
 from switchyard.keys.auth import MASTER_TENANT, Identity
@@ -219,12 +218,9 @@ class Budgets:
         known = self._unit_prices.get(model)
         if known is None:
             highest_in = highest_out = ZERO
-            for cand in self._table.candidates(model, random.Random(0)):
-                dep = cand.deployment
-                price = resolve_price(self._prices, cand.provider_name, dep.model, dep.price)
-                if price is not None:
-                    highest_in = max(highest_in, price.input, price.cache_write or ZERO)
-                    highest_out = max(highest_out, price.output)
+            for _, price in route_prices(self._table, model, self._prices):
+                highest_in = max(highest_in, price.input, price.cache_write or ZERO)
+                highest_out = max(highest_out, price.output)
             known = self._unit_prices[model] = (highest_in, highest_out)
         return known
 

@@ -8,15 +8,14 @@ recommendation names the cheaper deployment and the share of spend it could take
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 from switchyard.api.chat import Usage
-from switchyard.config.prices import PriceTable, resolve_price
+from switchyard.config.prices import PriceTable
 from switchyard.config.routing import Price
-from switchyard.cost import cost_usd
+from switchyard.cost import cost_usd, route_prices
 from switchyard.errors import NotFoundError
 from switchyard.routing.select import Candidate, RouteTable
 from switchyard.state.ports import UsageDelta
@@ -63,7 +62,7 @@ def savings(
         if cached:
             usage = usage.model_copy(update={"prompt_tokens_details": {"cached_tokens": cached}})
         best: tuple[Decimal, str] | None = None
-        for cand, price in _priced(_route(table, model, downgrade), prices):
+        for cand, price in _route(table, model, downgrade, prices):
             cost = cost_usd(usage, price)
             if best is None or cost < best[0]:
                 best = (cost, f"{cand.provider_name}/{cand.deployment.model}")
@@ -74,22 +73,15 @@ def savings(
     return sorted(found, key=lambda s: s.saving_usd, reverse=True)
 
 
-def _route(table: RouteTable, model: str, downgrade: Mapping[str, str]) -> list[Candidate]:
-    out: list[Candidate] = []
+def _route(
+    table: RouteTable, model: str, downgrade: Mapping[str, str], prices: PriceTable | None
+) -> list[tuple[Candidate, Price]]:
+    out: list[tuple[Candidate, Price]] = []
     for name in (model, downgrade.get(model)):
         if name is None:
             continue
         try:
-            out.extend(table.candidates(name, random.Random(0)))
+            out.extend(route_prices(table, name, prices))
         except NotFoundError:
             continue  # a model no longer in the config
-    return out
-
-
-def _priced(candidates: list[Candidate], prices: PriceTable | None) -> list[tuple[Candidate, Price]]:
-    out = []
-    for cand in candidates:
-        price = resolve_price(prices, cand.provider_name, cand.deployment.model, cand.deployment.price)
-        if price is not None:
-            out.append((cand, price))
     return out
