@@ -63,6 +63,31 @@ class Scope:
     caps: Mapping[BudgetPeriod, Decimal]
     action: BudgetAction
 
+    @classmethod
+    def key(cls, key_id: str, caps: Mapping[BudgetPeriod, Decimal], action: BudgetAction) -> Scope:
+        return cls(f"key#{key_id}", caps, action)
+
+    @classmethod
+    def tenant(cls, record: TenantRecord) -> Scope:
+        return cls(f"tenant#{record.tenant}", record.budgets, record.budget_action)
+
+    @property
+    def kind(self) -> str:
+        """key | tenant | global"""
+        return self.name.partition("#")[0]
+
+    @property
+    def ident(self) -> str:
+        """The key id or tenant; "global" for the gateway."""
+        return self.name.partition("#")[2] or "global"
+
+    def periods(self, now: float) -> tuple[dict[str, Decimal], float, list[str]]:
+        """The caps by current period key, when the scope's record may expire, and the period
+        keys of the periods before (dropped by the next write)."""
+        caps = {period_key(p, now): cap for p, cap in self.caps.items()}
+        expires = max(period_end(p, now) for p in self.caps) + _NOTICE_KEEP_S
+        return caps, expires, [previous_key(p, now) for p in self.caps]
+
 
 @dataclass(slots=True)
 class _Local:
@@ -82,12 +107,9 @@ class Ticket:
     """One request's reservations. :meth:`settle` once with the answer's real cost (0: nothing
     was served); later calls do nothing."""
 
-    __slots__ = ("_budgets", "_done", "_held", "downgraded_to")
+    __slots__ = ("_done", "_held", "downgraded_to")
 
-    def __init__(
-        self, budgets: Budgets | None, held: list[tuple[_Local, Decimal]], downgraded_to: str | None
-    ):
-        self._budgets = budgets
+    def __init__(self, held: list[tuple[_Local, Decimal]], downgraded_to: str | None):
         self._held = held
         self._done = not held
         self.downgraded_to = downgraded_to
@@ -103,7 +125,7 @@ class Ticket:
         return {"x-switchyard-budget": "downgraded"} if self.downgraded_to else {}
 
 
-NO_TICKET = Ticket(None, [], None)
+NO_TICKET = Ticket([], None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,32 +175,32 @@ class Budgets:
         model = request.model
         override, tenant = await self._context(identity.tenant if identity is not None else MASTER_TENANT)
         if override is not None:
-            model = self._downgrade(model, override.action, scope="global", period=None)
+            model = self._downgrade(model, override.action, scope=None, period=None)
         scopes = self._scopes(identity, tenant)
         if not scopes:
-            return Ticket(None, [], model if model != request.model else None)
+            return Ticket([], model if model != request.model else None)
         estimate = self.estimate(request, model)
         granted = await asyncio.gather(*(self._reserve(s, estimate) for s in scopes))
         refused = [s for s, ok in zip(scopes, granted, strict=True) if not ok]
         held = [(self._local(s.name), estimate) for s, ok in zip(scopes, granted, strict=True) if ok]
         if not refused:
-            return Ticket(self, held, model if model != request.model else None)
+            return Ticket(held, model if model != request.model else None)
         for local, reserved in held:  # given back with the scope's next write
             local.adjust -= reserved
         action: BudgetAction = "downgrade" if all(s.action == "downgrade" for s in refused) else "block"
         first = refused[0]
-        cheaper = self._downgrade(
-            model, action, scope=first.name, period=self._local(first.name).refused_period
-        )
+        cheaper = self._downgrade(model, action, scope=first, period=self._local(first.name).refused_period)
         cost = self.estimate(request, cheaper)
         held = []
         for scope in scopes:  # over budget, still counted: the next writes carry it
             local = self._local(scope.name)
             local.adjust += cost
             held.append((local, cost))
-        return Ticket(self, held, cheaper if cheaper != request.model else None)
+        return Ticket(held, cheaper if cheaper != request.model else None)
 
-    def _downgrade(self, model: str, action: BudgetAction, *, scope: str, period: BudgetPeriod | None) -> str:
+    def _downgrade(
+        self, model: str, action: BudgetAction, *, scope: Scope | None, period: BudgetPeriod | None
+    ) -> str:
         """The model to serve at 100 % of a budget; raises BudgetExceededError when it blocks."""
         if action == "downgrade":
             if model in self._cheap:
@@ -188,7 +210,7 @@ class Budgets:
                 return target
         now = self._clock()
         retry = period_end(period, now) - now if period is not None else 60.0
-        what = "the gateway's" if scope == "global" else f"this {scope.partition('#')[0]}'s"
+        what = "the gateway's" if scope is None or scope.kind == "global" else f"this {scope.kind}'s"
         when = f"{period} " if period is not None else ""
         raise BudgetExceededError(
             f"{what.capitalize()} {when}budget is spent; retry after the period resets.",
@@ -198,11 +220,12 @@ class Budgets:
     def _scopes(self, identity: Identity | None, tenant: TenantRecord | None) -> list[Scope]:
         scopes: list[Scope] = []
         if identity is not None and identity.budgets and not identity.admin:
-            scopes.append(Scope(f"key#{identity.key_id}", identity.budgets, identity.budget_action))
+            scopes.append(Scope.key(identity.key_id, identity.budgets, identity.budget_action))
         if tenant is not None and tenant.budgets:
-            scopes.append(Scope(f"tenant#{tenant.tenant}", tenant.budgets, tenant.budget_action))
-        if self._config.global_:
-            scopes.append(Scope("global", self._config.global_, self._config.action))
+            scopes.append(Scope.tenant(tenant))
+        whole = self.global_scope()
+        if whole is not None:
+            scopes.append(whole)
         return scopes
 
     def estimate(self, request: ChatRequest, model: str) -> Decimal:
@@ -274,9 +297,7 @@ class Budgets:
 
     async def _charge(self, scope: Scope, local: _Local, amount: Decimal) -> bool:
         now = self._clock()
-        caps = {period_key(p, now): cap for p, cap in scope.caps.items()}
-        expires = max(period_end(p, now) for p in scope.caps) + _NOTICE_KEEP_S
-        drop = [previous_key(p, now) for p in scope.caps]
+        caps, expires, drop = scope.periods(now)
         carried = local.adjust
         try:
             result = await self._store.charge(
@@ -329,12 +350,11 @@ class Budgets:
         rows: list[BudgetStatus] = []
         for scope in scopes:
             spent = await self._store.spent(scope.name)
-            kind, _, ident = scope.name.partition("#")
             for period, cap in scope.caps.items():
                 key = period_key(period, now)
                 rows.append(
                     BudgetStatus(
-                        kind, ident or "global", period, key[1:], cap, spent.get(key, ZERO), scope.action
+                        scope.kind, scope.ident, period, key[1:], cap, spent.get(key, ZERO), scope.action
                     )
                 )
         return rows
@@ -359,7 +379,7 @@ class Budgets:
     ) -> None:
         key = period_key(period, now)
         notice = f"{key}#{threshold}"
-        if notice in local.notified or threshold not in self._config.thresholds:
+        if notice in local.notified:
             return
         local.notified.add(notice)
         try:
@@ -371,11 +391,10 @@ class Budgets:
             return
         if not claimed:
             return
-        kind, _, ident = scope.name.partition("#")
         cap = scope.caps[period]
         detail = {
-            "scope": kind,
-            "id": ident or "global",
+            "scope": scope.kind,
+            "id": scope.ident,
             "period": period,
             "period_key": key[1:],
             "threshold": threshold,
@@ -410,10 +429,9 @@ class Budgets:
             scope = local.scope
             if not local.adjust or local.task is not None or scope is None:
                 continue
-            caps = {period_key(p, now): None for p in scope.caps}
-            expires = max(period_end(p, now) for p in scope.caps) + _NOTICE_KEEP_S
+            caps, expires, _ = scope.periods(now)
             try:
-                await self._store.charge(name, local.adjust, caps, expires_at=expires)
+                await self._store.charge(name, local.adjust, dict.fromkeys(caps), expires_at=expires)
             except StateUnavailableError:
                 logger.warning("budget settlement lost", extra={"scope": name})
                 continue

@@ -101,10 +101,10 @@ async def budgets(request: Request, tenant: str | None = None) -> BudgetReport:
     if whole is not None:
         scopes.append(whole)
     tenants = [await keys.tenant(tenant)] if tenant else await keys.tenants()
-    scopes += [Scope(f"tenant#{t.tenant}", t.budgets, t.budget_action) for t in tenants if t.budgets]
+    scopes += [Scope.tenant(t) for t in tenants if t.budgets]
     if tenant:
         records = await keys.list_keys(tenant)
-        scopes += [Scope(f"key#{k.key_id}", k.budgets, k.budget_action) for k in records if k.budgets]
+        scopes += [Scope.key(k.key_id, k.budgets, k.budget_action) for k in records if k.budgets]
     rows = await service.status(scopes)
     return BudgetReport(
         override=OverrideOut.of(await service.override()), data=[BudgetRowOut.of(r) for r in rows]
