@@ -103,12 +103,9 @@ class ClientAuth:
             raise AuthenticationError("Invalid API key.")
         if record.status == "revoked":
             raise AuthenticationError("This API key has been revoked.", code="revoked_api_key")
-        if record.expires_at is not None and record.expires_at <= self.wall():
+        if self._expired(record):
             raise AuthenticationError("This API key has expired.", code="expired_api_key")
-        identity = self._identities.get(record.key_id)
-        if identity is None:
-            identity = self._identities[record.key_id] = identity_of(record)
-        return identity
+        return self._identity(record)
 
     async def tenant_by_id(self, kid: str) -> str | None:
         """The tenant of a key known only by its id, revoked keys included (their jobs still have
@@ -116,7 +113,7 @@ class ClientAuth:
         if kid == self._master_id:
             return MASTER_TENANT
         record = await self._record(kid)
-        if record is None or (record.expires_at is not None and record.expires_at <= self.wall()):
+        if record is None or self._expired(record):
             return None
         return record.tenant
 
@@ -127,13 +124,18 @@ class ClientAuth:
         if kid == self._master_id:
             return self._identities[kid]
         record = await self._record(kid)
-        if record is None or record.status == "revoked":
+        if record is None or record.status == "revoked" or self._expired(record):
             return None
-        if record.expires_at is not None and record.expires_at <= self.wall():
-            return None
-        identity = self._identities.get(kid)
+        return self._identity(record)
+
+    def _expired(self, record: KeyRecord) -> bool:
+        return record.expires_at is not None and record.expires_at <= self.wall()
+
+    def _identity(self, record: KeyRecord) -> Identity:
+        """Built once per lookup of the record, not per request."""
+        identity = self._identities.get(record.key_id)
         if identity is None:
-            identity = self._identities[kid] = identity_of(record)
+            identity = self._identities[record.key_id] = identity_of(record)
         return identity
 
     def identity(self, key_id: str) -> Identity | None:
