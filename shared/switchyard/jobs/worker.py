@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from switchyard.api.chat import ChatCompletion, ChatRequest
-from switchyard.errors import Kind, SwitchyardError
+from switchyard.errors import AuthenticationError, InvalidRequestError, Kind, SwitchyardError
 from switchyard.jobs.schema import JOB_MESSAGE, ChatJobMessage, MessagesJobMessage
 from switchyard.jobs.service import JobsService, job_view
 from switchyard.keys.auth import MASTER_TENANT
@@ -124,14 +124,8 @@ class JobWorker:
         # From the cache tenant_by_id just filled; also what the gate applies (models, limits).
         if await self._gateway.auth.identity_by_id(record.key_id) is None:
             # Revoked since the job was queued (perhaps because it leaked): its tenant sees why.
-            error = {
-                "error": {
-                    "message": "the job's key has been revoked",
-                    "type": "authentication_error",
-                    "code": "revoked_api_key",
-                }
-            }
-            await self._finish(record, JobStatus.FAILED, error=json.dumps(error).encode())
+            revoked = AuthenticationError("the job's key has been revoked", code="revoked_api_key")
+            await self._finish(record, JobStatus.FAILED, error=_error_json(revoked))
             return Ran(job_id, "failed")
 
         async def complete(payload: bytes, outcome: Outcome[ChatCompletion]) -> None:
@@ -153,8 +147,7 @@ class JobWorker:
             if exc.status in _RETRYABLE_STATUSES and exc.kind is not Kind.BUDGET_EXCEEDED:
                 await store.release(record.tenant, job_id, attempt=record.attempts, now=self._clock())
                 raise JobRetryError(f"{job_id}: {exc.kind}") from exc
-            error = {"error": {"message": exc.message, "type": exc.policy.error_type, "code": exc.code}}
-            await self._finish(record, JobStatus.FAILED, error=json.dumps(error).encode())
+            await self._finish(record, JobStatus.FAILED, error=_error_json(exc))
             return Ran(job_id, "failed")
         if finished:
             await self._notify(finished[0])
@@ -220,17 +213,18 @@ class JobWorker:
         operator reads it; retrying would not help, so the message is not failed back to SQS."""
         now = self._clock()
         logger.warning("job names an unknown key", extra={"job_id": message.job_id})
-        error = {
-            "error": {
-                "message": f"the job's key_id {message.key_id!r} names no key",
-                "type": "invalid_request_error",
-                "code": "invalid_key_id",
-            }
-        }
+        problem = f"the job's key_id {message.key_id!r} names no key"
+        unknown = InvalidRequestError(problem, code="invalid_key_id")
         seed = _seed(message, MASTER_TENANT, now, self._jobs.limits.ttl_s)
-        failed = replace(seed, status=JobStatus.FAILED, error=json.dumps(error).encode())
+        failed = replace(seed, status=JobStatus.FAILED, error=_error_json(unknown))
         created = await self._jobs.store.create(failed)
         return Ran(message.job_id, "failed" if created else "duplicate")
+
+
+def _error_json(exc: SwitchyardError) -> bytes:
+    """A failed job's error, in the OpenAI error shape its caller would have had over HTTP."""
+    error = {"error": {"message": exc.message, "type": exc.policy.error_type, "code": exc.code}}
+    return json.dumps(error).encode()
 
 
 def _undelivered(record: JobRecord) -> bool:
