@@ -41,18 +41,13 @@ class BudgetFunction:
 def build(settings: Settings) -> BudgetFunction:
     """The state table's budget store and the event bus. Raises ValueError without a state table:
     an override kept in this instance's memory would reach no router."""
-    from switchyard.state.dynamodb import DynamoSettings, Table, build_client
+    from switchyard.state.dynamodb import Table
     from switchyard.state.dynamodb_budgets import DynamoBudgetStore
+    from switchyard.state.factory import dynamo_client
 
     if not settings.state_table:
         raise ValueError("STATE_TABLE is not set")
-    aws = DynamoSettings(
-        region=settings.aws_region,
-        endpoint_url=settings.aws_endpoint_url,
-        timeout_s=settings.state_timeout_s,
-        max_attempts=settings.state_max_attempts,
-    )
-    store = DynamoBudgetStore(Table(build_client(aws), settings.state_table))
+    store = DynamoBudgetStore(Table(dynamo_client(settings), settings.state_table))
     events = build_publisher(settings.event_bus_name, settings.aws_region, settings.aws_endpoint_url)
     return BudgetFunction(store, events, settings.budget_action or "block")
 

@@ -82,7 +82,7 @@ def dynamo_state(settings: Settings, metrics: MetricSink, *, clock: Callable[[],
 
     assert settings.state_table is not None
     calls = CallCounter()
-    client = _client(settings, calls)
+    client = dynamo_client(settings, calls)
     table = Table(client, settings.state_table)
 
     def degradation(component: str, metric: str) -> Degradation:
@@ -112,7 +112,8 @@ def dynamo_state(settings: Settings, metrics: MetricSink, *, clock: Callable[[],
     )
 
 
-def _client(settings: Settings, calls: CallCounter) -> Any:
+def dynamo_client(settings: Settings, calls: CallCounter | None = None) -> Any:
+    """The DynamoDB client of the state settings (timeouts, retries, endpoint); no AWS call."""
     from switchyard.state.dynamodb import DynamoSettings, build_client
 
     aws = DynamoSettings(
