@@ -3,6 +3,9 @@ aggregate touched), everything left at drain; a failing ledger is counted, never
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 from statekit import T0, Clock
 from switchyard.state.memory import MemoryUsageLedger
 from switchyard.state.ports import StateUnavailableError, UsageDelta
@@ -56,3 +59,23 @@ async def test_a_failing_ledger_is_counted_not_raised() -> None:
     await recorder.drain()
     assert recorder.failures == 1
     assert await ledger.totals("acme", DAY) == []  # the delta is dropped, not retried twice
+
+
+def test_drain_returns_when_a_write_has_finished_but_its_callbacks_have_not_run() -> None:
+    """The race CI met: on Python 3.13 gathering only finished tasks completes without yielding
+    to the loop, so a drain that waited for the tasks' done callbacks to forget them spun forever.
+    Run on its own loop in a thread, so that a regression fails here instead of hanging the run."""
+    finished_first: list[bool] = []
+
+    async def scenario() -> None:
+        recorder = UsageRecorder(CountingLedger(), flush_s=0, clock=Clock(T0))
+        recorder.failed("m", "k_1", "acme")  # flush_s 0: the write starts now
+        await asyncio.sleep(0)  # the write runs to its end; its done callback is queued after us
+        finished_first.extend(task.done() for task in recorder._pending)
+        await recorder.drain()
+
+    worker = threading.Thread(target=lambda: asyncio.run(scenario()), daemon=True)
+    worker.start()
+    worker.join(timeout=5)
+    assert finished_first == [True]  # the race was set up: a finished write still pending
+    assert not worker.is_alive(), "drain spun on a finished write"

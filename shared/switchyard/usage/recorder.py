@@ -70,7 +70,12 @@ class UsageRecorder:
         """Write everything buffered and wait for the writes under way (shutdown, tests)."""
         self._flush()
         while self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+            writes = list(self._pending)
+            await asyncio.gather(*writes, return_exceptions=True)
+            # Dropped here, not left to their done callbacks: when every write has finished
+            # already, gather completes without yielding to the loop (Python 3.13), those
+            # callbacks never get to run, and the loop would spin on the same finished tasks.
+            self._pending.difference_update(writes)
 
     def _add(self, delta: UsageDelta) -> None:
         slot = (delta.tenant, delta.day, delta.key_id, delta.model, delta.provider)
