@@ -1,16 +1,15 @@
-"""Helpers for the jobs tests: a worker on moto's tables and queues, SQS events, a usage recorder."""
+"""Helpers for the jobs tests: a worker on moto's tables and queues, SQS events."""
 
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
 from fakes import FAKE_KEY, FAKE_KEY_ENV, MASTER_KEY, FakeUpstream
-from switchyard.accounting import UsageRecord
+from stagekit import with_recording
 from switchyard.config.settings import Settings
 from switchyard.state.ports import KeyRecord, KeyStore
 
@@ -27,13 +26,14 @@ ANTHROPIC_REQUEST = {
 
 def jobs_config(fake: FakeUpstream) -> dict[str, Any]:
     """``m``: provider a (OpenAI dialect); ``mx``: a first, then c (Anthropic dialect) on failure."""
-    return fake.routing_config(
+    config = fake.routing_config(
         providers={"a": "openai", "c": "anthropic"},
         models={
             "m": {"deployments": [{"provider": "a", "model": "up-a"}]},
             "mx": {"deployments": [{"provider": "a", "model": "up-a"}, {"provider": "c", "model": "up-c"}]},
         },
     )
+    return with_recording(config)  # stagekit.recording(gateway): what was charged
 
 
 async def add_key(store: KeyStore, key_id: str, tenant: str) -> None:
@@ -98,19 +98,6 @@ def settle(sqs: Any, url: str, messages: list[dict[str, Any]], response: dict[st
         else:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
     return sorted(failed)
-
-
-class UsageRecorder:
-    """An accounting sink: every charge, by request id (a job's request id is its job id)."""
-
-    def __init__(self) -> None:
-        self.records: list[UsageRecord] = []
-
-    async def record(self, record: UsageRecord) -> None:
-        self.records.append(record)
-
-    def per_request(self) -> Counter[str]:
-        return Counter(r.request_id for r in self.records)
 
 
 def run(coro: Any, runtime: Any) -> Any:

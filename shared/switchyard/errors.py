@@ -13,11 +13,16 @@ in one exception handler and ``routing/`` reads :data:`POLICY` for its decisions
     │   └── RateLimitError               429 the caller's own limit
     │       └── BudgetExceededError      429 a budget is spent (code budget_exceeded)
     ├── ProviderError                    one upstream attempt failed; ``kind`` is a row of POLICY
-    └── GatewayError                     every candidate failed, or nothing could be tried
-                                         (503/429/502/504, carries the last ProviderError)
+    ├── GatewayError                     every candidate failed, or nothing could be tried
+    │                                    (503/429/502/504, carries the last ProviderError)
+    └── InfrastructureError              a store the gateway runs on failed (503, detail logged only)
+        ├── StateUnavailableError        DynamoDB unreachable, throttled, timed out
+        ├── QueueUnavailableError        SQS did not take a job
+        └── ValueTooLargeError           a value larger than one item of its store
 
-``POLICY`` is the error table of DESIGN §3: for each provider outcome, the status a caller sees if
-it is the final outcome, what the attempt loop does next, and whether it counts against the breaker.
+``POLICY`` is the one error table: for each kind, the status a caller sees if it is the final
+outcome, what the attempt loop does next, whether it counts against the breaker, the OpenAI and
+Anthropic error types, and whether a job that ends with it is tried again through the queue.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ class Kind(StrEnum):
     CLIENT_RATE_LIMITED = "client_rate_limited"
     BUDGET_EXCEEDED = "budget_exceeded"
     NO_DEPLOYMENT = "no_deployment"
+    UNAVAILABLE = "unavailable"  # shared state or the jobs queue could not be reached
     INTERNAL = "internal"
 
 
@@ -68,28 +74,44 @@ class Policy:
     action: Action
     trips_breaker: bool
     error_type: str  # OpenAI error "type"
+    anthropic_type: str  # Anthropic error "type" (POST /v1/messages)
+    # A job that ends with it goes back to the queue (to be tried again after the visibility
+    # timeout, then to the DLQ): the condition passes. Otherwise the job fails for good.
+    requeue: bool
 
+
+_RATE, _OVERLOADED, _API, _INVALID = (
+    "rate_limit_error",
+    "overloaded_error",
+    "api_error",
+    "invalid_request_error",
+)
+_AUTHN, _PERM, _NOT_FOUND = "authentication_error", "permission_error", "not_found_error"
+_NEXT_LARGER = Action.NEXT_LARGER_CONTEXT
 
 POLICY: dict[Kind, Policy] = {
-    Kind.RATE_LIMITED: Policy(429, Action.RETRY_AFTER, False, "rate_limit_error"),
-    Kind.QUOTA_EXCEEDED: Policy(429, Action.NEXT_PARK, False, "insufficient_quota"),
-    Kind.OVERLOADED: Policy(503, Action.NEXT, True, "overloaded_error"),
-    Kind.SERVER_ERROR: Policy(502, Action.RETRY_ONCE, True, "api_error"),
-    Kind.TIMEOUT: Policy(504, Action.NEXT, True, "timeout_error"),
-    Kind.BAD_RESPONSE: Policy(502, Action.NEXT, True, "api_error"),
-    Kind.AUTH: Policy(502, Action.RETRY_BACKUP_KEY, False, "api_error"),
-    Kind.CONTEXT_LENGTH: Policy(400, Action.NEXT_LARGER_CONTEXT, False, "invalid_request_error"),
-    Kind.CONTENT_FILTER: Policy(400, Action.STOP, False, "invalid_request_error"),
-    Kind.INVALID_REQUEST: Policy(400, Action.STOP, False, "invalid_request_error"),
-    Kind.AUTHENTICATION: Policy(401, Action.STOP, False, "authentication_error"),
-    Kind.PERMISSION_DENIED: Policy(403, Action.STOP, False, "permission_error"),
-    Kind.NOT_FOUND: Policy(404, Action.STOP, False, "not_found_error"),
-    Kind.PAYLOAD_TOO_LARGE: Policy(413, Action.STOP, False, "invalid_request_error"),
-    Kind.CLIENT_RATE_LIMITED: Policy(429, Action.STOP, False, "rate_limit_error"),
-    Kind.BUDGET_EXCEEDED: Policy(429, Action.STOP, False, "rate_limit_error"),
-    Kind.NO_DEPLOYMENT: Policy(503, Action.STOP, False, "service_unavailable"),
-    Kind.INTERNAL: Policy(500, Action.STOP, False, "api_error"),
-}
+    # kind                   status  action               breaker  OpenAI type    Anthropic type  requeue
+    Kind.RATE_LIMITED:        Policy(429, Action.RETRY_AFTER, False, _RATE, _RATE, True),
+    Kind.QUOTA_EXCEEDED:      Policy(429, Action.NEXT_PARK, False, "insufficient_quota", _RATE, True),
+    Kind.OVERLOADED:          Policy(503, Action.NEXT, True, _OVERLOADED, _OVERLOADED, True),
+    Kind.SERVER_ERROR:        Policy(502, Action.RETRY_ONCE, True, _API, _API, True),
+    Kind.TIMEOUT:             Policy(504, Action.NEXT, True, "timeout_error", _API, True),
+    Kind.BAD_RESPONSE:        Policy(502, Action.NEXT, True, _API, _API, True),
+    Kind.AUTH:                Policy(502, Action.RETRY_BACKUP_KEY, False, _API, _API, True),
+    Kind.CONTEXT_LENGTH:      Policy(400, _NEXT_LARGER, False, _INVALID, _INVALID, False),
+    Kind.CONTENT_FILTER:      Policy(400, Action.STOP, False, _INVALID, _INVALID, False),
+    Kind.INVALID_REQUEST:     Policy(400, Action.STOP, False, _INVALID, _INVALID, False),
+    Kind.AUTHENTICATION:      Policy(401, Action.STOP, False, _AUTHN, _AUTHN, False),
+    Kind.PERMISSION_DENIED:   Policy(403, Action.STOP, False, _PERM, _PERM, False),
+    Kind.NOT_FOUND:           Policy(404, Action.STOP, False, _NOT_FOUND, _NOT_FOUND, False),
+    Kind.PAYLOAD_TOO_LARGE:   Policy(413, Action.STOP, False, _INVALID, "request_too_large", False),
+    Kind.CLIENT_RATE_LIMITED: Policy(429, Action.STOP, False, _RATE, _RATE, True),
+    # A spent budget stays spent until its period ends (hours): a job fails now, not via the DLQ.
+    Kind.BUDGET_EXCEEDED:     Policy(429, Action.STOP, False, _RATE, _RATE, False),
+    Kind.NO_DEPLOYMENT:       Policy(503, Action.STOP, False, "service_unavailable", _OVERLOADED, True),
+    Kind.UNAVAILABLE:         Policy(503, Action.STOP, False, "service_unavailable", _OVERLOADED, True),
+    Kind.INTERNAL:            Policy(500, Action.STOP, False, _API, _API, True),
+}  # fmt: skip
 
 # Caller-visible error codes for provider kinds whose OpenAI code differs from the kind's name.
 CODES: dict[Kind, str] = {
@@ -132,6 +154,10 @@ class SwitchyardError(Exception):
     @property
     def status(self) -> int:
         return self.policy.status
+
+    @property
+    def anthropic_type(self) -> str:
+        return self.policy.anthropic_type
 
 
 class ClientError(SwitchyardError):
@@ -207,6 +233,43 @@ class GatewayError(SwitchyardError):
     @property
     def status(self) -> int:
         return self._status
+
+    @property
+    def anthropic_type(self) -> str:
+        # What the caller should do depends on why nothing answered, which the status says.
+        return {429: _RATE, 504: _API}.get(self._status, _OVERLOADED)
+
+
+class InfrastructureError(SwitchyardError):
+    """A store the gateway runs on failed. The caller gets a generic message and a 503 to retry
+    (a job goes back to the queue); ``detail`` (logged, never answered) says what failed."""
+
+    kind = Kind.UNAVAILABLE
+    public_message = "Shared state is unavailable; retry shortly."
+    public_code = "state_unavailable"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(self.public_message, retry_after=1.0, code=self.public_code)
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+class StateUnavailableError(InfrastructureError):
+    """The backing store could not be reached (throttled, timed out, unreachable, misconfigured);
+    callers that can degrade to local state do."""
+
+
+class QueueUnavailableError(InfrastructureError):
+    """The queue could not take the messages (some may have been sent)."""
+
+    public_message = "The jobs queue is unavailable; retry shortly."
+    public_code = "queue_unavailable"
+
+
+class ValueTooLargeError(InfrastructureError):
+    """A value is larger than the store can hold in one item (``max_value_bytes``)."""
 
 
 PROVIDER_KINDS: frozenset[Kind] = frozenset(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from time import time
 
 import httpx
@@ -21,8 +21,10 @@ from switchyard.cache.service import CacheService
 from switchyard.config.prices import load_prices
 from switchyard.config.routing import RoutingConfig, load_routing_config
 from switchyard.config.settings import Settings
-from switchyard.eventbus import EventPublisher, MemoryPublisher, build_publisher
-from switchyard.gate import Gate
+from switchyard.core import Pipeline, Stage
+from switchyard.core.stages import AccessStage, BudgetStage, CacheStage, KeyLimitsStage, UsageStage
+from switchyard.core.stages.configured import with_configured
+from switchyard.eventbus import EventPublisher, build_publisher
 from switchyard.jobs.service import JobsService
 from switchyard.jobs.setup import open_jobs
 from switchyard.keys.auth import ClientAuth
@@ -45,33 +47,30 @@ class Gateway:
     settings: Settings
     config: RoutingConfig
     table: RouteTable
-    router: Router
+    pipeline: Pipeline  # the request path: stages, then the attempt loop
     breakers: Breakers
     auth: ClientAuth  # the master (admin) key and virtual keys, through a warm cache
     client: httpx.AsyncClient
-    gate: Gate  # cache lookup and client key limits, before routing
     state: State
     metrics: MetricSink
-    # Usage and cost of every answer; usage/limit/budget stores attach as sinks.
-    accounting: Accounting = field(default_factory=Accounting)
+    accounting: Accounting  # prices every answer
+    usage: UsageRecorder  # usage aggregates, written in the background
+    budgets: Budgets  # spend reserved against key, tenant and global budgets
     # Operational events (provider key rejected, budget thresholds): EventBridge or memory.
-    events: EventPublisher = field(default_factory=MemoryPublisher)
-    jobs: JobsService | None = None  # async jobs (submission, results, webhooks)
+    events: EventPublisher
+    jobs: JobsService  # async jobs (submission, results, webhooks)
 
     async def flush(self) -> None:
         """Write what is buffered: usage aggregates, budget settlements, metrics. At shutdown, and
         after each jobs batch: a Lambda instance may be frozen or reclaimed between invocations,
         and what it still holds would be lost (or, for metrics, reach the cost alarms late)."""
-        if self.gate.usage is not None:
-            await self.gate.usage.drain()
-        if self.gate.budgets is not None:
-            await self.gate.budgets.flush()
+        await self.usage.drain()
+        await self.budgets.flush()
         self.metrics.flush()
         self.metrics.requests.flush()
 
     async def aclose(self) -> None:
-        if self.jobs is not None:
-            await self.jobs.aclose()
+        await self.jobs.aclose()
         await self.client.aclose()
         await self.flush()  # before the state closes
         self.state.close()
@@ -108,7 +107,12 @@ async def open_gateway(
         dynamo_state(settings, metrics, clock=clock) if settings.state_table else memory_state(clock=clock)
     )
     breakers = Breakers(state.breakers, config.breaker, clock, on_open=metrics.requests.breaker_opened)
-    gate, deployment_limits = _gate(settings, config, state, metrics, clock)
+    # One limiter (one set of leases) for the key limits of the pipeline and the deployment
+    # limits of the attempt loop.
+    limits = config.limits
+    limiter = Limiter(
+        state.limits, lease_fraction=limits.lease_fraction, slot_ttl_s=limits.slot_ttl_s, clock=clock
+    )
     keys = ProviderKeys(config, settings.environment, max_age_s=settings.secrets_max_age_s)
     router = Router(
         table,
@@ -117,34 +121,16 @@ async def open_gateway(
         keys,
         config.retry,
         rng=random.Random(),
-        limits=deployment_limits,
+        limits=DeploymentLimits(limiter, limits, metrics),
         events=events,
         metrics=metrics.requests,
     )
-    accounting = Accounting(prices=prices)
-    gateway = Gateway(
-        settings,
-        config,
-        table,
-        router,
-        breakers,
-        ClientAuth(master, state.keys, ttl_s=settings.key_cache_ttl_s, clock=clock, wall=clock),
-        client,
-        gate,
-        state,
-        metrics,
-        accounting,
-        events,
-    )
-    gateway.accounting.add_sink(gate)  # answers' usage settles their key's token estimate
-    gateway.jobs = await open_jobs(settings, state.jobs, clock=clock, webhook_transport=webhook_transport)
-    gate.accounting = accounting  # cache hits are accounted too (cost 0, what they saved)
-    gate.identities = gateway.auth.identity  # allowed models and a virtual key's own limits
-    # Usage aggregates, summed in memory and written in the background every usage_flush_s.
-    gate.usage = UsageRecorder(state.usage, flush_s=settings.usage_flush_s, clock=clock)
-    gate.usage.observer = metrics.requests  # CostUSD, tokens, answers per provider/model/tenant
-    # Spend reserved against key, tenant and global budgets before each upstream call.
-    gate.budgets = Budgets(
+    accounting = Accounting(prices)
+    auth = ClientAuth(master, state.keys, ttl_s=settings.key_cache_ttl_s, clock=clock, wall=clock)
+    # Usage aggregates, summed in memory and written in the background every usage_flush_s;
+    # every answer also feeds the CostUSD, token and Answers metrics.
+    usage = UsageRecorder(state.usage, metrics.requests, flush_s=settings.usage_flush_s, clock=clock)
+    budgets = Budgets(
         state.budgets,
         config.budgets,
         table,
@@ -153,19 +139,32 @@ async def open_gateway(
         clock=clock,
         ttl_s=settings.budget_cache_ttl_s,
     )
-    return gateway
-
-
-def _gate(
-    settings: Settings, config: RoutingConfig, state: State, metrics: MetricSink, clock: Callable[[], float]
-) -> tuple[Gate, DeploymentLimits]:
-    """The cache and the limits: key limits at the gate, deployment limits in the attempt loop,
-    one limiter (one set of leases) for both."""
-    limits = config.limits
-    limiter = Limiter(
-        state.limits, lease_fraction=limits.lease_fraction, slot_ttl_s=limits.slot_ttl_s, clock=clock
-    )
     cache = CacheService(
         state.cache, metrics, enabled=settings.cache_enabled, default_ttl_s=settings.cache_ttl_s, clock=clock
     )
-    return Gate(cache, KeyLimits(limiter, limits, metrics)), DeploymentLimits(limiter, limits, metrics)
+    builtin: list[Stage] = [
+        AccessStage(),
+        CacheStage(cache),
+        UsageStage(usage),
+        KeyLimitsStage(KeyLimits(limiter, limits, metrics)),
+        BudgetStage(budgets),
+    ]
+    stages = with_configured(builtin, config.pipeline.stages)
+    pipeline = Pipeline(stages, router, accounting, breakers, metrics.requests, settings.request_timeout_s)
+    jobs = await open_jobs(settings, state.jobs, clock=clock, webhook_transport=webhook_transport)
+    return Gateway(
+        settings,
+        config,
+        table,
+        pipeline,
+        breakers,
+        auth,
+        client,
+        state,
+        metrics,
+        accounting,
+        usage,
+        budgets,
+        events,
+        jobs,
+    )

@@ -7,7 +7,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from conftest import running
 from fakes import FAKE_KEY, FAKE_KEY_ENV, MASTER_KEY, FakeUpstream
+from stagekit import recording, with_recording
 from switchyard.accounting import UsageRecord
 from switchyard.config.settings import Settings
 from switchyard.http.app import create_app
@@ -29,16 +30,6 @@ WEATHER_TOOL = {
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
     },
 }
-
-
-@dataclass
-class RecordingSink:
-    """A usage sink that keeps what it is given."""
-
-    records: list[UsageRecord] = field(default_factory=list)
-
-    async def record(self, record: UsageRecord) -> None:
-        self.records.append(record)
 
 
 @dataclass
@@ -59,7 +50,7 @@ async def serving(config_file: Callable[..., Path]) -> AsyncIterator[ServedFacto
 
         async def make(config: Mapping[str, Any], *, request_timeout_s: float = 10.0) -> Served:
             settings = Settings(
-                config_path=config_file(config),
+                config_path=config_file(with_recording(dict(config))),
                 master_key=SecretStr(MASTER_KEY),
                 request_timeout_s=request_timeout_s,
                 environment={FAKE_KEY_ENV: FAKE_KEY},
@@ -67,8 +58,7 @@ async def serving(config_file: Callable[..., Path]) -> AsyncIterator[ServedFacto
             )
             app = create_app(settings)
             asgi = await stack.enter_async_context(running(app))
-            sink = RecordingSink()
-            app.state.gateway.accounting.add_sink(sink)
+            sink = recording(app.state.gateway)
             client = httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=asgi),
                 base_url="http://gateway",

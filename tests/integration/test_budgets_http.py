@@ -189,7 +189,7 @@ async def test_a_global_budget_holds_across_four_instances(
     assert sorted(thresholds) == [50, 80, 90, 100]  # once each, across all instances
     # Flushed (as at shutdown), the shared counter is exactly what was spent.
     for client in clients:
-        await gateway_of(client).gate.budgets.flush()
+        await gateway_of(client).budgets.flush()
     store = gateway_of(clients[0]).state.budgets
     counters = (await store.charge("global", Decimal(0), {"d" + _day(): None}, expires_at=NOON + 86400)).spent
     assert counters["d" + _day()] == total
@@ -225,7 +225,7 @@ async def test_admin_budgets_report_each_cap_and_its_spend_and_the_cli_prints_it
     assert (
         await client.post("/v1/chat/completions", json=body(), headers={"Authorization": f"Bearer {key}"})
     ).status_code == 200
-    await gateway_of(client).gate.budgets.flush()  # the answer's settlement written back
+    await gateway_of(client).budgets.flush()  # the answer's settlement written back
     report = (await client.get("/admin/budgets", params={"tenant": "acme"})).json()
     rows = {(r["scope"], r["period"]): r for r in report["data"]}
     assert set(rows) == {("global", "monthly"), ("tenant", "weekly"), ("key", "daily")}

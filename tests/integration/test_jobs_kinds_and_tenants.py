@@ -17,7 +17,8 @@ from pydantic import SecretStr
 
 from conftest import GATEWAY_ENV, ConfigFile, running
 from fakes import MASTER_KEY, FakeUpstream, Reply
-from jobkit import ANTHROPIC_REQUEST, MESSAGES, UsageRecorder, jobs_config
+from jobkit import ANTHROPIC_REQUEST, MESSAGES, jobs_config
+from stagekit import recording
 from switchyard.accounting import UsageRecord
 from switchyard.config.settings import Settings
 from switchyard.gateway import Gateway
@@ -78,8 +79,7 @@ async def app(fake_upstream: FakeUpstream, config_file: ConfigFile) -> AsyncIter
 
         client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
         app.jobs.webhooks = WebhookSender(b"whsec-master", app.jobs.guard, client)
-        usage = app.gateway.gate.usage
-        assert usage is not None
+        usage = app.gateway.usage
         answered = usage.answered
 
         def spy(record: UsageRecord, kid: str, tenant: str) -> None:
@@ -96,8 +96,7 @@ async def app(fake_upstream: FakeUpstream, config_file: ConfigFile) -> AsyncIter
 async def test_a_messages_job_runs_through_fallback_and_stores_an_anthropic_message(
     app: App, fake_upstream: FakeUpstream
 ) -> None:
-    usage = UsageRecorder()
-    app.gateway.accounting.add_sink(usage)
+    usage = recording(app.gateway)
     fake_upstream.script("a", Reply.overloaded())  # the OpenAI-dialect deployment fails over
     async with app.client(MASTER_KEY) as client:
         submitted = await client.post("/v1/jobs", json={"kind": "messages", "request": ANTHROPIC_REQUEST})

@@ -14,7 +14,6 @@ from fakes import FakeUpstream, Reply
 from jobkit import (
     ANTHROPIC_REQUEST,
     MESSAGES,
-    UsageRecorder,
     add_key,
     jobs_config,
     receive_all,
@@ -23,6 +22,7 @@ from jobkit import (
     sqs_event,
     worker_settings,
 )
+from stagekit import recording
 from switchyard.jobs.runtime import WorkerRuntime
 from switchyard.jobs.schema import ChatJobSpec
 from switchyard.local.aws import client as aws_client
@@ -88,8 +88,7 @@ def test_a_crash_mid_batch_loses_no_job_and_neither_calls_nor_charges_twice(
     worker: WorkerRuntime, fake_upstream: FakeUpstream, sqs: Any, state_tables: Any
 ) -> None:
     url = state_tables.queues["JobsQueue"]
-    usage = UsageRecorder()
-    worker.gateway.accounting.add_sink(usage)
+    usage = recording(worker.gateway)
     ids = submit(worker, 6)
     jobs = worker.gateway.jobs
     assert jobs is not None
@@ -122,8 +121,7 @@ def test_a_whole_batch_delivered_again_is_skipped(
     """The invocation died after its jobs were written (Lambda never deleted the messages): the
     redelivered batch finds every job done."""
     url = state_tables.queues["JobsQueue"]
-    usage = UsageRecorder()
-    worker.gateway.accounting.add_sink(usage)
+    usage = recording(worker.gateway)
     ids = submit(worker, 4)
     batch = receive_all(sqs, url, 4)
     assert worker.handle(sqs_event(batch)) == {"batchItemFailures": []}

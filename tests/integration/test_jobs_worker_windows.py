@@ -13,7 +13,8 @@ from pydantic import SecretStr
 
 from conftest import GATEWAY_ENV, ConfigFile
 from fakes import MASTER_KEY, FakeUpstream, Reply
-from jobkit import MESSAGES, UsageRecorder, add_key, jobs_config
+from jobkit import MESSAGES, add_key, jobs_config
+from stagekit import recording
 from statekit import T0, Clock
 from switchyard.config.settings import Settings
 from switchyard.gateway import Gateway, open_gateway
@@ -68,8 +69,7 @@ async def test_a_crash_during_the_provider_call_reruns_after_the_lease_but_charg
     gateway: Gateway, fake_upstream: FakeUpstream
 ) -> None:
     assert gateway.jobs is not None
-    usage = UsageRecorder()
-    gateway.accounting.add_sink(usage)
+    usage = recording(gateway)
     gateway.jobs.store = CrashingResultWrite(gateway.jobs.store)
     clock = Clock(T0)
     worker = JobWorker(gateway, gateway.jobs, clock=clock)

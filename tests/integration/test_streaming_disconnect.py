@@ -11,16 +11,17 @@ import httpx
 import pytest
 import uvicorn
 from pydantic import SecretStr
-from streaming_checks import MESSAGES, RecordingSink, wait_for
+from streaming_checks import MESSAGES, wait_for
 
 from conftest import free_port
 from fakes import FAKE_KEY, FAKE_KEY_ENV, MASTER_KEY, FakeUpstream, Reply
+from stagekit import Recording, recording, with_recording
 from switchyard.config.settings import Settings
 from switchyard.http.app import create_app
 
 
 @pytest.fixture
-async def server(fake_upstream: FakeUpstream, config_file) -> AsyncIterator[tuple[str, RecordingSink]]:
+async def server(fake_upstream: FakeUpstream, config_file) -> AsyncIterator[tuple[str, Recording]]:
     """The gateway served by uvicorn in this event loop; its base URL and usage records."""
     config = fake_upstream.routing_config(
         providers={
@@ -33,7 +34,7 @@ async def server(fake_upstream: FakeUpstream, config_file) -> AsyncIterator[tupl
         },
     )
     settings = Settings(
-        config_path=config_file(config),
+        config_path=config_file(with_recording(config)),
         master_key=SecretStr(MASTER_KEY),
         environment={FAKE_KEY_ENV: FAKE_KEY},
         mock_unconfigured=False,
@@ -47,8 +48,7 @@ async def server(fake_upstream: FakeUpstream, config_file) -> AsyncIterator[tupl
     try:
         await wait_for(lambda: uv.started or task.done())
         assert uv.started, "uvicorn did not start"
-        sink = RecordingSink()
-        app.state.gateway.accounting.add_sink(sink)
+        sink = recording(app.state.gateway)
         yield f"http://127.0.0.1:{port}", sink
     finally:
         uv.should_exit = True
@@ -63,7 +63,7 @@ async def server(fake_upstream: FakeUpstream, config_file) -> AsyncIterator[tupl
     ],
 )
 async def test_client_disconnect_closes_the_upstream_and_records_partial_usage(
-    fake_upstream: FakeUpstream, server: tuple[str, RecordingSink], model: str, name: str, route: str
+    fake_upstream: FakeUpstream, server: tuple[str, Recording], model: str, name: str, route: str
 ) -> None:
     url, sink = server
     # A few events, then the upstream keeps the stream open (as a long answer would).

@@ -13,7 +13,7 @@ from switchyard.config.routing import BreakerConfig, RetryConfig, RoutingConfig
 from switchyard.errors import GatewayError, Kind, NotFoundError, ProviderError
 from switchyard.keys.provider_keys import ProviderKeys
 from switchyard.providers.base import Target
-from switchyard.routing.attempt import Router
+from switchyard.routing.attempt import Router, buffered_call
 from switchyard.routing.breaker import Breakers
 from switchyard.routing.select import RouteTable
 from switchyard.state.memory import MemoryBreakerStore
@@ -99,36 +99,36 @@ REQUEST = ChatRequest.model_validate({"model": "m", "messages": [{"role": "user"
 async def test_first_deployment_answers_with_one_call() -> None:
     script = Script({})
     router, _ = make_router(script)
-    outcome = await router.chat(REQUEST, 30)
+    outcome = await router.run(REQUEST, 30, buffered_call)
     assert outcome.candidate.deployment_id == "A" and outcome.attempts == 1 and script.sequence == ["A"]
 
 
 async def test_rate_limited_waits_retry_after_and_retries_same_deployment() -> None:
     script = Script({"A": [Kind.RATE_LIMITED]}, retry_after=2.0)
     router, time = make_router(script)
-    outcome = await router.chat(REQUEST, 30)
+    outcome = await router.run(REQUEST, 30, buffered_call)
     assert script.sequence == ["A", "A"] and outcome.attempts == 2 and time.slept == [2.0]
 
 
 async def test_rate_limited_with_long_retry_after_fails_over_without_waiting() -> None:
     script = Script({"A": [Kind.RATE_LIMITED]}, retry_after=60.0)
     router, time = make_router(script)
-    outcome = await router.chat(REQUEST, 30)
+    outcome = await router.run(REQUEST, 30, buffered_call)
     assert script.sequence == ["A", "B"] and outcome.candidate.deployment_id == "B" and time.slept == []
 
 
 async def test_rate_limited_waits_at_most_twice_per_deployment() -> None:
     script = Script({"A": [Kind.RATE_LIMITED] * 5}, retry_after=0.5)
     router, time = make_router(script)
-    await router.chat(REQUEST, 30)
+    await router.run(REQUEST, 30, buffered_call)
     assert script.sequence == ["A", "A", "A", "B"] and time.slept == [0.5, 0.5]
 
 
 async def test_quota_exceeded_fails_over_and_parks_the_deployment() -> None:
     script = Script({"A": [Kind.QUOTA_EXCEEDED]})
     router, _ = make_router(script)
-    await router.chat(REQUEST, 30)
-    await router.chat(REQUEST, 30)
+    await router.run(REQUEST, 30, buffered_call)
+    await router.run(REQUEST, 30, buffered_call)
     assert script.sequence == ["A", "B", "B"]  # A stays out on the second request
 
 
@@ -136,14 +136,14 @@ async def test_quota_exceeded_fails_over_and_parks_the_deployment() -> None:
 async def test_next_deployment_immediately(kind: Kind) -> None:
     script = Script({"A": [kind]})
     router, time = make_router(script)
-    outcome = await router.chat(REQUEST, 30)
+    outcome = await router.run(REQUEST, 30, buffered_call)
     assert script.sequence == ["A", "B"] and outcome.attempts == 2 and time.slept == []
 
 
 async def test_server_error_retries_once_with_backoff_then_fails_over() -> None:
     script = Script({"A": [Kind.SERVER_ERROR, Kind.SERVER_ERROR]})
     router, time = make_router(script, retry=RetryConfig(base_delay_s=0.5))
-    outcome = await router.chat(REQUEST, 30)
+    outcome = await router.run(REQUEST, 30, buffered_call)
     assert script.sequence == ["A", "A", "B"] and outcome.attempts == 3
     assert len(time.slept) == 1 and 0 <= time.slept[0] <= 0.5
 
@@ -151,7 +151,7 @@ async def test_server_error_retries_once_with_backoff_then_fails_over() -> None:
 async def test_context_length_skips_to_a_larger_window() -> None:
     script = Script({"A": [Kind.CONTEXT_LENGTH]})
     router, _ = make_router(script)
-    outcome = await router.chat(REQUEST, 30)
+    outcome = await router.run(REQUEST, 30, buffered_call)
     assert script.sequence == ["A", "C"] and outcome.candidate.deployment_id == "C"
 
 
@@ -160,7 +160,7 @@ async def test_context_length_with_nothing_larger_reaches_the_caller_as_400() ->
     models = {"m": {"deployments": [{"provider": "p", "model": "c", "id": "C", "context_window": 8000}]}}
     router, _ = make_router(script, models=models)
     with pytest.raises(ProviderError) as info:
-        await router.chat(REQUEST, 30)
+        await router.run(REQUEST, 30, buffered_call)
     assert info.value.status == 400 and info.value.code == "context_length_exceeded"
 
 
@@ -169,7 +169,7 @@ async def test_stop_kinds_reach_the_caller_without_failover(kind: Kind) -> None:
     script = Script({"A": [kind]})
     router, _ = make_router(script)
     with pytest.raises(ProviderError) as info:
-        await router.chat(REQUEST, 30)
+        await router.run(REQUEST, 30, buffered_call)
     assert info.value.kind is kind and info.value.status == 400 and script.sequence == ["A"]
 
 
@@ -177,7 +177,7 @@ async def test_all_failing_is_503_with_retry_after() -> None:
     script = Script({d: [Kind.OVERLOADED] for d in "ABC"})
     router, _ = make_router(script)
     with pytest.raises(GatewayError) as info:
-        await router.chat(REQUEST, 30)
+        await router.run(REQUEST, 30, buffered_call)
     assert (
         info.value.status == 503 and info.value.retry_after is not None and script.sequence == ["A", "B", "C"]
     )
@@ -187,7 +187,7 @@ async def test_all_rate_limited_is_429_with_retry_after() -> None:
     script = Script({d: [Kind.RATE_LIMITED] for d in "ABC"}, retry_after=45.0)
     router, _ = make_router(script)
     with pytest.raises(GatewayError) as info:
-        await router.chat(REQUEST, 30)
+        await router.run(REQUEST, 30, buffered_call)
     assert info.value.status == 429 and info.value.retry_after == 45.0
 
 
@@ -195,14 +195,14 @@ async def test_max_attempts_bounds_upstream_calls() -> None:
     script = Script({d: [Kind.SERVER_ERROR] * 3 for d in "ABC"})
     router, _ = make_router(script, retry=RetryConfig(max_attempts=4, base_delay_s=0))
     with pytest.raises(GatewayError):
-        await router.chat(REQUEST, 30)
+        await router.run(REQUEST, 30, buffered_call)
     assert len(script.calls) == 4
 
 
 async def test_deadline_bounds_the_loop_and_caps_each_call_timeout() -> None:
     script = Script({"A": [Kind.RATE_LIMITED]}, retry_after=3.0)
     router, _ = make_router(script)
-    await router.chat(REQUEST, 10)
+    await router.run(REQUEST, 10, buffered_call)
     assert script.calls[0].timeout_s == 10 and script.calls[1].timeout_s == pytest.approx(7)
 
 
@@ -211,15 +211,15 @@ async def test_open_breaker_skips_the_deployment_without_a_call() -> None:
     router, time = make_router(
         script, retry=RetryConfig(base_delay_s=0), breaker=BreakerConfig(failure_threshold=2, cooldown_s=5)
     )
-    await router.chat(REQUEST, 30)  # A fails twice (retry once): breaker opens
+    await router.run(REQUEST, 30, buffered_call)  # A fails twice (retry once): breaker opens
     script.calls.clear()
-    await router.chat(REQUEST, 30)
+    await router.run(REQUEST, 30, buffered_call)
     assert script.sequence == ["B"]
     time.now += 6  # cool-down over: one probe, which succeeds and closes the breaker
     script.steps["A"] = []
     script.calls.clear()
-    await router.chat(REQUEST, 30)
-    await router.chat(REQUEST, 30)
+    await router.run(REQUEST, 30, buffered_call)
+    await router.run(REQUEST, 30, buffered_call)
     assert script.sequence == ["A", "A"]
 
 
@@ -227,17 +227,19 @@ async def test_every_breaker_open_is_503_with_the_cooldown_as_retry_after() -> N
     script = Script({d: [Kind.OVERLOADED] for d in "ABC"})
     router, _ = make_router(script, breaker=BreakerConfig(failure_threshold=1, cooldown_s=20))
     with pytest.raises(GatewayError):
-        await router.chat(REQUEST, 30)
+        await router.run(REQUEST, 30, buffered_call)
     script.calls.clear()
     with pytest.raises(GatewayError) as info:
-        await router.chat(REQUEST, 30)
+        await router.run(REQUEST, 30, buffered_call)
     assert script.calls == [] and info.value.status == 503 and info.value.retry_after == 20
 
 
 async def test_unknown_model_is_not_found() -> None:
     router, _ = make_router(Script({}))
     with pytest.raises(NotFoundError):
-        await router.chat(ChatRequest.model_validate({"model": "x", "messages": [{"role": "user"}]}), 30)
+        await router.run(
+            ChatRequest.model_validate({"model": "x", "messages": [{"role": "user"}]}), 30, buffered_call
+        )
 
 
 async def test_deadline_spent_on_a_timeout_is_504() -> None:
@@ -250,5 +252,5 @@ async def test_deadline_spent_on_a_timeout_is_504() -> None:
     script = Slow({})
     router, time = make_router(script)
     with pytest.raises(GatewayError) as info:
-        await router.chat(REQUEST, 5)
+        await router.run(REQUEST, 5, buffered_call)
     assert info.value.status == 504 and script.sequence == ["A"]

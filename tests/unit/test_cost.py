@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from switchyard.accounting import cost_usd, format_usd
 from switchyard.api.chat import PromptTokensDetails, Usage
 from switchyard.config.routing import Price
-from switchyard.cost import cost_usd, format_usd
 
 
 def test_plain_input_and_output() -> None:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from switchyard.accounting import cost_usd
 from switchyard.api.anthropic import AnthropicUsage
 from switchyard.api.chat import Usage
 from switchyard.config.prices import SHIPPED_PRICES, load_prices, read_price_table, resolve_price
 from switchyard.config.routing import Price
-from switchyard.cost import cost_usd
 from switchyard.providers.anthropic_wire import openai_usage
 
 TABLE = load_prices()

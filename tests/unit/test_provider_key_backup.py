@@ -12,7 +12,7 @@ from switchyard.errors import Kind, ProviderError
 from switchyard.eventbus import KEY_REJECTED, MemoryPublisher
 from switchyard.keys.provider_keys import ProviderKeys
 from switchyard.providers.base import Target
-from switchyard.routing.attempt import Router
+from switchyard.routing.attempt import Router, buffered_call
 from switchyard.routing.breaker import Breakers
 from switchyard.routing.select import RouteTable
 from switchyard.state.memory import MemoryBreakerStore
@@ -75,7 +75,7 @@ def make_router(
 
 async def test_a_rejected_primary_is_retried_once_with_the_backup() -> None:
     router, provider, events = make_router({"primary": "old", "backup": "new"}, valid={"new"})
-    outcome = await router.chat(REQUEST, 10)
+    outcome = await router.run(REQUEST, 10, buffered_call)
     assert outcome.candidate.deployment_id == "A"
     assert provider.calls == [("A", "old"), ("A", "new")]
     assert outcome.attempts == 2
@@ -87,7 +87,7 @@ async def test_a_rejected_primary_is_retried_once_with_the_backup() -> None:
 
 async def test_a_rejected_backup_fails_over_to_the_next_deployment() -> None:
     router, provider, events = make_router({"primary": "old", "backup": "older"}, valid=set())
-    outcome = await router.chat(REQUEST, 10)
+    outcome = await router.run(REQUEST, 10, buffered_call)
     assert outcome.candidate.deployment_id == "B"
     assert provider.calls == [("A", "old"), ("A", "older"), ("B", "q-key")]
     assert len(events.events) == 1
@@ -95,7 +95,7 @@ async def test_a_rejected_backup_fails_over_to_the_next_deployment() -> None:
 
 async def test_without_a_backup_the_loop_fails_over_at_once_and_says_so() -> None:
     router, provider, events = make_router({"primary": "old", "backup": ""}, valid=set())
-    outcome = await router.chat(REQUEST, 10)
+    outcome = await router.run(REQUEST, 10, buffered_call)
     assert outcome.candidate.deployment_id == "B"
     assert provider.calls == [("A", "old"), ("B", "q-key")]
     assert events.events[0][1]["backup_available"] is False

@@ -7,6 +7,7 @@ import asyncio
 import threading
 
 from statekit import T0, Clock
+from switchyard.metrics.requests import RequestMetrics
 from switchyard.state.memory import MemoryUsageLedger
 from switchyard.state.ports import StateUnavailableError, UsageDelta
 from switchyard.usage.recorder import UsageRecorder, day_of
@@ -29,7 +30,7 @@ class CountingLedger(MemoryUsageLedger):
 
 async def test_deltas_are_summed_and_written_once_per_interval() -> None:
     clock, ledger = Clock(T0), CountingLedger()
-    recorder = UsageRecorder(ledger, flush_s=30, clock=clock)
+    recorder = UsageRecorder(ledger, RequestMetrics(), flush_s=30, clock=clock)
     for _ in range(10):
         recorder.failed("m", "k_1", "acme")
     await recorder.drain()
@@ -40,7 +41,7 @@ async def test_deltas_are_summed_and_written_once_per_interval() -> None:
 
 async def test_the_interval_triggers_a_write_without_a_drain() -> None:
     clock, ledger = Clock(T0), CountingLedger()
-    recorder = UsageRecorder(ledger, flush_s=30, clock=clock)
+    recorder = UsageRecorder(ledger, RequestMetrics(), flush_s=30, clock=clock)
     recorder.failed("m", "k_1", "acme")
     recorder.failed("n", "k_1", "acme")
     clock.advance(30)
@@ -54,7 +55,7 @@ async def test_the_interval_triggers_a_write_without_a_drain() -> None:
 
 async def test_a_failing_ledger_is_counted_not_raised() -> None:
     ledger = CountingLedger(fail=True)
-    recorder = UsageRecorder(ledger, flush_s=0, clock=Clock(T0))
+    recorder = UsageRecorder(ledger, RequestMetrics(), flush_s=0, clock=Clock(T0))
     recorder.failed("m", "k_1", "acme")
     await recorder.drain()
     assert recorder.failures == 1
@@ -68,7 +69,7 @@ def test_drain_returns_when_a_write_has_finished_but_its_callbacks_have_not_run(
     finished_first: list[bool] = []
 
     async def scenario() -> None:
-        recorder = UsageRecorder(CountingLedger(), flush_s=0, clock=Clock(T0))
+        recorder = UsageRecorder(CountingLedger(), RequestMetrics(), flush_s=0, clock=Clock(T0))
         recorder.failed("m", "k_1", "acme")  # flush_s 0: the write starts now
         await asyncio.sleep(0)  # the write runs to its end; its done callback is queued after us
         finished_first.extend(task.done() for task in recorder._pending)

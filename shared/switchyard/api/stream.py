@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, SerializerFunctionWrapHandler, model_serializer
 
-from switchyard.api.chat import Usage
+from switchyard.api.chat import ChatCompletion, Usage
 
 
 class _Open(BaseModel):
@@ -106,3 +106,37 @@ def output_chars(chunk: ChatCompletionChunk) -> int:
             if call.function is not None:
                 total += len(call.function.name or "") + len(call.function.arguments or "")
     return total
+
+
+def chunks_of(completion: ChatCompletion) -> list[ChatCompletionChunk]:
+    """A complete answer as the stream that would have carried it: per choice, its role, its
+    text, its tool calls and its finish reason; then the usage (a replayed answer, streamed)."""
+    chunks: list[ChatCompletionChunk] = []
+
+    def chunk(choices: list[ChunkChoice], usage: Usage | None = None) -> ChatCompletionChunk:
+        return ChatCompletionChunk(
+            id=completion.id, created=completion.created, model=completion.model, choices=choices, usage=usage
+        )
+
+    for choice in completion.choices:
+        message = choice.message
+        chunks.append(chunk([ChunkChoice(index=choice.index, delta=Delta(role="assistant"))]))
+        if message.content or message.refusal:
+            delta = Delta(content=message.content, refusal=message.refusal)
+            chunks.append(chunk([ChunkChoice(index=choice.index, delta=delta)]))
+        calls = [
+            ToolCallDelta(
+                index=i,
+                id=call.id,
+                type="function",
+                function=FunctionCallDelta(name=call.function.name, arguments=call.function.arguments),
+            )
+            for i, call in enumerate(message.tool_calls or ())
+        ]
+        if calls:
+            chunks.append(chunk([ChunkChoice(index=choice.index, delta=Delta(tool_calls=calls))]))
+        finish = ChunkChoice(index=choice.index, finish_reason=choice.finish_reason or "stop")
+        chunks.append(chunk([finish]))
+    if completion.usage is not None:
+        chunks.append(chunk([], completion.usage))
+    return chunks

@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from time import time
 
+from switchyard.accounting import format_usd, route_prices
 from switchyard.api.chat import ChatRequest
 from switchyard.budgets.periods import period_end, period_key, previous_key
 from switchyard.config.prices import PriceTable
 from switchyard.config.routing import BudgetsConfig
-from switchyard.cost import format_usd, route_prices
 from switchyard.errors import BudgetExceededError
 from switchyard.eventbus import BUDGET_THRESHOLD, EventPublisher
 from switchyard.keys.auth import MASTER_TENANT, Identity

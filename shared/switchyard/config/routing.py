@@ -179,6 +179,20 @@ class BudgetsConfig(_Strict):
         return v
 
 
+class StageRef(_Strict):
+    """A stage of the request pipeline that is not built in: a class named by import path
+    (``package.module:ClassName``), made with ``options`` as keyword arguments, placed after the
+    built-in stage named by ``after`` (default: last, right before the provider is called)."""
+
+    use: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    options: dict[str, Any] = Field(default_factory=dict)
+    after: str | None = None
+
+
+class PipelineConfig(_Strict):
+    stages: list[StageRef] = Field(default_factory=list)
+
+
 class RoutingConfig(_Strict):
     version: Literal[1] = 1
     providers: dict[str, ProviderConfig]
@@ -190,6 +204,7 @@ class RoutingConfig(_Strict):
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     budgets: BudgetsConfig = Field(default_factory=BudgetsConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
 
     @field_validator("providers")
     @classmethod

@@ -92,9 +92,7 @@ async def show_tenant(tenant: str, request: Request) -> TenantOut:
 async def budgets(request: Request, tenant: str | None = None) -> BudgetReport:
     """The global budget, every tenant's (or one tenant's and its keys'), with this period's spend."""
     gateway = gateway_of(request)
-    service = gateway.gate.budgets
-    if service is None:
-        return BudgetReport(override=None, data=[])
+    service = gateway.budgets
     keys = key_service(request)
     scopes: list[Scope] = []
     whole = service.global_scope()

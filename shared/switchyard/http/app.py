@@ -22,7 +22,6 @@ from switchyard.http.chat import router as chat_router
 from switchyard.http.errors import (
     handle_http_exception,
     handle_request_validation,
-    handle_state_unavailable,
     handle_switchyard_error,
     handle_unexpected,
 )
@@ -33,7 +32,6 @@ from switchyard.http.middleware import RequestContextMiddleware
 from switchyard.http.usage import admin_router as admin_usage_router
 from switchyard.http.usage import client_router as usage_router
 from switchyard.metrics.asgi import RequestMetricsMiddleware
-from switchyard.state.ports import StateUnavailableError
 
 
 def create_app(
@@ -66,7 +64,6 @@ def create_app(
     app.add_exception_handler(SwitchyardError, handle_switchyard_error)
     app.add_exception_handler(HTTPException, handle_http_exception)
     app.add_exception_handler(RequestValidationError, handle_request_validation)
-    app.add_exception_handler(StateUnavailableError, handle_state_unavailable)
     app.add_exception_handler(Exception, handle_unexpected)
     app.include_router(chat_router)
     app.include_router(messages_router)

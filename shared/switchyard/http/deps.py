@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from switchyard.api.chat import ChatRequest
+from switchyard.core import Call
 from switchyard.errors import PermissionDeniedError
 from switchyard.gateway import Gateway
 from switchyard.keys.client_auth import presented_key
@@ -34,3 +36,9 @@ async def require_admin_key(request: Request) -> None:
         return
     await auth.authenticate(key)  # 401 for a missing or invalid key
     raise PermissionDeniedError("This route needs the admin key.", code="admin_key_required")
+
+
+def call_of(request: Request, body: ChatRequest) -> Call:
+    """The pipeline's call for an authenticated request whose body is ``body`` (canonical)."""
+    state = request.state
+    return Call(body, state.key_id, state.request_id, state.identity, request.headers)

@@ -16,24 +16,10 @@ from switchyard.api.errors import (
     OpenAIErrorBody,
     OpenAIErrorDetail,
 )
-from switchyard.errors import GatewayError, InvalidRequestError, Kind, SwitchyardError
+from switchyard.errors import InfrastructureError, InvalidRequestError, Kind, SwitchyardError
 from switchyard.observability import logger
 
 Dialect = Literal["openai", "anthropic"]
-
-# Anthropic's error "type" for each of our statuses.
-_ANTHROPIC_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    500: "api_error",
-    502: "api_error",
-    503: "overloaded_error",
-    504: "api_error",
-}
 
 
 def error_dialect(path: str) -> Dialect:
@@ -42,9 +28,7 @@ def error_dialect(path: str) -> Dialect:
 
 def error_body(exc: SwitchyardError, dialect: Dialect) -> bytes:
     if dialect == "anthropic":
-        anthropic = AnthropicErrorDetail(
-            type=_ANTHROPIC_TYPES.get(exc.status, "api_error"), message=exc.message
-        )
+        anthropic = AnthropicErrorDetail(type=exc.anthropic_type, message=exc.message)
         return AnthropicErrorBody(error=anthropic).model_dump_json().encode()
     detail = OpenAIErrorDetail(
         message=exc.message, type=exc.policy.error_type, code=exc.code, param=exc.param
@@ -78,16 +62,16 @@ def from_validation(exc: ValidationError) -> InvalidRequestError:
 async def handle_switchyard_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SwitchyardError)
     request.state.error = exc  # its kind, for the Errors metric (switchyard.metrics.asgi)
-    logger.info(
-        "request failed",
-        extra={
-            "request_id": request.state.request_id,
-            "path": request.url.path,
-            "status": exc.status,
-            "kind": exc.kind.value,
-            "code": exc.code,
-        },
-    )
+    extra = {
+        "request_id": request.state.request_id,
+        "path": request.url.path,
+        "status": exc.status,
+        "kind": exc.kind.value,
+        "code": exc.code,
+    }
+    if isinstance(exc, InfrastructureError):
+        extra["detail"] = exc.detail  # which store failed and how: for the log, not the caller
+    logger.info("request failed", extra=extra)
     return error_response(exc, request.url.path)
 
 
@@ -114,15 +98,6 @@ async def handle_request_validation(request: Request, exc: Exception) -> Respons
         f"Invalid value for `{loc}`: {first.get('msg')}." if loc else f"Invalid request: {first.get('msg')}."
     )
     return await handle_switchyard_error(request, InvalidRequestError(message, param=loc or None))
-
-
-async def handle_state_unavailable(request: Request, exc: Exception) -> Response:
-    """Shared state a route needs (jobs, keys, usage) could not be reached: 503 to retry, not a
-    500 (the paths that can degrade to memory never let it escape)."""
-    error = GatewayError(
-        "Shared state is unavailable; retry shortly.", status=503, retry_after=1.0, code="state_unavailable"
-    )
-    return await handle_switchyard_error(request, error)
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:

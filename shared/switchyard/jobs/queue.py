@@ -9,9 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-
-class QueueUnavailableError(Exception):
-    """The queue could not take the messages (some may have been sent)."""
+from switchyard.errors import QueueUnavailableError as QueueUnavailableError
 
 
 class JobQueue(Protocol):

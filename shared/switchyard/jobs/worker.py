@@ -2,8 +2,8 @@
 
 For each message: parse it, resolve the tenant of the key it names (through the gateway's key
 store), :meth:`~switchyard.state.jobs.JobStore.claim` the job (a conditional write), run it
-through :func:`switchyard.serving.serve_chat` (the router's own limits, cache, retries, fallback
-and cost) and, right after the provider call and before the charge, write the job's final status
+through the request pipeline (the router's own limits, cache, retries, fallback, cost and
+budgets) and, right after the provider call and before the charge, write the job's final status
 and result in one conditional write; then deliver the webhook. A "messages" job is translated to
 the canonical chat request on the way in and its answer back to an Anthropic message on the way
 out, so it is served, cached and charged exactly like a chat job.
@@ -34,24 +34,20 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from switchyard.api.chat import ChatCompletion, ChatRequest
-from switchyard.errors import AuthenticationError, InvalidRequestError, Kind, SwitchyardError
+from switchyard.api.chat import ChatRequest
+from switchyard.core import Answer, Call
+from switchyard.errors import AuthenticationError, InvalidRequestError, SwitchyardError
 from switchyard.jobs.schema import JOB_MESSAGE, ChatJobMessage, MessagesJobMessage
 from switchyard.jobs.service import JobsService, job_view
 from switchyard.keys.auth import MASTER_TENANT
 from switchyard.observability import logger
 from switchyard.providers.anthropic_inbound import anthropic_response_from_chat, chat_request_from_anthropic
-from switchyard.routing.attempt import Outcome
-from switchyard.serving import serve_chat
 from switchyard.state.jobs import FINAL, JobRecord, JobStatus
 
 if TYPE_CHECKING:
     from switchyard.gateway import Gateway
 
 type Message = ChatJobMessage | MessagesJobMessage
-
-# Final statuses of the caller's own making: retrying the same request cannot help.
-_RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 class InvalidMessageError(ValueError):
@@ -121,30 +117,28 @@ class JobWorker:
     async def _execute(self, message: Message, record: JobRecord) -> Ran:
         store, job_id = self._jobs.store, record.job_id
         finished: list[JobRecord] = []
-        # From the cache tenant_by_id just filled; also what the gate applies (models, limits).
-        if await self._gateway.auth.identity_by_id(record.key_id) is None:
+        # From the cache tenant_by_id just filled; also what the pipeline applies (models, limits).
+        identity = await self._gateway.auth.identity_by_id(record.key_id)
+        if identity is None:
             # Revoked since the job was queued (perhaps because it leaked): its tenant sees why.
             revoked = AuthenticationError("the job's key has been revoked", code="revoked_api_key")
             await self._finish(record, JobStatus.FAILED, error=_error_json(revoked))
             return Ran(job_id, "failed")
 
-        async def complete(payload: bytes, outcome: Outcome[ChatCompletion]) -> None:
-            # The result and the final status in one write, before the charge: one write fewer
-            # per job than a checkpoint followed by a final write, and the same guarantees.
-            done = await self._complete(record, _result(message, payload, outcome.completion))
-            if done is None:
-                raise JobBusyError(job_id)  # our lease lapsed and another delivery took the job
-            finished.append(done)
-
+        call = Call(_chat_request(message), record.key_id, job_id, identity)
         try:
-            request = _chat_request(message)
-            served = await serve_chat(
-                self._gateway, request, record.key_id, job_id, {}, before_charge=complete
-            )
+            async with self._gateway.pipeline.answer(call) as answer:
+                if answer.record is not None and not answer.record.cache_hit:
+                    # The result and the final status in one write, inside the pipeline's scope:
+                    # before the charge, which comes when the scope is left.
+                    done = await self._complete(record, _result(message, answer))
+                    if done is None:
+                        raise JobBusyError(job_id)  # our lease lapsed and another delivery took it
+                    finished.append(done)
         except SwitchyardError as exc:
             # A spent budget stays spent until its period ends (hours): the job fails with
             # budget_exceeded now rather than cycling through SQS into the DLQ.
-            if exc.status in _RETRYABLE_STATUSES and exc.kind is not Kind.BUDGET_EXCEEDED:
+            if exc.policy.requeue:
                 await store.release(record.tenant, job_id, attempt=record.attempts, now=self._clock())
                 raise JobRetryError(f"{job_id}: {exc.kind}") from exc
             await self._finish(record, JobStatus.FAILED, error=_error_json(exc))
@@ -152,7 +146,7 @@ class JobWorker:
         if finished:
             await self._notify(finished[0])
         else:  # answered from the cache: nothing was called, nothing is charged
-            await self._finish(record, JobStatus.SUCCEEDED, result=_result(message, served.body))
+            await self._finish(record, JobStatus.SUCCEEDED, result=_result(message, answer))
         return Ran(job_id, "ran")
 
     async def _complete(self, record: JobRecord, result: bytes) -> JobRecord | None:
@@ -250,14 +244,11 @@ def _chat_request(message: Message) -> ChatRequest:
     return request.model_copy(update={"stream": None, "stream_options": None})
 
 
-def _result(message: Message, payload: bytes, completion: ChatCompletion | None = None) -> bytes:
-    """The stored result in the job's dialect, from the canonical answer's JSON (``payload``; a
-    cache hit has no parsed ``completion``: the cache keeps canonical answers for every dialect)."""
+def _result(message: Message, answer: Answer) -> bytes:
+    """The stored result in the job's dialect, from the canonical answer."""
     if not isinstance(message, MessagesJobMessage):
-        return payload
-    if completion is None:
-        completion = ChatCompletion.model_validate_json(payload)
-    return anthropic_response_from_chat(completion).model_dump_json().encode()
+        return answer.body
+    return anthropic_response_from_chat(answer.parsed()).model_dump_json().encode()
 
 
 def _seed(message: Message, tenant: str, now: float, ttl_s: int) -> JobRecord:

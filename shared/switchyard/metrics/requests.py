@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from random import random
 from time import monotonic
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from switchyard.api.chat import Usage
 from switchyard.errors import GatewayError, SwitchyardError
 from switchyard.metrics import (
     ANSWERS,
@@ -43,8 +45,23 @@ from switchyard.metrics import (
     UPSTREAM_LATENCY,
 )
 
-if TYPE_CHECKING:
-    from switchyard.accounting import UsageRecord
+
+class Answered(Protocol):
+    """What an accounted answer tells the metrics (``switchyard.accounting.UsageRecord`` is one)."""
+
+    @property
+    def provider(self) -> str: ...
+    @property
+    def upstream_model(self) -> str: ...
+    @property
+    def usage(self) -> Usage: ...
+    @property
+    def cost_usd(self) -> Decimal: ...
+    @property
+    def cache_hit(self) -> bool: ...
+    @property
+    def saved_usd(self) -> Decimal: ...
+
 
 # EMF takes at most 100 values per metric in one document.
 SAMPLE_CAP = 100
@@ -169,7 +186,7 @@ class RequestMetrics:
     def breaker_opened(self, deployment_id: str) -> None:
         self._breaker_opens[deployment_id] = self._breaker_opens.get(deployment_id, 0) + 1
 
-    def answered(self, record: UsageRecord, tenant: str) -> None:
+    def answered(self, record: Answered, tenant: str) -> None:
         """An accounted answer (buffered, streamed or from the cache) and who it was for."""
         key = (record.provider, record.upstream_model, tenant)
         slot = self._usage.get(key)

@@ -96,17 +96,12 @@ class Router:
         self._clock = clock
         self._sleep = sleep
 
-    async def chat(self, request: ChatRequest, timeout_s: float) -> Outcome[ChatCompletion]:
-        """Answer ``request`` from the first candidate that can. Raises NotFoundError for an
-        unknown model, ProviderError for a stop-kind failure (400s), GatewayError when every
-        candidate failed or none could be tried."""
-        outcome = await self.run(request, timeout_s, buffered_call)
-        usage = outcome.result.usage
-        outcome.grant.settle(usage.total_tokens if usage is not None else None)
-        return outcome
-
     async def run[T](self, request: ChatRequest, timeout_s: float, call: Call[T]) -> Outcome[T]:
-        """The attempt loop around any upstream ``call``; raises as :meth:`chat` does."""
+        """Answer ``request`` from the first candidate that can, through the upstream ``call``
+        (:func:`buffered_call`, or a stream's opening). Raises NotFoundError for an unknown model,
+        ProviderError for a stop-kind failure (400s), GatewayError when every candidate failed or
+        none could be tried. The answering deployment's limit grant comes back in the outcome: its
+        caller settles it with the answer's tokens."""
         run = _Run(deadline=self._clock() + timeout_s)
         candidates = self._table.candidates(request.model, self._rng)
         for index, cand in enumerate(candidates):

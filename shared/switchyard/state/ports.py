@@ -17,15 +17,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal, Protocol
 
-
-class StateUnavailableError(Exception):
-    """The backing store could not be reached (throttled, timed out, unreachable, misconfigured);
-    callers degrade to local state."""
-
-
-class ValueTooLargeError(ValueError):
-    """A value is larger than the store can hold in one item (``max_value_bytes``)."""
-
+# The ports' errors (what every method may raise), kept importable from here.
+from switchyard.errors import StateUnavailableError as StateUnavailableError
+from switchyard.errors import ValueTooLargeError as ValueTooLargeError
 
 # ---------------------------------------------------------------------------------- breakers
 

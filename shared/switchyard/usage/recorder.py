@@ -1,6 +1,6 @@
 """Writes each request's usage to the :class:`~switchyard.state.ports.UsageLedger`.
 
-The gate attributes every accounted answer (and every request that got none) to its key and
+The request pipeline attributes every accounted answer (and every request that got none) to its key and
 tenant and hands it here. Deltas are summed in memory per aggregate and written at most every
 ``flush_s`` (one ``UpdateItem ADD`` per aggregate touched), in the background: a request pays no
 AWS call for its usage (DESIGN §10: about one call per request in all), and a busy container
@@ -29,21 +29,25 @@ def day_of(epoch_s: float) -> str:
 
 class UsageRecorder:
     def __init__(
-        self, ledger: UsageLedger, *, flush_s: float = 30.0, clock: Callable[[], float] = time
+        self,
+        ledger: UsageLedger,
+        metrics: RequestMetrics,
+        *,
+        flush_s: float = 30.0,
+        clock: Callable[[], float] = time,
     ) -> None:
         self._ledger = ledger
+        # Told of every answer with its tenant too: the CostUSD, token and Answers metrics.
+        self._metrics = metrics
         self._flush_s = flush_s
         self._clock = clock
         self._buffer: dict[tuple[str, str, str, str, str], UsageDelta] = {}
         self._last_flush = clock()
         self._pending: set[asyncio.Task[None]] = set()
         self.failures = 0
-        # Also told of every answer with its tenant (the CostUSD, token and Answers metrics).
-        self.observer: RequestMetrics | None = None
 
     def answered(self, record: UsageRecord, key_id: str, tenant: str) -> None:
-        if self.observer is not None:
-            self.observer.answered(record, tenant)
+        self._metrics.answered(record, tenant)
         usage = record.usage
         self._add(
             UsageDelta(

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+from switchyard.accounting import cost_usd, route_prices
 from switchyard.api.chat import Usage
 from switchyard.config.prices import PriceTable
 from switchyard.config.routing import Price
-from switchyard.cost import cost_usd, route_prices
 from switchyard.errors import NotFoundError
 from switchyard.routing.select import Candidate, RouteTable
 from switchyard.state.ports import UsageDelta

@@ -1,0 +1,58 @@
+"""Usage when the upstream reported none: estimated from text, about four characters a token, so
+a cut-short stream or a terse upstream is never free."""
+
+from __future__ import annotations
+
+from switchyard.api.chat import ChatCompletion, ChatRequest, TextPart, Usage
+from switchyard.api.stream import ChatCompletionChunk, output_chars
+
+
+def _tokens(chars: int) -> int:
+    return -(-chars // 4)
+
+
+def estimate_usage(request: ChatRequest, completion_chars: int) -> Usage:
+    """Usage guessed from text when the upstream sent none (four characters a token)."""
+    prompt_chars = 0
+    for message in request.messages:
+        content = message.content
+        if isinstance(content, str):
+            prompt_chars += len(content)
+        elif content:
+            prompt_chars += sum(len(p.text) for p in content if isinstance(p, TextPart))
+    prompt, completion = _tokens(prompt_chars), _tokens(completion_chars)
+    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+
+
+def completion_usage(request: ChatRequest, completion: ChatCompletion) -> tuple[Usage, bool]:
+    """A buffered answer's usage, and whether it had to be estimated."""
+    if completion.usage is not None:
+        return completion.usage, False
+    chars = 0
+    for choice in completion.choices:
+        message = choice.message
+        chars += len(message.content or "")
+        chars += sum(len(c.function.name) + len(c.function.arguments) for c in message.tool_calls or ())
+    return estimate_usage(request, chars), True
+
+
+class StreamUsage:
+    """What a stream has reported so far: the upstream's usage, if any, and the output's length."""
+
+    __slots__ = ("chars", "usage")
+
+    def __init__(self) -> None:
+        self.usage: Usage | None = None
+        self.chars = 0
+
+    def observe(self, chunk: ChatCompletionChunk) -> None:
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        if chunk.choices:
+            self.chars += output_chars(chunk)
+
+    def final(self, request: ChatRequest) -> tuple[Usage, bool]:
+        """The usage to account, and whether it had to be estimated."""
+        if self.usage is not None:
+            return self.usage, False
+        return estimate_usage(request, self.chars), True
