@@ -33,7 +33,7 @@ from switchyard.keys.provider_keys import ProviderKeys
 from switchyard.limits.enforce import DeploymentLimits, KeyLimits
 from switchyard.limits.limiter import Limiter
 from switchyard.metrics.sink import MetricSink
-from switchyard.providers.http import build_client
+from switchyard.providers.http import Upstream, build_client
 from switchyard.providers.registry import build_providers
 from switchyard.routing.attempt import Router
 from switchyard.routing.breaker import Breakers
@@ -50,7 +50,7 @@ class Gateway:
     pipeline: Pipeline  # the request path: stages, then the attempt loop
     breakers: Breakers
     auth: ClientAuth  # the master (admin) key and virtual keys, through a warm cache
-    client: httpx.AsyncClient
+    client: Upstream  # the pooled upstream transport
     state: State
     metrics: MetricSink
     accounting: Accounting  # prices every answer

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
-import httpx
 from pydantic import ValidationError
 from pydantic_core import to_json
 
@@ -16,7 +15,7 @@ from switchyard.providers.anthropic_stream import AnthropicStream
 from switchyard.providers.anthropic_wire import from_anthropic_response, to_anthropic_request
 from switchyard.providers.base import Target
 from switchyard.providers.classify import bad_response
-from switchyard.providers.http import base_url, post_json
+from switchyard.providers.http import Upstream, base_url, post_json
 from switchyard.providers.sse_http import open_sse
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
@@ -30,7 +29,7 @@ class AnthropicProvider:
     asks for what Anthropic cannot do (n > 1, malformed tool-call arguments, audio parts...).
     """
 
-    def __init__(self, client: httpx.AsyncClient, default_base_url: str = ANTHROPIC_BASE_URL) -> None:
+    def __init__(self, client: Upstream, default_base_url: str = ANTHROPIC_BASE_URL) -> None:
         self._client = client
         self._default_base_url = default_base_url
 

@@ -1,9 +1,17 @@
-"""The one pooled upstream HTTP client, and the request helper every adapter uses."""
+"""The one pooled upstream connection (:class:`Upstream`), and the request helper every adapter
+uses.
+
+Requests go straight to an httpx transport (aiohttp in production, ``httpx.MockTransport`` in
+tests) through its public ``handle_async_request``: ``AsyncClient.send`` would add per-call
+cookie extraction (urllib-based), auth and redirect loops, none of which the gateway uses, at
+~0.15 ms per upstream call. Every request carries its own timeout in its ``extensions``.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import httpx
 from pydantic_core import to_json
@@ -11,20 +19,44 @@ from pydantic_core import to_json
 from switchyard.providers.base import Target
 from switchyard.providers.classify import classify_status, classify_transport
 
-DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=30)
 
 
-def build_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
-    """A shared AsyncClient on the aiohttp transport (DESIGN §2: ~0.4 ms less per call and ~1.7x
-    the throughput of httpx's default transport). Tests pass ``httpx.MockTransport``."""
+class Upstream:
+    """The pooled transport every provider adapter sends through."""
+
+    __slots__ = ("_transport",)
+
+    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
+        self._transport = transport
+
+    async def send(self, request: httpx.Request) -> httpx.Response:
+        """The response with its body unread: the caller reads and closes it. Raises what the
+        transport raises (``httpx.HTTPError``)."""
+        response = await self._transport.handle_async_request(request)
+        response.request = request
+        return response
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+def build_client(transport: httpx.AsyncBaseTransport | None = None) -> Upstream:
+    """The aiohttp transport by default (~0.4 ms less per call and ~1.7x the throughput of httpx's
+    default transport, measured here). Tests pass ``httpx.MockTransport``."""
     if transport is None:
         from httpx_aiohttp import AiohttpTransport
 
         transport = AiohttpTransport(limits=DEFAULT_LIMITS, trust_env=False)
-    # Every request passes its own timeout (``timeout_for``); this default only guards a call
-    # that forgets to.
-    return httpx.AsyncClient(transport=transport, timeout=DEFAULT_TIMEOUT, follow_redirects=False)
+    return Upstream(transport)
 
 
 def timeout_for(target: Target) -> httpx.Timeout:
@@ -39,7 +71,7 @@ def parsed_url(url: str) -> httpx.URL:
 
 
 async def post_json(
-    client: httpx.AsyncClient,
+    client: Upstream,
     target: Target,
     url: str,
     body: bytes | dict[str, Any],
@@ -60,7 +92,7 @@ async def post_json(
         extensions={"timeout": timeout_for(target).as_dict()},
     )
     try:
-        response = await send_direct(client, request)
+        response = await client.send(request)
         try:
             raw = await response.aread()
         finally:
@@ -70,17 +102,6 @@ async def post_json(
     if response.status_code >= 300:
         raise classify_status(response.status_code, raw, response.headers)
     return raw
-
-
-async def send_direct(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
-    """Send through the client's own transport (aiohttp in production, MockTransport in tests),
-    skipping ``AsyncClient.send``: its per-call cookie extraction (urllib-based), auth and
-    redirect loops, none of which the gateway uses, cost ~0.15 ms per upstream call. The request
-    carries its own timeout in ``extensions``; the response must be read and closed by the caller.
-    """
-    response = await client._transport_for_url(request.url).handle_async_request(request)
-    response.request = request
-    return response
 
 
 def base_url(target: Target, default: str) -> str:

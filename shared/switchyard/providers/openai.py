@@ -6,14 +6,13 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
-import httpx
 from pydantic import ValidationError
 
 from switchyard.api.chat import ChatCompletion, ChatRequest, StreamOptions
 from switchyard.api.stream import ChatCompletionChunk
 from switchyard.providers.base import Target
 from switchyard.providers.classify import bad_response, classify_stream_error
-from switchyard.providers.http import base_url, post_json
+from switchyard.providers.http import Upstream, base_url, post_json
 from switchyard.providers.sse_http import open_sse
 
 _BUFFERED_DROP = frozenset({"stream", "stream_options"})
@@ -24,7 +23,7 @@ class OpenAIProvider:
     """``POST {base}/chat/completions`` with a Bearer key. Subclasses adjust the body in ``_body``."""
 
     def __init__(
-        self, client: httpx.AsyncClient, default_base_url: str = OPENAI_BASE_URL, *, stream_usage: bool = True
+        self, client: Upstream, default_base_url: str = OPENAI_BASE_URL, *, stream_usage: bool = True
     ) -> None:
         self._client = client
         self._default_base_url = default_base_url

@@ -3,8 +3,7 @@ Ollama, vLLM, Cloudflare Workers AI, Azure OpenAI."""
 
 from __future__ import annotations
 
-import httpx
-
+from switchyard.providers.http import Upstream
 from switchyard.providers.openai import OpenAIProvider
 
 # OpenAI-only fields that other upstreams answer with a 400 ("Unknown name ..." from Gemini,
@@ -18,9 +17,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
     """OpenAIProvider with a required base URL and a body without OpenAI-only fields (the key is
     optional in both)."""
 
-    def __init__(
-        self, client: httpx.AsyncClient, default_base_url: str, *, stream_usage: bool = True
-    ) -> None:
+    def __init__(self, client: Upstream, default_base_url: str, *, stream_usage: bool = True) -> None:
         super().__init__(client, default_base_url, stream_usage=stream_usage)
 
     _drop = _UNSUPPORTED

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import random
 
-import httpx
-
 from switchyard.config.routing import ProviderConfig, RoutingConfig
 from switchyard.providers.anthropic import ANTHROPIC_BASE_URL, AnthropicProvider
 from switchyard.providers.base import Provider
+from switchyard.providers.http import Upstream
 from switchyard.providers.mock import MockProvider
 from switchyard.providers.openai import OPENAI_BASE_URL, OpenAIProvider
 from switchyard.providers.openai_compatible import OpenAICompatibleProvider
 
 
 def build_providers(
-    config: RoutingConfig, client: httpx.AsyncClient, *, rng: random.Random | None = None
+    config: RoutingConfig, client: Upstream, *, rng: random.Random | None = None
 ) -> dict[str, Provider]:
     """Adapters by provider name. ``rng`` drives the mocks' ``fault_rate`` (seed it in tests).
 
@@ -24,7 +23,7 @@ def build_providers(
     return {name: _build(cfg, client, rng) for name, cfg in config.providers.items()}
 
 
-def _build(cfg: ProviderConfig, client: httpx.AsyncClient, rng: random.Random | None) -> Provider:
+def _build(cfg: ProviderConfig, client: Upstream, rng: random.Random | None) -> Provider:
     match cfg.kind:
         case "openai":
             return OpenAIProvider(client, cfg.base_url or OPENAI_BASE_URL, stream_usage=cfg.stream_usage)

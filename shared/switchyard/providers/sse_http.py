@@ -22,7 +22,7 @@ from switchyard import __version__
 from switchyard.errors import Kind, ProviderError
 from switchyard.providers.base import Target
 from switchyard.providers.classify import classify_status, classify_transport
-from switchyard.providers.http import parsed_url, send_direct
+from switchyard.providers.http import Upstream, parsed_url
 from switchyard.providers.sse import SSEDecoder, SSEEvent
 
 
@@ -51,7 +51,7 @@ def stream_timeout(target: Target, *, started: bool) -> ProviderError:
 
 
 async def open_sse(
-    client: httpx.AsyncClient,
+    client: Upstream,
     target: Target,
     url: str,
     body: bytes,
@@ -71,7 +71,7 @@ async def open_sse(
     deadline = loop.time() + target.timeout_s
     try:
         async with asyncio.timeout_at(deadline):
-            response = await send_direct(client, request)
+            response = await client.send(request)
     except TimeoutError as exc:
         raise stream_timeout(target, started=False) from exc
     except httpx.HTTPError as exc:
