@@ -14,17 +14,17 @@ class KeyLimitsStage:
     name = "limits"
 
     def __init__(self, limits: KeyLimits) -> None:
-        self._limits = limits
+        self.limits = limits  # also read by the admin and health views
 
     async def enter(self, call: Call) -> Entry | None:
         """Raises RateLimitError over the key's limits."""
         key_id, identity = call.key_id, call.identity
         if identity is not None and identity.limits is not None:
-            self._limits.use(key_id, identity.limits)
+            self.limits.use(key_id, identity.limits)
         # A cached answer costs the key one request and no tokens.
-        tokens = 0 if call.answer is not None else self._limits.estimate(key_id, call.request)
-        grant = await self._limits.admit(key_id, tokens)
-        call.headers.update(self._limits.headers(key_id))
+        tokens = 0 if call.answer is not None else self.limits.estimate(key_id, call.request)
+        grant = await self.limits.admit(key_id, tokens)
+        call.headers.update(self.limits.headers(key_id))
         return _Settle(grant)
 
 
