@@ -17,7 +17,7 @@ from switchyard.http.deps import call_of, gateway_of, require_client_key
 from switchyard.http.errors import from_validation
 from switchyard.http.sse import AnthropicWriter
 from switchyard.http.streaming import SSEResponse
-from switchyard.providers.anthropic_inbound import anthropic_response_from_chat, chat_request_from_anthropic
+from switchyard.dialects.anthropic import anthropic_response_from_chat, chat_request_from_anthropic
 
 router = APIRouter(dependencies=[Depends(require_client_key)])
 

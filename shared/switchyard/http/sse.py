@@ -18,7 +18,7 @@ from switchyard.api.chat import Usage
 from switchyard.api.stream import ChatCompletionChunk, ToolCallDelta
 from switchyard.errors import SwitchyardError
 from switchyard.http.errors import error_body
-from switchyard.providers.anthropic_inbound import STOP_REASONS, anthropic_usage, message_id
+from switchyard.dialects.anthropic import STOP_REASONS, anthropic_usage, message_id
 
 _DONE = b"data: [DONE]\n\n"
 

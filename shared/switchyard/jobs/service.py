@@ -26,7 +26,7 @@ from switchyard.jobs.schema import (
     new_job_id,
 )
 from switchyard.jobs.webhooks import WebhookSender
-from switchyard.providers.anthropic_inbound import chat_request_from_anthropic
+from switchyard.dialects.anthropic import chat_request_from_anthropic
 from switchyard.state.jobs import JobPage, JobRecord, JobStatus, JobStore
 
 

@@ -41,7 +41,7 @@ from switchyard.jobs.schema import JOB_MESSAGE, ChatJobMessage, MessagesJobMessa
 from switchyard.jobs.service import JobsService, job_view
 from switchyard.keys.auth import MASTER_TENANT
 from switchyard.observability import logger
-from switchyard.providers.anthropic_inbound import anthropic_response_from_chat, chat_request_from_anthropic
+from switchyard.dialects.anthropic import anthropic_response_from_chat, chat_request_from_anthropic
 from switchyard.state.jobs import FINAL, JobRecord, JobStatus
 
 if TYPE_CHECKING:

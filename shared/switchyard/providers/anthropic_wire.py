@@ -2,7 +2,7 @@
 
 :func:`to_anthropic_request` (ChatRequest → Messages body) and :func:`from_anthropic_response`
 (Messages response → ChatCompletion). The opposite pair, for callers speaking Anthropic, is in
-:mod:`switchyard.providers.anthropic_inbound`.
+:mod:`switchyard.dialects.anthropic`.
 
 OpenAI-only sampling options (penalties, logit_bias, logprobs, seed, response_format) have no
 Anthropic equivalent and are dropped, as other gateways do, rather than failing the request.
