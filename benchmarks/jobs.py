@@ -34,13 +34,13 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from fakes import FAKE_KEY, FAKE_KEY_ENV, FakeUpstream, Reply  # noqa: E402
 from switchyard.config.settings import Settings  # noqa: E402
-from switchyard.jobs.runtime import WorkerRuntime  # noqa: E402
 from switchyard.keys.ids import key_id  # noqa: E402
 from switchyard.local.aws import moto_server, provision  # noqa: E402
 from switchyard.local.poller import sqs_event  # noqa: E402
 from switchyard.state.dynamodb import DynamoSettings, Table, build_client  # noqa: E402
 from switchyard.state.dynamodb_jobs import DynamoJobStore  # noqa: E402
 from switchyard.state.jobs import JobRecord, JobStatus  # noqa: E402
+from switchyard.worker.runtime import WorkerRuntime  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks.md"
 HEADING = "## Async jobs"

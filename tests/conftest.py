@@ -70,61 +70,73 @@ def config_file(tmp_path: Path) -> ConfigFile:
 # -- the ASGI gateway --------------------------------------------------------------------------
 
 
+class _Lifespan:
+    """An app's ASGI lifespan driven in a task of its own, as a server drives it."""
+
+    def __init__(self, app: ASGIApp, timeout_s: float) -> None:
+        self.state: dict[str, Any] = {}
+        self._inbox: asyncio.Queue[Message] = asyncio.Queue()
+        self._outbox: asyncio.Queue[Message] = asyncio.Queue()
+        self._timeout_s = timeout_s
+        scope: Scope = {
+            "type": "lifespan",
+            "asgi": {"version": "3.0", "spec_version": "2.0"},
+            "state": self.state,
+        }
+        self._task = asyncio.create_task(app(scope, self._inbox.get, self._outbox.put))
+
+    async def step(self, name: str) -> None:
+        """Send ``lifespan.<name>`` and wait for its ``.complete`` (raising the app's failure)."""
+        await self._inbox.put({"type": f"lifespan.{name}"})
+        expected = f"lifespan.{name}"
+        getter = asyncio.ensure_future(self._outbox.get())
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                done, _ = await asyncio.wait({getter, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        except TimeoutError:
+            await _cancel(getter)
+            await _cancel(self._task)
+            raise
+        if getter not in done:
+            await _cancel(getter)
+            await self._task
+            raise RuntimeError(f"the app returned from its lifespan without {expected}.complete")
+        message = getter.result()
+        if message["type"] == f"{expected}.complete":
+            return
+        if self._task.done() or message["type"] == f"{expected}.failed":
+            await self._task  # raises the app's own exception, if it re-raised one
+        raise RuntimeError(f"{expected} failed: {message.get('message', message)}")
+
+    async def finish(self) -> None:
+        await self._task
+
+
+async def _cancel(pending: asyncio.Future[Any]) -> None:
+    if not pending.done():
+        pending.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await pending
+
+
 @asynccontextmanager
 async def running(app: ASGIApp, timeout_s: float = 10.0) -> AsyncIterator[ASGIApp]:
     """Drive the app's ASGI lifespan (startup before, shutdown after) in a task of its own, as a
     server does, and yield an app that passes lifespan state on to each request scope."""
-    state: dict[str, Any] = {}
-    inbox: asyncio.Queue[Message] = asyncio.Queue()
-    outbox: asyncio.Queue[Message] = asyncio.Queue()
-    scope: Scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": state}
-
-    async def send(message: Message) -> None:
-        await outbox.put(message)
-
-    task = asyncio.create_task(app(scope, inbox.get, send))
-
-    async def cancel(pending: asyncio.Future[Any]) -> None:
-        if not pending.done():
-            pending.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pending
-
-    async def answer(expected: str) -> None:
-        getter = asyncio.ensure_future(outbox.get())
-        try:
-            async with asyncio.timeout(timeout_s):
-                done, _ = await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
-        except TimeoutError:
-            await cancel(getter)
-            await cancel(task)
-            raise
-        if getter in done:
-            message = getter.result()
-            if message["type"] == f"{expected}.complete":
-                return
-            if task.done() or message["type"] == f"{expected}.failed":
-                await task  # raises the app's own exception, if it re-raised one
-            raise RuntimeError(f"{expected} failed: {message.get('message', message)}")
-        await cancel(getter)
-        await task
-        raise RuntimeError(f"the app returned from its lifespan without {expected}.complete")
-
-    await inbox.put({"type": "lifespan.startup"})
-    await answer("lifespan.startup")
+    lifespan = _Lifespan(app, timeout_s)
+    await lifespan.step("startup")
 
     async def with_state(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            scope = {**scope, "state": dict(state)}
+            scope = {**scope, "state": dict(lifespan.state)}
         await app(scope, receive, send)
 
     with_state.app = app  # type: ignore[attr-defined]  # tests reach the gateway through it
     try:
         yield with_state
     finally:
-        await inbox.put({"type": "lifespan.shutdown"})
-        await answer("lifespan.shutdown")
-        await task
+        await lifespan.step("shutdown")
+        await lifespan.finish()
 
 
 GatewayFactory = Callable[..., Any]

@@ -11,8 +11,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchyard.config.settings import Settings
-from switchyard.jobs.runtime import WorkerRuntime
 from switchyard.observability import logger
+from switchyard.worker.runtime import WorkerRuntime
 
 _runtime: WorkerRuntime | None = None
 

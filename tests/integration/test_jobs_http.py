@@ -20,10 +20,10 @@ from switchyard.gateway import Gateway
 from switchyard.http.app import create_app
 from switchyard.jobs.queue import MemoryJobQueue
 from switchyard.jobs.service import JobsService
-from switchyard.jobs.worker import JobWorker
 from switchyard.keys.auth import MASTER_TENANT
 from switchyard.keys.ids import key_id
 from switchyard.state.jobs import JobRecord, JobStatus
+from switchyard.worker.jobs import JobWorker
 
 CHAT = {"model": "m", "messages": MESSAGES}
 

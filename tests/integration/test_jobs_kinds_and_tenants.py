@@ -26,9 +26,9 @@ from switchyard.http.app import create_app
 from switchyard.jobs.queue import MemoryJobQueue
 from switchyard.jobs.service import JobsService
 from switchyard.jobs.webhooks import SIGNATURE_HEADER, WebhookSender, verify
-from switchyard.jobs.worker import JobWorker
 from switchyard.keys.ids import key_id
 from switchyard.keys.virtual import KeyService, KeySpec
+from switchyard.worker.jobs import JobWorker
 
 CHAT = {"model": "m", "messages": MESSAGES}
 HOOK = "https://93.184.216.34/hook"  # a public address literal: no DNS; MockTransport connects nowhere
@@ -211,7 +211,7 @@ async def test_a_message_naming_an_unknown_key_fails_once_without_calling_anyone
 async def test_a_job_id_reused_by_another_key_of_the_tenant_is_not_run_for_it(
     app: App, fake_upstream: FakeUpstream
 ) -> None:
-    from switchyard.jobs.worker import InvalidMessageError
+    from switchyard.worker.jobs import InvalidMessageError
 
     acme_1, acme_2 = await app.key("acme"), await app.key("acme")
     worker = JobWorker(app.gateway, app.jobs)

@@ -23,10 +23,10 @@ from jobkit import (
     worker_settings,
 )
 from stagekit import recording
-from switchyard.jobs.runtime import WorkerRuntime
 from switchyard.jobs.schema import ChatJobSpec
 from switchyard.local.aws import client as aws_client
 from switchyard.state.jobs import JobStatus, JobStore
+from switchyard.worker.runtime import WorkerRuntime
 
 
 class CrashOnce:

@@ -18,8 +18,8 @@ from stagekit import recording
 from statekit import T0, Clock
 from switchyard.config.settings import Settings
 from switchyard.gateway import Gateway, open_gateway
-from switchyard.jobs.worker import JobBusyError, JobRetryError, JobWorker
 from switchyard.state.jobs import JobStatus, JobStore
+from switchyard.worker.jobs import JobBusyError, JobRetryError, JobWorker
 
 BODY = json.dumps(
     {"job_id": "job_window0001", "key_id": "k", "request": {"model": "m", "messages": MESSAGES}}

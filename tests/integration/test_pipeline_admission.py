@@ -36,10 +36,10 @@ from switchyard.core.stages import KeyLimitsStage
 from switchyard.errors import SwitchyardError
 from switchyard.gateway import Gateway, open_gateway
 from switchyard.http.app import create_app
-from switchyard.jobs.worker import JobRetryError, JobWorker
 from switchyard.keys.auth import Identity
 from switchyard.keys.ids import key_hash, key_id
 from switchyard.state.ports import KeyRecord
+from switchyard.worker.jobs import JobRetryError, JobWorker
 
 BUILTIN = ["access", "cache", "usage", "limits", "budgets"]
 VIRTUAL_KEY = "sk-sy-leaktest-0123456789abcdef"

@@ -99,8 +99,8 @@ def test_the_worker_policy_allows_exactly_the_calls_it_makes(
     own path (WorkerRuntime with SQS events) on moto, counting calls by table."""
     from jobkit import MESSAGES as JOB_MESSAGES
     from jobkit import add_key, receive_all, sqs_event, worker_settings
-    from switchyard.jobs.runtime import WorkerRuntime
     from switchyard.local.aws import client as aws_client
+    from switchyard.worker.runtime import WorkerRuntime
 
     routing = fake_upstream.routing_config(
         providers={"a": "openai"}, models={"m": {"deployments": [dep("a", "up-a", rpm=100)]}}

@@ -8,8 +8,8 @@ import pytest
 
 from switchyard.api.anthropic import AnthropicRequest, AnthropicResponse
 from switchyard.api.chat import ChatCompletion, ChatRequest
-from switchyard.errors import InvalidRequestError, Kind, ProviderError
 from switchyard.dialects.anthropic import anthropic_response_from_chat, chat_request_from_anthropic
+from switchyard.errors import InvalidRequestError, Kind, ProviderError
 from switchyard.providers.anthropic_wire import (
     DEFAULT_MAX_TOKENS,
     from_anthropic_response,

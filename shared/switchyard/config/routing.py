@@ -8,6 +8,7 @@ with the mock provider until real keys are set.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -215,23 +216,30 @@ class RoutingConfig(_Strict):
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Self:
+        problem = next(self._unresolved(), None)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+    def _unresolved(self) -> Iterator[str]:
+        """Every name the config uses that it does not define."""
+        routable = self.models.keys() | self.aliases.keys()
         for name, route in self.models.items():
             for dep in route.deployments:
                 if dep.provider not in self.providers:
-                    raise ValueError(f"model {name!r}: unknown provider {dep.provider!r}")
-            for fb in route.fallbacks:
-                if fb not in self.models and fb not in self.aliases:
-                    raise ValueError(f"model {name!r}: unknown fallback {fb!r}")
+                    yield f"model {name!r}: unknown provider {dep.provider!r}"
+            yield from (
+                f"model {name!r}: unknown fallback {fb!r}" for fb in route.fallbacks if fb not in routable
+            )
         for alias, target in self.aliases.items():
             if target not in self.models:
-                raise ValueError(f"alias {alias!r}: unknown model {target!r}")
+                yield f"alias {alias!r}: unknown model {target!r}"
         for wc in self.wildcards:
             if wc.provider not in self.providers:
-                raise ValueError(f"wildcard {wc.pattern!r}: unknown provider {wc.provider!r}")
+                yield f"wildcard {wc.pattern!r}: unknown provider {wc.provider!r}"
         for source, target in self.budgets.downgrade.items():
-            if target not in self.models and target not in self.aliases:
-                raise ValueError(f"budgets.downgrade {source!r}: unknown model {target!r}")
-        return self
+            if target not in routable:
+                yield f"budgets.downgrade {source!r}: unknown model {target!r}"
 
     def wildcard_provider(self, public_model: str) -> str | None:
         for wc in self.wildcards:

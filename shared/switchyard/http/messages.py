@@ -13,11 +13,11 @@ from pydantic import ValidationError
 
 from switchyard.api.anthropic import AnthropicRequest
 from switchyard.core.call import answer_headers
+from switchyard.dialects.anthropic import anthropic_response_from_chat, chat_request_from_anthropic
 from switchyard.http.deps import call_of, gateway_of, require_client_key
 from switchyard.http.errors import from_validation
 from switchyard.http.sse import AnthropicWriter
 from switchyard.http.streaming import SSEResponse
-from switchyard.dialects.anthropic import anthropic_response_from_chat, chat_request_from_anthropic
 
 router = APIRouter(dependencies=[Depends(require_client_key)])
 

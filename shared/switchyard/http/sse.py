@@ -16,9 +16,9 @@ from pydantic_core import to_json
 
 from switchyard.api.chat import Usage
 from switchyard.api.stream import ChatCompletionChunk, ToolCallDelta
+from switchyard.dialects.anthropic import STOP_REASONS, anthropic_usage, message_id
 from switchyard.errors import SwitchyardError
 from switchyard.http.errors import error_body
-from switchyard.dialects.anthropic import STOP_REASONS, anthropic_usage, message_id
 
 _DONE = b"data: [DONE]\n\n"
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from time import time
 from typing import Any
 
+from switchyard.dialects.anthropic import chat_request_from_anthropic
 from switchyard.errors import GatewayError, InvalidRequestError
 from switchyard.jobs.guard import UnsafeTargetError, WebhookGuard
 from switchyard.jobs.queue import JobQueue, QueueUnavailableError
@@ -26,7 +27,6 @@ from switchyard.jobs.schema import (
     new_job_id,
 )
 from switchyard.jobs.webhooks import WebhookSender
-from switchyard.dialects.anthropic import chat_request_from_anthropic
 from switchyard.state.jobs import JobPage, JobRecord, JobStatus, JobStore
 
 

@@ -1,5 +1,5 @@
 """The jobs worker under ``make run``: polls the emulated jobs queue and hands each batch to the
-same :class:`~switchyard.jobs.runtime.WorkerRuntime` that Lambda's handler uses, then does what
+same :class:`~switchyard.worker.runtime.WorkerRuntime` that Lambda's handler uses, then does what
 Lambda's SQS event source does with the answer: deletes the messages that succeeded and leaves
 the reported failures to come back.
 
@@ -13,8 +13,8 @@ import threading
 from typing import Any
 
 from switchyard.config.settings import Settings
-from switchyard.jobs.runtime import WorkerRuntime
 from switchyard.observability import logger
+from switchyard.worker.runtime import WorkerRuntime
 
 # Locally a failed job comes back after this many seconds (the template's 1800 s suits Lambda).
 RETRY_AFTER_S = 5

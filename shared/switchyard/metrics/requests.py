@@ -233,6 +233,14 @@ class RequestMetrics:
             groups.append(
                 Group(({PROVIDER: _value(provider)},), ((UPSTREAM_LATENCY, MILLISECONDS, samples.values),))
             )
+        groups += self._usage_groups()
+        for deployment, count in self._breaker_opens.items():
+            groups.append(Group(({DEPLOYMENT: _value(deployment)},), ((BREAKER_OPENS, COUNT, count),)))
+        return groups
+
+    def _usage_groups(self) -> list[Group]:
+        """Answers, tokens, cost and savings by provider and model, and by tenant."""
+        groups: list[Group] = []
         for (provider, model, tenant), slot in self._usage.items():
             sets = ({PROVIDER: _value(provider), MODEL: _value(model)}, {TENANT: _value(tenant)})
             metrics: list[tuple[str, str, float | list[float]]] = []
@@ -247,8 +255,6 @@ class RequestMetrics:
                 metrics.append((COST_SAVED_USD, NO_UNIT, slot.saved_usd))
             if metrics:
                 groups.append(Group(sets, tuple(metrics)))
-        for deployment, count in self._breaker_opens.items():
-            groups.append(Group(({DEPLOYMENT: _value(deployment)},), ((BREAKER_OPENS, COUNT, count),)))
         return groups
 
 

@@ -47,12 +47,7 @@ class AnthropicStream:
             return None
         if event.event == "error":
             raise classify_stream_error(event.data)
-        try:
-            data = json.loads(event.data)
-        except ValueError as exc:
-            raise bad_response("(not an Anthropic stream event)") from exc
-        if not isinstance(data, dict):
-            raise bad_response("(not an Anthropic stream event)")
+        data = _event_data(event)
         match data.get("type"):
             case "message_start":
                 return self._start(data.get("message") or {})
@@ -128,3 +123,14 @@ class AnthropicStream:
         return ChatCompletionChunk(
             id=self._id, created=self._created, model=self._model, choices=choices, usage=usage
         )
+
+
+def _event_data(event: SSEEvent) -> dict[str, Any]:
+    """An event's JSON object; raises ``bad_response`` for anything else."""
+    try:
+        data = json.loads(event.data)
+    except ValueError as exc:
+        raise bad_response("(not an Anthropic stream event)") from exc
+    if not isinstance(data, dict):
+        raise bad_response("(not an Anthropic stream event)")
+    return data

@@ -68,6 +68,15 @@ class _Run:
     context_floor: int | None = None  # set after context_length: only larger windows qualify
 
 
+@dataclass(slots=True)
+class _Tries:
+    """What one deployment has been given within one request."""
+
+    rate_waits: int = 0
+    server_retries: int = 0
+    backup_key: str | None = None  # set once the primary key was rejected
+
+
 class Router:
     def __init__(
         self,
@@ -142,11 +151,10 @@ class Router:
     ) -> R | None:
         """Calls one deployment, retrying it as the policy allows; None means fail over."""
         provider = self._providers[cand.provider_name]
-        rate_waits = server_retries = 0
-        backup_key: str | None = None
+        tries = _Tries()
         while not self._out_of_budget(run):
             try:
-                target = await self._target(cand, run, backup_key)
+                target = await self._target(cand, run, tries.backup_key)
                 run.attempts += 1  # counts upstream calls only: a missing key is not one
                 started = perf_counter()
                 result = await call(provider, request, target)
@@ -154,31 +162,35 @@ class Router:
                 run.failures.append(exc)
                 if exc.policy.trips_breaker:
                     await self._breakers.failure(cand.deployment_id)
-                action = exc.policy.action
-                if action is Action.STOP:
+                if exc.policy.action is Action.STOP:
                     raise
-                if action is Action.RETRY_AFTER and rate_waits < _MAX_RATE_LIMIT_WAITS:
-                    rate_waits += 1
-                    if await self._wait(exc.retry_after, rate_waits - 1, run):
-                        continue
-                elif action is Action.RETRY_ONCE and server_retries < _MAX_SERVER_RETRIES:
-                    server_retries += 1
-                    if await self._wait(None, server_retries - 1, run):
-                        continue
-                elif action is Action.NEXT_PARK:
-                    await self._breakers.park(cand.deployment_id, self._retry.quota_park_s)
-                elif action is Action.NEXT_LARGER_CONTEXT:
-                    run.context_floor = max(run.context_floor or 0, cand.context_window or 0)
-                elif action is Action.RETRY_BACKUP_KEY and backup_key is None:
-                    backup_key = await self._key_rejected(cand, exc)
-                    if backup_key is not None:
-                        continue
+                if await self._again(exc, cand, run, tries):
+                    continue
                 return None
             if self._metrics is not None:
                 self._metrics.upstream(cand.provider_name, perf_counter() - started)
             await self._breakers.success(cand.deployment_id)
             return result
         return None
+
+    async def _again(self, exc: ProviderError, cand: Candidate, run: _Run, tries: _Tries) -> bool:
+        """What the policy says after a failed call to ``cand``: True to call it again (after the
+        wait it needs), False to fail over (parking it, or raising the context floor, first)."""
+        match exc.policy.action:
+            case Action.RETRY_AFTER if tries.rate_waits < _MAX_RATE_LIMIT_WAITS:
+                tries.rate_waits += 1
+                return await self._wait(exc.retry_after, tries.rate_waits - 1, run)
+            case Action.RETRY_ONCE if tries.server_retries < _MAX_SERVER_RETRIES:
+                tries.server_retries += 1
+                return await self._wait(None, tries.server_retries - 1, run)
+            case Action.NEXT_PARK:
+                await self._breakers.park(cand.deployment_id, self._retry.quota_park_s)
+            case Action.NEXT_LARGER_CONTEXT:
+                run.context_floor = max(run.context_floor or 0, cand.context_window or 0)
+            case Action.RETRY_BACKUP_KEY if tries.backup_key is None:
+                tries.backup_key = await self._key_rejected(cand, exc)
+                return tries.backup_key is not None
+        return False
 
     async def _key_rejected(self, cand: Candidate, exc: ProviderError) -> str | None:
         """Announce a rejected provider key (only an upstream's 401/403 says so: a key that could

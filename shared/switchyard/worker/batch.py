@@ -14,7 +14,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from switchyard.jobs.worker import JobWorker
+from switchyard.worker.jobs import JobWorker
 
 
 class _Processor(AsyncBatchProcessor):

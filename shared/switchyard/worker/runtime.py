@@ -14,8 +14,8 @@ import httpx
 
 from switchyard.config.settings import Settings
 from switchyard.gateway import Gateway, open_gateway
-from switchyard.jobs.batch import process_batch
-from switchyard.jobs.worker import JobWorker
+from switchyard.worker.batch import process_batch
+from switchyard.worker.jobs import JobWorker
 
 
 class WorkerRuntime:

@@ -36,12 +36,12 @@ from pydantic import ValidationError
 
 from switchyard.api.chat import ChatRequest
 from switchyard.core import Answer, Call
+from switchyard.dialects.anthropic import anthropic_response_from_chat, chat_request_from_anthropic
 from switchyard.errors import AuthenticationError, InvalidRequestError, SwitchyardError
 from switchyard.jobs.schema import JOB_MESSAGE, ChatJobMessage, MessagesJobMessage
 from switchyard.jobs.service import JobsService, job_view
 from switchyard.keys.auth import MASTER_TENANT
 from switchyard.observability import logger
-from switchyard.dialects.anthropic import anthropic_response_from_chat, chat_request_from_anthropic
 from switchyard.state.jobs import FINAL, JobRecord, JobStatus
 
 if TYPE_CHECKING:
