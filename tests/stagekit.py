@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from switchyard.accounting import UsageRecord
+from switchyard.api.chat import AssistantMessage, ChatCompletion, Choice
 from switchyard.api.stream import ChatCompletionChunk
-from switchyard.core import Answer, Call, Entry
+from switchyard.core import Answer, Call, Entry, ServedBy
 from switchyard.errors import SwitchyardError
 
 RECORDING_STAGE = {"use": "stagekit:Recording"}
@@ -147,3 +148,32 @@ class _Shout(Entry):
                 if choice.delta.content:
                     choice.delta.content = choice.delta.content.upper()
             yield chunk
+
+
+class Apology:
+    """Answers with a fixed text when no provider could (a template answer)."""
+
+    name = "apology"
+
+    def __init__(self, text: str = "Sorry, try again later.") -> None:
+        self._entry = _Apologise(text)
+
+    async def enter(self, call: Call) -> Entry:
+        return self._entry
+
+
+class _Apologise(Entry):
+    __slots__ = ("_text",)
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    async def rescue(self, call: Call, error: SwitchyardError) -> Answer | None:
+        completion = ChatCompletion(
+            id="apology", created=0, model=call.asked_model,
+            choices=[Choice(message=AssistantMessage(content=self._text), finish_reason="stop")],
+        )  # fmt: skip
+        call.headers["x-switchyard-fallback"] = "template"
+        return Answer(
+            completion.to_json(), ServedBy("template", call.asked_model, "template", 0), None, completion
+        )

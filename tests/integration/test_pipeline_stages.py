@@ -87,3 +87,27 @@ async def test_a_stage_that_cannot_be_made_stops_the_start_up(
 ) -> None:
     with pytest.raises(ValueError, match=problem):
         await open_gateway(_settings(config_file, [stage]))
+
+
+async def test_a_stage_can_answer_when_no_provider_could(config_file: Callable[..., Path]) -> None:
+    app = create_app(_settings(config_file, [{"use": "stagekit:Apology", "options": {"text": "later"}}]))
+    body = {"model": "m", "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}
+    failing = {**body, "metadata": {"mock_fault": "503"}}
+    async with (
+        running(app) as asgi,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=asgi), base_url="http://gw", headers={"x-api-key": MASTER_KEY}
+        ) as client,
+    ):
+        rescued = await client.post("/v1/chat/completions", json=failing)
+        assert rescued.status_code == 200 and rescued.headers["x-switchyard-fallback"] == "template"
+        assert rescued.json()["choices"][0]["message"]["content"] == "later"
+        streamed = await client.post("/v1/messages", json={**failing, "stream": True})
+        assert streamed.status_code == 200 and '"later"' in streamed.text
+        assert streamed.headers["x-switchyard-fallback"] == "template"
+        refused = await client.post(
+            "/v1/chat/completions", json={**body, "metadata": {"mock_fault": "invalid_request"}}
+        )
+        assert refused.status_code == 200  # the stage answers every failure it is given: its choice
+        plain = await client.post("/v1/chat/completions", json=body)
+        assert "x-switchyard-fallback" not in plain.headers

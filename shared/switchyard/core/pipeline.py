@@ -26,6 +26,7 @@ from switchyard.core.admission import Admission
 from switchyard.core.call import Answer, Call, ServedBy
 from switchyard.core.stage import Entry, Stage
 from switchyard.core.streamed import Streamed, StreamParts
+from switchyard.errors import SwitchyardError
 from switchyard.limits.limiter import Grant
 from switchyard.metrics.requests import RequestMetrics
 from switchyard.routing.attempt import Outcome, Router, buffered_call
@@ -49,7 +50,10 @@ class Pipeline:
         async with Admission(self.stages, call) as scope:
             answer = call.answer
             if answer is None:
-                answer = await self._upstream(call, scope)
+                try:
+                    answer = await self._upstream(call, scope)
+                except SwitchyardError as exc:
+                    answer = await _rescued(call, scope, exc)
             for entry in reversed(scope.entries):
                 answer = await entry.answered(call, answer)
             yield answer
@@ -64,6 +68,12 @@ class Pipeline:
             return Streamed.replay(parts, call.answer)
         try:
             outcome = await self.router.run(call.request, self.timeout_s, open_stream)
+        except SwitchyardError as exc:
+            try:
+                return Streamed.replay(parts, await _rescued(call, scope, exc))
+            except BaseException:
+                await scope.leave(served=False)
+                raise
         except BaseException:
             await scope.leave(served=False)
             raise
@@ -85,6 +95,17 @@ class Pipeline:
         )
         # An OpenAI-dialect upstream's validated JSON goes out as it came (no re-serialization).
         return Answer(completion.to_json(), served_by(outcome), call.record, completion)
+
+
+async def _rescued(call: Call, scope: Admission, error: SwitchyardError) -> Answer:
+    """The first answer a stage gives for a call no provider answered; raises ``error`` when none
+    does."""
+    for entry in reversed(scope.entries):
+        answer = await entry.rescue(call, error)
+        if answer is not None:
+            call.answer = answer
+            return answer
+    raise error
 
 
 def served_by[T](outcome: Outcome[T]) -> ServedBy:

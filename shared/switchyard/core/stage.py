@@ -12,6 +12,9 @@ It returns an :class:`Entry` (its state for this one call), or None when it has 
 the call. The pipeline keeps the entries in a scope (:class:`~switchyard.core.admission.Admission`)
 and, after the call,
 
+- when no provider could answer (the attempt loop raised), asks each entry's :meth:`Entry.rescue`
+  (innermost first) for an answer to give instead (a stale cached answer, a template); the first
+  one wins, else the caller gets the error,
 - hands a buffered answer to each entry's :meth:`Entry.answered` (innermost first), which may
   rewrite or refuse it,
 - passes a streamed answer's chunks through each entry's :meth:`Entry.chunks` (innermost first),
@@ -31,12 +34,18 @@ from typing import Protocol
 
 from switchyard.api.stream import ChatCompletionChunk
 from switchyard.core.call import Answer, Call
+from switchyard.errors import SwitchyardError
 
 
 class Entry:
     """One stage's part in one call. Every hook has a default that does nothing."""
 
     __slots__ = ()
+
+    async def rescue(self, call: Call, error: SwitchyardError) -> Answer | None:
+        """No provider answered (``error``: what the caller would get). Return an answer to give
+        instead, or None. Set what the answer should say about itself in ``call.headers``."""
+        return None
 
     async def answered(self, call: Call, answer: Answer) -> Answer:
         """A buffered answer on its way out: return it (or another one), or raise to refuse it."""
