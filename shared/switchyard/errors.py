@@ -10,6 +10,7 @@ in one exception handler and ``routing/`` reads :data:`POLICY` for its decisions
     │   ├── NotFoundError                404 unknown model or route
     │   ├── InvalidRequestError          400 malformed body, unsupported option
     │   ├── PayloadTooLargeError         413 body over the configured limit
+    │   ├── UnsupportedMediaTypeError    415 a body that is not JSON (by its Content-Type)
     │   └── RateLimitError               429 the caller's own limit
     │       └── BudgetExceededError      429 a budget is spent (code budget_exceeded)
     ├── ProviderError                    one upstream attempt failed; ``kind`` is a row of POLICY
@@ -44,6 +45,7 @@ class Kind(StrEnum):
     PERMISSION_DENIED = "permission_denied"
     NOT_FOUND = "not_found"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     CLIENT_RATE_LIMITED = "client_rate_limited"
     BUDGET_EXCEEDED = "budget_exceeded"
     NO_DEPLOYMENT = "no_deployment"
@@ -85,6 +87,7 @@ POLICY: dict[Kind, Policy] = {
     Kind.PERMISSION_DENIED: Policy(403, Action.STOP, False, "permission_error"),
     Kind.NOT_FOUND: Policy(404, Action.STOP, False, "not_found_error"),
     Kind.PAYLOAD_TOO_LARGE: Policy(413, Action.STOP, False, "invalid_request_error"),
+    Kind.UNSUPPORTED_MEDIA_TYPE: Policy(415, Action.STOP, False, "invalid_request_error"),
     Kind.CLIENT_RATE_LIMITED: Policy(429, Action.STOP, False, "rate_limit_error"),
     Kind.BUDGET_EXCEEDED: Policy(429, Action.STOP, False, "rate_limit_error"),
     Kind.NO_DEPLOYMENT: Policy(503, Action.STOP, False, "service_unavailable"),
@@ -156,6 +159,10 @@ class InvalidRequestError(ClientError):
 
 class PayloadTooLargeError(ClientError):
     kind = Kind.PAYLOAD_TOO_LARGE
+
+
+class UnsupportedMediaTypeError(ClientError):
+    kind = Kind.UNSUPPORTED_MEDIA_TYPE
 
 
 class RateLimitError(ClientError):

@@ -19,6 +19,7 @@ from switchyard.errors import SwitchyardError
 from switchyard.gateway import open_gateway
 from switchyard.http.admin import router as admin_router
 from switchyard.http.chat import router as chat_router
+from switchyard.http.content_type import JsonBodyMiddleware
 from switchyard.http.errors import (
     handle_http_exception,
     handle_request_validation,
@@ -61,6 +62,7 @@ def create_app(
             await gateway.aclose()
 
     app = FastAPI(title="Switchyard", version=__version__, lifespan=lifespan)
+    app.add_middleware(JsonBodyMiddleware)  # innermost: its 415 gets the request id too
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetricsMiddleware)  # added last: outside the 413 check, sees it
     app.add_exception_handler(SwitchyardError, handle_switchyard_error)
