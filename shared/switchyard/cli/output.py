@@ -103,7 +103,7 @@ def table(
         right = index >= len(columns) - numeric
         grid.add_column(name, no_wrap=index == 0, justify="right" if right else "left")
     for row in rows:
-        grid.add_row(*row)
+        grid.add_row(*(Text(cell) for cell in row))  # as they are: a "[#...]" is not markup
     return grid
 
 
@@ -113,7 +113,7 @@ def fields(title: str | None, pairs: Iterable[tuple[str, str]]) -> Table:
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
     for name, value in pairs:
-        grid.add_row(name, value)
+        grid.add_row(Text(name), Text(value))
     return grid
 
 
