@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from gateway_checks import dep
+from rich.console import Console
 
 from conftest import GatewayFactory, dynamo_settings
 from fakes import FakeUpstream
@@ -234,8 +235,11 @@ async def test_admin_budgets_report_each_cap_and_its_spend_and_the_cli_prints_it
     assert report["override"] is None
     everyone = (await client.get("/admin/budgets")).json()["data"]
     assert {r["scope"] for r in everyone} == {"global", "tenant"}  # keys only with a tenant named
-    printed = render(report)
-    assert "key" in printed and "18.0%" in printed and "[#.........]" in printed
+    terminal = Console(width=200)
+    with terminal.capture() as captured:
+        terminal.print(render(report))
+    printed = captured.get()
+    assert "key" in printed and "18.0 %" in printed and "[#.........]" in printed and "18.00" in printed
     unknown = await client.get("/admin/budgets", params={"tenant": "nobody"})
     assert unknown.status_code == 404 and unknown.json()["error"]["type"] == "not_found_error"
 

@@ -154,7 +154,7 @@ async def test_a_job_the_provider_refuses_fails_with_the_error(app: App, fake_up
     job_id = (await app.client.post("/v1/jobs", json={"request": CHAT})).json()["data"][0]["id"]
     assert await app.work() == ["failed"]
     failed = (await app.client.get(f"/v1/jobs/{job_id}")).json()
-    assert failed["status"] == "failed" and failed["error"]["error"]["type"] == "invalid_request_error"
+    assert failed["status"] == "failed" and failed["error"]["type"] == "invalid_request_error"
 
 
 @pytest.mark.parametrize(

@@ -112,6 +112,9 @@ class DeploymentConfig(RateLimits):
     id: str | None = None
     weight: float = Field(default=1.0, gt=0)
     context_window: int | None = Field(default=None, gt=0)
+    # The most output tokens the upstream model returns: a request asking for more skips this
+    # deployment (400 when no candidate allows it: routing.select.within_output_limit).
+    max_output_tokens: int | None = Field(default=None, gt=0)
     timeout_s: float | None = Field(default=None, gt=0, le=900)
     price: Price | None = None
 

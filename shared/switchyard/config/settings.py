@@ -65,6 +65,8 @@ class Settings(BaseModel):
     mock_unconfigured: bool | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    # The gateway the CLI talks to (None: the local runtime, http://127.0.0.1:<port>).
+    gateway_url: str | None = None
     service_name: str = "switchyard"
     log_level: str = "INFO"
     # Shared state (DESIGN §4): DynamoDB when a table is named (Lambda names both), else memory.
@@ -122,6 +124,7 @@ class Settings(BaseModel):
             "mock_unconfigured": _flag(env.get("SWITCHYARD_MOCK_UNCONFIGURED")),
             "host": env.get("SWITCHYARD_HOST") or "127.0.0.1",
             "port": int(env.get("SWITCHYARD_PORT") or 8080),
+            "gateway_url": env.get("SWITCHYARD_URL") or None,
             "service_name": env.get("POWERTOOLS_SERVICE_NAME", "switchyard"),
             "log_level": env.get("POWERTOOLS_LOG_LEVEL", env.get("LOG_LEVEL", "INFO")),
         }

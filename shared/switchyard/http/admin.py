@@ -75,7 +75,13 @@ async def revoke_key(key_id: str, request: Request) -> Response:
 
 @router.put("/tenants/{tenant}")
 async def put_tenant(tenant: str, body: TenantIn, request: Request) -> TenantOut:
-    return TenantOut.of(await key_service(request).put_tenant(body.record(tenant)))
+    """Create the tenant, or update it: fields left out stay as they are."""
+    return TenantOut.of(await key_service(request).set_tenant(tenant, body.spec()))
+
+
+@router.patch("/tenants/{tenant}")
+async def update_tenant(tenant: str, body: TenantIn, request: Request) -> TenantOut:
+    return TenantOut.of(await key_service(request).set_tenant(tenant, body.spec(), create=False))
 
 
 @router.get("/tenants")

@@ -19,6 +19,7 @@ from switchyard.errors import SwitchyardError
 from switchyard.gateway import open_gateway
 from switchyard.http.admin import router as admin_router
 from switchyard.http.chat import router as chat_router
+from switchyard.http.content_type import JsonBodyMiddleware
 from switchyard.http.errors import (
     handle_http_exception,
     handle_request_validation,
@@ -29,6 +30,7 @@ from switchyard.http.jobs import router as jobs_router
 from switchyard.http.messages import router as messages_router
 from switchyard.http.meta import health_router, models_router
 from switchyard.http.middleware import RequestContextMiddleware
+from switchyard.http.openapi import install_docs
 from switchyard.http.usage import admin_router as admin_usage_router
 from switchyard.http.usage import client_router as usage_router
 from switchyard.metrics.asgi import RequestMetricsMiddleware
@@ -58,7 +60,9 @@ def create_app(
         finally:
             await gateway.aclose()
 
-    app = FastAPI(title="Switchyard", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="Switchyard", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_docs(app)  # /docs, /redoc and /openapi.json, offline
+    app.add_middleware(JsonBodyMiddleware)  # innermost: its 415 gets the request id too
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetricsMiddleware)  # added last: outside the 413 check, sees it
     app.add_exception_handler(SwitchyardError, handle_switchyard_error)
