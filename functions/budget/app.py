@@ -26,7 +26,7 @@ from switchyard.state.ports import BudgetStore
 class BudgetFunction:
     store: BudgetStore
     events: EventPublisher
-    action: Literal["block", "downgrade"]
+    action: Literal["alert", "block", "downgrade"]
 
     async def apply(self, event: dict[str, Any]) -> AlarmOutcome:
         """Raises ValueError for an event that is not an alarm state change."""
@@ -49,7 +49,7 @@ def build(settings: Settings) -> BudgetFunction:
         raise ValueError("STATE_TABLE is not set")
     store = DynamoBudgetStore(Table(dynamo_client(settings), settings.state_table))
     events = build_publisher(settings.event_bus_name, settings.aws_region, settings.aws_endpoint_url)
-    return BudgetFunction(store, events, settings.budget_action or "block")
+    return BudgetFunction(store, events, settings.budget_action or "alert")
 
 
 _function: BudgetFunction | None = None

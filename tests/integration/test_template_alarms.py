@@ -244,7 +244,9 @@ def test_the_budget_function_is_built_like_the_others_with_least_privilege(resou
 def test_budget_action_parameter_matches_the_settings(resources: dict[str, Any]) -> None:
     template, _ = decode_str(TEMPLATE.read_text(encoding="utf-8"))
     parameter = template["Parameters"]["GlobalBudgetAction"]
-    assert parameter["AllowedValues"] == ["block", "downgrade"]
+    assert parameter["AllowedValues"] == ["alert", "block", "downgrade"]
+    # A fresh deploy never refuses traffic on its own: refusing is opt-in.
+    assert parameter["Default"] == "alert"
     for value in parameter["AllowedValues"]:
         assert Settings.from_env({"BUDGET_ACTION": value}).budget_action == value
 
@@ -278,10 +280,17 @@ def test_every_alarm_is_named_for_the_stack_and_notifies(resources: dict[str, An
         props = resource["Properties"]
         # The topic policy lets CloudWatch publish for alarms named ${AWS::StackName}-*.
         assert props["AlarmName"]["Fn::Sub"].startswith("${AWS::StackName}-"), rid
-        if rid in ("DailyCostAlarm", "HourlyCostSpikeAlarm", "GlobalBudgetAlarm"):
-            assert "AlarmActions" not in props, rid  # the budget function notifies
+        if rid in ("DailyCostAlarm", "HourlyCostSpikeAlarm"):
+            assert "AlarmActions" not in props, rid  # they notify through the composite
         else:
             assert props["AlarmActions"] == [{"Ref": "NotificationsTopic"}], rid
+
+
+def test_the_budget_alarm_notifies_both_ways_whatever_the_action(resources: dict[str, Any]) -> None:
+    """With the default action (alert) the budget function sets nothing: the alarm's own actions are
+    what tells people that spend crossed the budget, and that it is back under."""
+    props = resources["GlobalBudgetAlarm"]["Properties"]
+    assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "NotificationsTopic"}]
 
 
 def test_the_operational_alarms_of_design_5(resources: dict[str, Any]) -> None:

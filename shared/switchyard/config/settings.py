@@ -86,10 +86,10 @@ class Settings(BaseModel):
     cache_enabled: bool = True
     cache_ttl_s: int = Field(default=3600, ge=1, le=30 * 86400)
     metrics_namespace: str = "Switchyard"
-    # The budget function: what a global cost alarm in ALARM sets (the template's GlobalBudgetAction;
-    # None: the template's default, under ``make run``). Local cost alarms' thresholds (None: the
-    # template's GlobalDailyBudgetUSD / GlobalHourlySpikeUSD defaults).
-    budget_action: Literal["block", "downgrade"] | None = None
+    # The budget function: what a global cost alarm in ALARM sets (the template's GlobalBudgetAction:
+    # "alert" only notifies; None: the template's default, under ``make run``). Local cost alarms'
+    # thresholds (None: the template's GlobalDailyBudgetUSD / GlobalHourlySpikeUSD defaults).
+    budget_action: Literal["alert", "block", "downgrade"] | None = None
     local_daily_budget_usd: float | None = Field(default=None, ge=0)
     local_hourly_budget_usd: float | None = Field(default=None, ge=0)
     # ``make run`` only: "memory" skips the embedded DynamoDB emulation (the overhead benchmark);
