@@ -21,7 +21,7 @@ from switchyard.cache.service import CacheService
 from switchyard.config.prices import load_prices
 from switchyard.config.routing import RoutingConfig, load_routing_config
 from switchyard.config.settings import Settings
-from switchyard.eventbus import EventPublisher, MemoryPublisher, build_publisher
+from switchyard.eventbus import EventPublisher, MemoryPublisher, publisher_for
 from switchyard.gate import Gate
 from switchyard.jobs.service import JobsService
 from switchyard.jobs.setup import open_jobs
@@ -100,7 +100,7 @@ async def open_gateway(
     if master is None:
         raise ValueError("no master key: set SWITCHYARD_MASTER_KEY or SWITCHYARD_MASTER_KEY_SECRET")
     prices = load_prices(settings.prices_path)  # ValueError naming the file: fail at cold start
-    events = build_publisher(settings.event_bus_name, settings.aws_region, settings.aws_endpoint_url)
+    events = publisher_for(settings)  # ValueError in Lambda without a bus
     client = build_client(transport)
     table = RouteTable(config)
     metrics = MetricSink(namespace=settings.metrics_namespace, service=settings.service_name)

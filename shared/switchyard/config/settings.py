@@ -53,8 +53,11 @@ class Settings(BaseModel):
     # How long a rotated key keeps working next to its replacement, unless the rotation says.
     key_rotation_grace_s: float = Field(default=86400.0, ge=0)
     # EventBridge bus for operational events (key rejected/rotated, budget thresholds); None: kept
-    # in memory (tests, a local run without emulated EventBridge).
+    # in memory (tests, a local run without emulated EventBridge), never in Lambda.
     event_bus_name: str | None = None
+    # The Lambda function this process serves (AWS_LAMBDA_FUNCTION_NAME; None: not in Lambda):
+    # what may fall back to memory elsewhere is a start-up error there.
+    lambda_function_name: str | None = None
     # How long a container sums usage in memory before writing the aggregates (written at shutdown
     # too): the usage API lags by up to this much.
     usage_flush_s: float = Field(default=30.0, ge=0, le=300)
@@ -153,6 +156,7 @@ _STATE_ENV = {
     "SWITCHYARD_BUDGET_CACHE_TTL_S": "budget_cache_ttl_s",
     "SWITCHYARD_KEY_ROTATION_GRACE_S": "key_rotation_grace_s",
     "SWITCHYARD_EVENT_BUS": "event_bus_name",
+    "AWS_LAMBDA_FUNCTION_NAME": "lambda_function_name",
     "SWITCHYARD_USAGE_FLUSH_S": "usage_flush_s",
     "BUDGET_ACTION": "budget_action",
     "SWITCHYARD_LOCAL_DAILY_BUDGET_USD": "local_daily_budget_usd",

@@ -26,7 +26,7 @@ import yaml
 
 from switchyard.config.routing import ProviderConfig, RoutingConfig
 from switchyard.config.settings import Settings
-from switchyard.eventbus import KEY_ROTATED, EventBridgePublisher
+from switchyard.eventbus import KEY_ROTATED, EventBridgePublisher, require_event_bus
 
 PROVIDER_TAG = "switchyard:provider"
 _ANTHROPIC_VERSION = "2023-06-01"
@@ -153,14 +153,17 @@ def configured_providers(config_path: Path) -> dict[str, ProviderConfig]:
 
 
 def build_rotator(settings: Settings) -> Rotator:
-    """The rotation function's cold-start factory: boto3 clients, the provider test, the bus."""
+    """The rotation function's cold-start factory: boto3 clients, the provider test, the bus.
+    Raises ValueError in Lambda without a bus."""
     import boto3
+
+    bus = require_event_bus(settings) or "default"
 
     secrets = boto3.client(
         "secretsmanager", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
     )
     events = boto3.client("events", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
-    publisher = EventBridgePublisher(events, settings.event_bus_name or "default")
+    publisher = EventBridgePublisher(events, bus)
     client = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
     return Rotator(
         secrets,
