@@ -533,6 +533,8 @@ async def test_event_replayed_through_the_app(path: Path, client: httpx.AsyncCli
     response = await client.send(_as_http_request(client, event))
 
     assert response.status_code == EXPECTED_STATUS[path.name], response.text
+    # API Gateway's request id, the one its access log records (the adapter passes the context on).
+    assert response.headers["x-request-id"] == event["requestContext"]["requestId"]
     body = response.json()
     if response.status_code >= 400:
         assert set(body["error"]) >= {"message", "type", "code"}

@@ -1,7 +1,10 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task and a queue per request).
 
 Gives every request an id, echoed as ``x-request-id`` on every response including errors, and
-refuses bodies over the limit with 413 before anything parses them.
+refuses bodies over the limit with 413 before anything parses them. The id is the caller's
+``x-request-id`` when it is safe, else API Gateway's request id (which the Lambda Web Adapter
+passes on in ``x-amzn-request-context``), so one id finds a request in the API's access logs and
+in the router's; else a new one.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from switchyard.errors import PayloadTooLargeError
 from switchyard.http.errors import error_body, error_dialect
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# The request context is JSON; a search for one field costs far less than parsing it.
+_CONTEXT_ID = re.compile(rb'"requestId"\s*:\s*"([A-Za-z0-9._:-]{1,128})"')
 
 
 def _too_large(limit: int) -> PayloadTooLargeError:
@@ -62,13 +67,16 @@ class RequestContextMiddleware:
 
 
 def _request_id(scope: Scope) -> str:
+    context = None
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             candidate: str = value.decode("latin-1")
             if _SAFE_ID.match(candidate):
                 return candidate
-            break
-    return uuid.uuid4().hex
+        elif name == b"x-amzn-request-context":
+            context = value
+    found = _CONTEXT_ID.search(context) if context is not None else None
+    return found.group(1).decode() if found else uuid.uuid4().hex
 
 
 def _content_length(scope: Scope) -> int | None:
