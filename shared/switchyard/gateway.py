@@ -7,7 +7,6 @@ receive a ready :class:`Gateway`.
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from switchyard.gate import Gate
 from switchyard.jobs.service import JobsService
 from switchyard.jobs.setup import open_jobs
 from switchyard.keys.auth import ClientAuth
-from switchyard.keys.client_auth import read_master_key
+from switchyard.keys.master_key import open_master_key
 from switchyard.keys.provider_keys import ProviderKeys
 from switchyard.limits.enforce import DeploymentLimits, KeyLimits
 from switchyard.limits.limiter import Limiter
@@ -94,11 +93,7 @@ async def open_gateway(
         )
     except (OSError, ValueError) as exc:
         raise ValueError(f"invalid routing config {settings.config_path}: {exc}") from exc
-    master = settings.master_key
-    if master is None and settings.master_key_secret:
-        master = await asyncio.to_thread(read_master_key, settings.master_key_secret)
-    if master is None:
-        raise ValueError("no master key: set SWITCHYARD_MASTER_KEY or SWITCHYARD_MASTER_KEY_SECRET")
+    master = await open_master_key(settings, clock=clock)  # re-read from its secret on a TTL
     prices = load_prices(settings.prices_path)  # ValueError naming the file: fail at cold start
     events = publisher_for(settings)  # ValueError in Lambda without a bus
     client = build_client(transport)

@@ -422,7 +422,8 @@ def test_router_policies_are_inline_without_wildcards(router: dict[str, Any]) ->
 def test_router_reads_exactly_the_gateway_secrets(router: dict[str, Any], resources: dict[str, Any]) -> None:
     secrets = {rid for rid, r in resources.items() if r["Type"] == "AWS::SecretsManager::Secret"}
     granted = [
-        resource["Ref"]
+        # A provider's secret is conditional (its Create...KeySecret parameter).
+        resource["Ref"] if "Ref" in resource else resource["Fn::If"][1]["Ref"]
         for policy in router["Policies"]
         for statement in policy["Statement"]
         if statement["Action"] in ("secretsmanager:GetSecretValue", ["secretsmanager:GetSecretValue"])

@@ -69,9 +69,18 @@ def emitted(_fake_upstream_server: FakeUpstream, tmp_path_factory: pytest.TempPa
     capture.setattr("builtins.print", lambda *args, **_: lines.append(" ".join(str(a) for a in args)))
     try:
         asyncio.run(_serve_everything(_fake_upstream_server, tmp_path_factory.mktemp("alarms")))
+        _check_backups()
     finally:
         capture.undo()
     return emf_metrics("\n".join(lines))
+
+
+def _check_backups() -> None:
+    """The rotation function's hourly check, built as its handler builds it (no secret to watch:
+    it still reports its count)."""
+    from switchyard.keys.backup_watch import build_backup_watch
+
+    assert build_backup_watch(Settings(aws_region="us-east-1")).run() == []
 
 
 async def _serve_everything(fake: FakeUpstream, directory: Path) -> None:
@@ -169,7 +178,7 @@ def test_every_alarm_reads_a_metric_the_code_emits(resources: dict[str, Any], em
         if any(m[0] == namespace for m in metrics)
     }
     assert {"DailyCostAlarm", "HourlyCostSpikeAlarm", "ErrorRateAlarm", "LatencyAlarm"} <= set(ours)
-    assert {"RateLimitAlarm", "FallbackRateAlarm"} <= set(ours)
+    assert {"RateLimitAlarm", "FallbackRateAlarm", "ProviderKeyBackupAlarm"} <= set(ours)
     for rid, metrics in ours.items():
         for ns, metric, dimensions in metrics:
             assert dimensions.get("service") == service, (rid, metric)

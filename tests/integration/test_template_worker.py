@@ -60,9 +60,19 @@ def test_the_worker_policies_are_inline_item_level_and_read_its_secrets(resource
         assert {a for a in actions if a.startswith("dynamodb:")} <= ITEM_ACTIONS
         assert not any(a.startswith("sqs:") for a in actions)  # the SQS event's own policy covers it
     secrets = {
-        r["Ref"] for s in statements if s["Action"] == "secretsmanager:GetSecretValue" for r in s["Resource"]
+        r["Ref"] if "Ref" in r else r["Fn::If"][1]["Ref"]
+        for s in statements
+        if s["Action"] == "secretsmanager:GetSecretValue"
+        for r in s["Resource"]
     }
-    assert secrets == {"MasterKeySecret", "OpenAIKeySecret", "AnthropicKeySecret", "WebhookSecret"}
+    # Every provider's (test_template_keys.py checks which), the master key's and the webhooks'.
+    assert {
+        "MasterKeySecret",
+        "OpenAIKeySecret",
+        "AnthropicKeySecret",
+        "GeminiKeySecret",
+        "WebhookSecret",
+    } <= secrets
     env = resources["WorkerFunction"]["Properties"]["Environment"]["Variables"]
     assert env["SWITCHYARD_WEBHOOK_SECRET_NAME"] == {"Ref": "WebhookSecret"}
 

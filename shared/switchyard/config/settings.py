@@ -52,6 +52,12 @@ class Settings(BaseModel):
     budget_cache_ttl_s: float = Field(default=60.0, ge=0, le=300)
     # How long a rotated key keeps working next to its replacement, unless the rotation says.
     key_rotation_grace_s: float = Field(default=86400.0, ge=0)
+    # How long a container trusts the master key read from its secret: the bound on how long a
+    # replaced (revoked) master key keeps working. Not used for SWITCHYARD_MASTER_KEY.
+    master_key_ttl_s: float = Field(default=60.0, ge=0, le=3600)
+    # The rotation function's check: a provider secret due to rotate within this many days with no
+    # backup raises the ProviderKeysWithoutBackup alarm.
+    key_backup_warning_days: float = Field(default=7.0, ge=0, le=365)
     # EventBridge bus for operational events (key rejected/rotated, budget thresholds); None: kept
     # in memory (tests, a local run without emulated EventBridge), never in Lambda.
     event_bus_name: str | None = None
@@ -155,6 +161,8 @@ _STATE_ENV = {
     "SWITCHYARD_KEY_CACHE_TTL_S": "key_cache_ttl_s",
     "SWITCHYARD_BUDGET_CACHE_TTL_S": "budget_cache_ttl_s",
     "SWITCHYARD_KEY_ROTATION_GRACE_S": "key_rotation_grace_s",
+    "SWITCHYARD_MASTER_KEY_TTL_S": "master_key_ttl_s",
+    "SWITCHYARD_KEY_BACKUP_WARNING_DAYS": "key_backup_warning_days",
     "SWITCHYARD_EVENT_BUS": "event_bus_name",
     "AWS_LAMBDA_FUNCTION_NAME": "lambda_function_name",
     "SWITCHYARD_USAGE_FLUSH_S": "usage_flush_s",
