@@ -245,3 +245,28 @@ def test_other_api_gateway_errors_are_in_the_error_shape(resources: dict[str, An
     assert body["type"] == "error"
     assert body["error"]["message"] == message
     assert set(body["error"]) == {"type", "code", "message", "param"}
+
+
+# ------------------------------------------------------------------------------------ runbook
+
+
+def _anchor(heading: str) -> str:
+    return re.sub(r"[^a-z0-9 -]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_alarm_has_its_entry_in_the_runbook(resources: dict[str, Any]) -> None:
+    runbook = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    anchors = {_anchor(h) for h in re.findall(r"^#+ (.+)$", runbook, re.M)}
+    alarms = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")
+    ]
+    for props in alarms:
+        name = props["AlarmName"]["Fn::Sub"].replace("${AWS::StackName}", "<stack>")
+        assert f"`{name}`" in runbook, f"docs/operations.md does not say what {name} means"
+    cited = re.findall(r"operations\.md#([a-z0-9-]+)", (ROOT / "template.yaml").read_text(encoding="utf-8"))
+    for doc in (ROOT / "docs").glob("*.md"):
+        cited += re.findall(r"operations\.md#([a-z0-9-]+)", doc.read_text(encoding="utf-8"))
+    cited += re.findall(r"\]\(#([a-z0-9-]+)\)", runbook)
+    assert cited and set(cited) <= anchors, set(cited) - anchors
