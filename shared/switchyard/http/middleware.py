@@ -76,8 +76,11 @@ class RequestContextMiddleware:
 
 
 def _valid_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    listed = list(headers)
+    if _UNSAFE_VALUE.search(b" ".join([value for _, value in listed])) is None:
+        return listed  # the usual case, in one scan
     kept = []
-    for name, value in headers:
+    for name, value in listed:
         if _UNSAFE_VALUE.search(value) is None:
             kept.append((name, value))
         else:
