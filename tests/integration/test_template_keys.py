@@ -1,4 +1,4 @@
-"""template.yaml for provider keys (DESIGN §6): one secret per provider of the shipped routing
+"""template.yaml for provider keys (docs/keys.md): one secret per provider of the shipped routing
 config that takes an API key, each with a parameter that creates it, a rotation schedule (30 days
 by default), the variable that passes its ARN to the router, the worker and the rotation function,
 and permission for exactly those functions to use exactly those secrets; the rotation function

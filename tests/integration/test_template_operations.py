@@ -20,7 +20,7 @@ from cfnlint.decode import decode_str
 
 ROOT = Path(__file__).resolve().parents[2]
 # What docs/scaling.md sizes the brakes for: the default account quota, the 100 executions Lambda
-# keeps unreserved, and the mean request duration of DESIGN's cost model.
+# keeps unreserved, and the mean request duration of the cost model (docs/scaling.md).
 ACCOUNT_QUOTA, UNRESERVED_MINIMUM, MEAN_DURATION_S = 1000, 100, 2.0
 
 

@@ -1,4 +1,4 @@
-"""Provider key secrets that will rotate without a backup to promote (DESIGN §6).
+"""Provider key secrets that will rotate without a backup to promote (docs/keys.md).
 
 A rotation promotes the secret's backup key; without one it fails on the day of the schedule, and
 the provider keeps the key the operator meant to retire. The rotation function runs this check
