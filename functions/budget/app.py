@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from switchyard.budgets.alarm import AlarmOutcome, on_alarm_state_change
 from switchyard.config.settings import Settings
-from switchyard.eventbus import EventPublisher, build_publisher
+from switchyard.eventbus import EventPublisher, publisher_for
 from switchyard.observability import logger
 from switchyard.state.ports import BudgetStore
 
@@ -26,7 +26,7 @@ from switchyard.state.ports import BudgetStore
 class BudgetFunction:
     store: BudgetStore
     events: EventPublisher
-    action: Literal["block", "downgrade"]
+    action: Literal["alert", "block", "downgrade"]
 
     async def apply(self, event: dict[str, Any]) -> AlarmOutcome:
         """Raises ValueError for an event that is not an alarm state change."""
@@ -39,8 +39,9 @@ class BudgetFunction:
 
 
 def build(settings: Settings) -> BudgetFunction:
-    """The state table's budget store and the event bus. Raises ValueError without a state table:
-    an override kept in this instance's memory would reach no router."""
+    """The state table's budget store and the event bus. Raises ValueError without a state table
+    (an override kept in this instance's memory would reach no router) and, in Lambda, without a
+    bus."""
     from switchyard.state.dynamodb import Table
     from switchyard.state.dynamodb_budgets import DynamoBudgetStore
     from switchyard.state.factory import dynamo_client
@@ -48,8 +49,8 @@ def build(settings: Settings) -> BudgetFunction:
     if not settings.state_table:
         raise ValueError("STATE_TABLE is not set")
     store = DynamoBudgetStore(Table(dynamo_client(settings), settings.state_table))
-    events = build_publisher(settings.event_bus_name, settings.aws_region, settings.aws_endpoint_url)
-    return BudgetFunction(store, events, settings.budget_action or "block")
+    events = publisher_for(settings)
+    return BudgetFunction(store, events, settings.budget_action or "alert")
 
 
 _function: BudgetFunction | None = None

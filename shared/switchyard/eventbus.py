@@ -3,7 +3,9 @@ budget thresholds. One port, :class:`EventPublisher`; the EventBridge adapter is
 injected boto3 client, the memory one keeps events for tests and the local runtime.
 
 Publishing never fails the caller: an event that cannot be sent is logged and dropped, since a
-request must not fail because an alert could not go out.
+request must not fail because an alert could not go out. Not configuring the bus is another matter:
+in Lambda every event would vanish into a memory publisher nobody reads, so
+:func:`publisher_for` refuses to start there without one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from switchyard.config.settings import Settings
 from switchyard.observability import logger
 
 SOURCE = "switchyard"
@@ -75,3 +78,20 @@ def build_publisher(bus_name: str | None, region: str, endpoint_url: str | None 
     config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
     client = boto3.client("events", region_name=region, endpoint_url=endpoint_url, config=config)
     return EventBridgePublisher(client, bus_name)
+
+
+def require_event_bus(settings: Settings) -> str | None:
+    """The bus to publish to. Raises ValueError in Lambda when none is set (a cold-start error:
+    the function's code publishes, and its events must reach EventBridge); elsewhere None means
+    events stay in memory (tests, ``make run``)."""
+    if not settings.event_bus_name and settings.lambda_function_name:
+        raise ValueError(
+            f"SWITCHYARD_EVENT_BUS is not set for the Lambda function {settings.lambda_function_name}: "
+            "its budget and provider key events would be lost"
+        )
+    return settings.event_bus_name
+
+
+def publisher_for(settings: Settings) -> EventPublisher:
+    """The publisher every function's composition builds (see :func:`require_event_bus`)."""
+    return build_publisher(require_event_bus(settings), settings.aws_region, settings.aws_endpoint_url)

@@ -7,7 +7,6 @@ receive a ready :class:`Gateway`.
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,11 +23,11 @@ from switchyard.config.settings import Settings
 from switchyard.core import Pipeline, Stage
 from switchyard.core.stages import AccessStage, BudgetStage, CacheStage, KeyLimitsStage, UsageStage
 from switchyard.core.stages.configured import with_configured
-from switchyard.eventbus import EventPublisher, build_publisher
+from switchyard.eventbus import EventPublisher, publisher_for
 from switchyard.jobs.service import JobsService
 from switchyard.jobs.setup import open_jobs
 from switchyard.keys.auth import ClientAuth
-from switchyard.keys.client_auth import read_master_key
+from switchyard.keys.master_key import open_master_key
 from switchyard.keys.provider_keys import ProviderKeys
 from switchyard.limits.enforce import DeploymentLimits, KeyLimits
 from switchyard.limits.limiter import Limiter
@@ -93,13 +92,9 @@ async def open_gateway(
         )
     except (OSError, ValueError) as exc:
         raise ValueError(f"invalid routing config {settings.config_path}: {exc}") from exc
-    master = settings.master_key
-    if master is None and settings.master_key_secret:
-        master = await asyncio.to_thread(read_master_key, settings.master_key_secret)
-    if master is None:
-        raise ValueError("no master key: set SWITCHYARD_MASTER_KEY or SWITCHYARD_MASTER_KEY_SECRET")
+    master = await open_master_key(settings, clock=clock)  # re-read from its secret on a TTL
     prices = load_prices(settings.prices_path)  # ValueError naming the file: fail at cold start
-    events = build_publisher(settings.event_bus_name, settings.aws_region, settings.aws_endpoint_url)
+    events = publisher_for(settings)  # ValueError in Lambda without a bus
     client = build_client(transport)
     table = RouteTable(config)
     metrics = MetricSink(namespace=settings.metrics_namespace, service=settings.service_name)

@@ -139,6 +139,7 @@ async def test_the_budget_function_override_blocks_every_router(
     alarm = {
         "detail-type": "CloudWatch Alarm State Change",
         "source": "aws.cloudwatch",
+        "time": "2026-11-23T12:00:00Z",
         "detail": {"alarmName": "switchyard-cost-daily", "state": {"value": "ALARM", "reason": "over"}},
     }
     store = gateway_of(clients[0]).state.budgets
@@ -149,7 +150,11 @@ async def test_the_budget_function_override_blocks_every_router(
     for client in clients:
         refused = await client.post("/v1/chat/completions", json=body())
         assert refused.status_code == 429 and refused.json()["error"]["code"] == "budget_exceeded"
-    ok = {**alarm, "detail": {"alarmName": "switchyard-cost-daily", "state": {"value": "OK"}}}
+    ok = {
+        **alarm,
+        "time": "2026-11-23T12:01:00Z",
+        "detail": {"alarmName": "switchyard-cost-daily", "state": {"value": "OK"}},
+    }
     await on_alarm_state_change(ok, store, events, action="block", clock=clock)
     clock.advance(60)
     assert all([(await c.post("/v1/chat/completions", json=body())).status_code == 200 for c in clients])

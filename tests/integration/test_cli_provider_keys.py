@@ -1,6 +1,7 @@
 """``switchyard provider-keys`` against Secrets Manager (the moto server on 127.0.0.1): ``set``
-fills a slot from stdin, ``show-status`` reports slots of the secrets named or of every secret
-tagged ``switchyard:provider``; neither prints a key, and no AWS failure prints a traceback."""
+fills a slot from stdin, ``show-status`` reports slots of the secrets named (by ARN, name or
+provider) or of every provider's secret; neither prints a key, and no AWS failure prints a
+traceback."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import boto3
 import pytest
 
 from switchyard.cli import main
+from switchyard.cli.provider_keys import STACK_TAG
 from switchyard.local.aws import CREDENTIALS
 
 
@@ -100,3 +102,70 @@ def test_aws_failures_are_one_line_that_says_what_to_do(
         == 2
     )
     assert "no AWS credentials" in capsys.readouterr().err
+
+
+@pytest.fixture
+def stack_secrets(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str, dict[str, str]]:
+    """Provider secrets as a stack leaves them (tagged with their provider and the stack), for a
+    stack name of this test's own; and one other stack's OpenAI secret."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", CREDENTIALS["aws_access_key_id"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CREDENTIALS["aws_secret_access_key"])
+    client = boto3.client(
+        "secretsmanager", region_name="us-east-1", endpoint_url=moto_endpoint, **CREDENTIALS
+    )
+    stack = f"sy-{uuid.uuid4().hex[:8]}"
+    arns = {}
+    for provider, value in (("openai", {"primary": "sk-live-openai", "backup": ""}), ("gemini", {})):
+        arns[provider] = client.create_secret(
+            Name=f"{stack}-{provider}",
+            SecretString=json.dumps({"primary": "", "backup": "", **value}),
+            Tags=[{"Key": "switchyard:provider", "Value": provider}, {"Key": STACK_TAG, "Value": stack}],
+        )["ARN"]
+    client.create_secret(
+        Name=f"{stack}-other-openai",
+        SecretString="{}",
+        Tags=[
+            {"Key": "switchyard:provider", "Value": "openai"},
+            {"Key": STACK_TAG, "Value": f"{stack}-other"},
+        ],
+    )
+    return client, stack, arns
+
+
+def test_a_provider_is_named_instead_of_its_secret(
+    stack_secrets: tuple[Any, str, dict[str, str]],
+    moto_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+) -> None:
+    client, stack, arns = stack_secrets
+    common = ["--endpoint-url", moto_endpoint, "--region", "us-east-1", "--stack", stack]
+    monkeypatch.setattr("sys.stdin", io.StringIO("AIza-live-gemini\n"))
+    assert main(["provider-keys", "set", "gemini", "--slot", "primary", *common]) == 0
+    value = json.loads(client.get_secret_value(SecretId=arns["gemini"])["SecretString"])
+    assert value == {"primary": "AIza-live-gemini", "backup": ""}
+    capsys.readouterr()
+    # Every provider's secret of the stack, by default; never a key.
+    assert main(["provider-keys", "show-status", *common, "--json"]) == 0
+    out = capsys.readouterr().out
+    rows = {row["provider"]: row for row in json.loads(out)["data"]}
+    assert rows["gemini"]["name"] == f"{stack}-gemini" and rows["openai"]["name"] == f"{stack}-openai"
+    assert rows["openai"]["backup"] == "EMPTY" and "other" not in out
+    assert "live" not in out
+
+
+def test_a_provider_with_secrets_in_several_stacks_needs_the_stack(
+    stack_secrets: tuple[Any, str, dict[str, str]],
+    moto_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+) -> None:
+    client, _, arns = stack_secrets
+    monkeypatch.setattr("sys.stdin", io.StringIO("sk-live-new\n"))
+    assert (
+        main(["provider-keys", "set", "openai", "--endpoint-url", moto_endpoint, "--region", "us-east-1"])
+        == 2
+    )
+    assert "--stack" in capsys.readouterr().err
+    untouched = json.loads(client.get_secret_value(SecretId=arns["openai"])["SecretString"])
+    assert untouched == {"primary": "sk-live-openai", "backup": ""}

@@ -35,7 +35,7 @@ def template() -> dict[str, Any]:
 def test_the_alarms_come_from_the_template(template: dict[str, Any]) -> None:
     alarms = budget_alarms(template, Settings())
     assert alarms.composite == "switchyard-global-budget"
-    assert alarms.action == "block"  # GlobalBudgetAction's default
+    assert alarms.action == "alert"  # GlobalBudgetAction's default: a fresh stack refuses nothing
     assert {(a.name, a.period_s, a.threshold) for a in alarms.alarms} == {
         ("switchyard-daily-cost", DAY, 100.0),
         ("switchyard-hourly-cost-spike", HOUR, 25.0),
@@ -152,6 +152,7 @@ async def test_make_run_drives_the_budget_function_with_the_local_state(tmp_path
         master_key=SecretStr(MASTER_KEY),
         mock_unconfigured=True,
         local_daily_budget_usd=0.0000001,  # the mock's first answer is over it
+        budget_action="block",
     )
     app = create_app(settings)
     assert "block at $1e-07 per 24 h" in _cost_alarms(app, settings)

@@ -69,9 +69,18 @@ def emitted(_fake_upstream_server: FakeUpstream, tmp_path_factory: pytest.TempPa
     capture.setattr("builtins.print", lambda *args, **_: lines.append(" ".join(str(a) for a in args)))
     try:
         asyncio.run(_serve_everything(_fake_upstream_server, tmp_path_factory.mktemp("alarms")))
+        _check_backups()
     finally:
         capture.undo()
     return emf_metrics("\n".join(lines))
+
+
+def _check_backups() -> None:
+    """The rotation function's hourly check, built as its handler builds it (no secret to watch:
+    it still reports its count)."""
+    from switchyard.keys.backup_watch import build_backup_watch
+
+    assert build_backup_watch(Settings(aws_region="us-east-1")).run() == []
 
 
 async def _serve_everything(fake: FakeUpstream, directory: Path) -> None:
@@ -169,7 +178,7 @@ def test_every_alarm_reads_a_metric_the_code_emits(resources: dict[str, Any], em
         if any(m[0] == namespace for m in metrics)
     }
     assert {"DailyCostAlarm", "HourlyCostSpikeAlarm", "ErrorRateAlarm", "LatencyAlarm"} <= set(ours)
-    assert {"RateLimitAlarm", "FallbackRateAlarm"} <= set(ours)
+    assert {"RateLimitAlarm", "FallbackRateAlarm", "ProviderKeyBackupAlarm"} <= set(ours)
     for rid, metrics in ours.items():
         for ns, metric, dimensions in metrics:
             assert dimensions.get("service") == service, (rid, metric)
@@ -244,7 +253,9 @@ def test_the_budget_function_is_built_like_the_others_with_least_privilege(resou
 def test_budget_action_parameter_matches_the_settings(resources: dict[str, Any]) -> None:
     template, _ = decode_str(TEMPLATE.read_text(encoding="utf-8"))
     parameter = template["Parameters"]["GlobalBudgetAction"]
-    assert parameter["AllowedValues"] == ["block", "downgrade"]
+    assert parameter["AllowedValues"] == ["alert", "block", "downgrade"]
+    # A fresh deploy never refuses traffic on its own: refusing is opt-in.
+    assert parameter["Default"] == "alert"
     for value in parameter["AllowedValues"]:
         assert Settings.from_env({"BUDGET_ACTION": value}).budget_action == value
 
@@ -278,10 +289,17 @@ def test_every_alarm_is_named_for_the_stack_and_notifies(resources: dict[str, An
         props = resource["Properties"]
         # The topic policy lets CloudWatch publish for alarms named ${AWS::StackName}-*.
         assert props["AlarmName"]["Fn::Sub"].startswith("${AWS::StackName}-"), rid
-        if rid in ("DailyCostAlarm", "HourlyCostSpikeAlarm", "GlobalBudgetAlarm"):
-            assert "AlarmActions" not in props, rid  # the budget function notifies
+        if rid in ("DailyCostAlarm", "HourlyCostSpikeAlarm"):
+            assert "AlarmActions" not in props, rid  # they notify through the composite
         else:
             assert props["AlarmActions"] == [{"Ref": "NotificationsTopic"}], rid
+
+
+def test_the_budget_alarm_notifies_both_ways_whatever_the_action(resources: dict[str, Any]) -> None:
+    """With the default action (alert) the budget function sets nothing: the alarm's own actions are
+    what tells people that spend crossed the budget, and that it is back under."""
+    props = resources["GlobalBudgetAlarm"]["Properties"]
+    assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "NotificationsTopic"}]
 
 
 def test_the_operational_alarms_of_design_5(resources: dict[str, Any]) -> None:

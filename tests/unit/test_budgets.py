@@ -211,14 +211,14 @@ async def test_thresholds_are_sent_once_per_period_across_instances() -> None:
 async def test_the_global_override_blocks_or_downgrades_every_request() -> None:
     clock = Clock(NOON)
     service, store, _, _ = make(clock, downgrade={"big": "small"})
-    await store.set_override(BudgetOverride("downgrade", "cost-daily", NOON))
+    await store.set_override(BudgetOverride("downgrade", "cost-daily", NOON), changed_at=NOON)
     assert (await service.admit(request(), None)).downgraded_to == "small"
-    await store.set_override(BudgetOverride("block", "cost-daily", NOON))
+    await store.set_override(BudgetOverride("block", "cost-daily", NOON), changed_at=NOON + 1)
     assert (await service.admit(request(), None)).downgraded_to == "small"  # warm cache: 60 s
     clock.advance(60)
     with pytest.raises(BudgetExceededError, match="gateway's budget"):
         await service.admit(request(), None)
-    await store.set_override(None)
+    await store.set_override(None, changed_at=NOON + 2)
     clock.advance(60)
     assert (await service.admit(request(), None)).downgraded_to is None
 

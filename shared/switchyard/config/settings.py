@@ -52,9 +52,18 @@ class Settings(BaseModel):
     budget_cache_ttl_s: float = Field(default=60.0, ge=0, le=300)
     # How long a rotated key keeps working next to its replacement, unless the rotation says.
     key_rotation_grace_s: float = Field(default=86400.0, ge=0)
+    # How long a container trusts the master key read from its secret: the bound on how long a
+    # replaced (revoked) master key keeps working. Not used for SWITCHYARD_MASTER_KEY.
+    master_key_ttl_s: float = Field(default=60.0, ge=0, le=3600)
+    # The rotation function's check: a provider secret due to rotate within this many days with no
+    # backup raises the ProviderKeysWithoutBackup alarm.
+    key_backup_warning_days: float = Field(default=7.0, ge=0, le=365)
     # EventBridge bus for operational events (key rejected/rotated, budget thresholds); None: kept
-    # in memory (tests, a local run without emulated EventBridge).
+    # in memory (tests, a local run without emulated EventBridge), never in Lambda.
     event_bus_name: str | None = None
+    # The Lambda function this process serves (AWS_LAMBDA_FUNCTION_NAME; None: not in Lambda):
+    # what may fall back to memory elsewhere is a start-up error there.
+    lambda_function_name: str | None = None
     # How long a container sums usage in memory before writing the aggregates (written at shutdown
     # too): the usage API lags by up to this much.
     usage_flush_s: float = Field(default=30.0, ge=0, le=300)
@@ -88,10 +97,10 @@ class Settings(BaseModel):
     cache_enabled: bool = True
     cache_ttl_s: int = Field(default=3600, ge=1, le=30 * 86400)
     metrics_namespace: str = "Switchyard"
-    # The budget function: what a global cost alarm in ALARM sets (the template's GlobalBudgetAction;
-    # None: the template's default, under ``make run``). Local cost alarms' thresholds (None: the
-    # template's GlobalDailyBudgetUSD / GlobalHourlySpikeUSD defaults).
-    budget_action: Literal["block", "downgrade"] | None = None
+    # The budget function: what a global cost alarm in ALARM sets (the template's GlobalBudgetAction:
+    # "alert" only notifies; None: the template's default, under ``make run``). Local cost alarms'
+    # thresholds (None: the template's GlobalDailyBudgetUSD / GlobalHourlySpikeUSD defaults).
+    budget_action: Literal["alert", "block", "downgrade"] | None = None
     local_daily_budget_usd: float | None = Field(default=None, ge=0)
     local_hourly_budget_usd: float | None = Field(default=None, ge=0)
     # ``make run`` only: "memory" skips the embedded DynamoDB emulation (the overhead benchmark);
@@ -155,7 +164,10 @@ _STATE_ENV = {
     "SWITCHYARD_KEY_CACHE_TTL_S": "key_cache_ttl_s",
     "SWITCHYARD_BUDGET_CACHE_TTL_S": "budget_cache_ttl_s",
     "SWITCHYARD_KEY_ROTATION_GRACE_S": "key_rotation_grace_s",
+    "SWITCHYARD_MASTER_KEY_TTL_S": "master_key_ttl_s",
+    "SWITCHYARD_KEY_BACKUP_WARNING_DAYS": "key_backup_warning_days",
     "SWITCHYARD_EVENT_BUS": "event_bus_name",
+    "AWS_LAMBDA_FUNCTION_NAME": "lambda_function_name",
     "SWITCHYARD_USAGE_FLUSH_S": "usage_flush_s",
     "BUDGET_ACTION": "budget_action",
     "SWITCHYARD_LOCAL_DAILY_BUDGET_USD": "local_daily_budget_usd",

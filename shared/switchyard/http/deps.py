@@ -32,7 +32,7 @@ async def require_admin_key(request: Request) -> None:
     headers = request.headers
     key = presented_key(headers.get("authorization"), headers.get("x-api-key"))
     auth = gateway_of(request).auth
-    if auth.is_admin(key):
+    if await auth.is_admin(key):
         return
     await auth.authenticate(key)  # 401 for a missing or invalid key
     raise PermissionDeniedError("This route needs the admin key.", code="admin_key_required")

@@ -18,6 +18,9 @@ CACHE_ENTRY_TOO_LARGE = "CacheEntryTooLarge"
 # A client key over its limit (answered 429), a deployment over its own (skipped, failover).
 KEY_RATE_LIMITED = "KeyRateLimited"
 DEPLOYMENT_RATE_LIMITED = "DeploymentRateLimited"
+# The rotation function's hourly check: provider key secrets due to rotate soon without a backup
+# (switchyard.keys.backup_watch); template.yaml alarms when it is above 0.
+PROVIDER_KEYS_WITHOUT_BACKUP = "ProviderKeysWithoutBackup"
 
 # Per-request metrics with dimensions (:class:`switchyard.metrics.requests.RequestMetrics`);
 # docs/observability.md lists each one's unit and dimension sets. Every set includes ``service``

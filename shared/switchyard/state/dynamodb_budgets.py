@@ -3,7 +3,7 @@ period, so a charge to a key's daily, weekly and monthly budgets is one conditio
 
     pk "budget#<scope>"   sk "spend"             s_<period key> (N, USD) ...  expires_at
     pk "budget#<scope>"   sk "notice#<notice>"   expires_at     a threshold event already sent
-    pk "budget#global"    sk "override"          action reason since until active
+    pk "budget#global"    sk "override"          action reason since until active changed_at
 """
 
 from __future__ import annotations
@@ -108,8 +108,8 @@ class DynamoBudgetStore:
                 override = self._override_of(item)
         return override, record
 
-    async def set_override(self, override: BudgetOverride | None) -> None:
-        item: Item = {**_OVERRIDE_KEY, "active": s("no")}
+    async def set_override(self, override: BudgetOverride | None, *, changed_at: float) -> bool:
+        item: Item = {**_OVERRIDE_KEY, "active": s("no"), "changed_at": n(changed_at)}
         if override is not None:
             item |= {
                 "active": s("yes"),
@@ -119,7 +119,15 @@ class DynamoBudgetStore:
             }
             if override.until is not None:
                 item["expires_at"] = n(override.until)
-        await self._table.put(item)
+        try:
+            await self._table.put(
+                item,
+                condition="attribute_not_exists(changed_at) OR changed_at < :changed",
+                values={":changed": n(changed_at)},
+            )
+        except ConditionFailed:
+            return False  # a newer (or the same) alarm state change is already recorded
+        return True
 
 
 def _spent(item: Item) -> dict[str, Decimal]:

@@ -19,6 +19,7 @@ class MemoryBudgetStore:
         self._spent: dict[str, dict[str, Decimal]] = {}
         self._notices: dict[tuple[str, str], float] = {}
         self._override: BudgetOverride | None = None
+        self._override_changed_at: float | None = None
         self._clock = clock
 
     async def charge(
@@ -60,8 +61,11 @@ class MemoryBudgetStore:
         record = await self._keys.get_tenant(tenant) if self._keys is not None else None
         return await self.override(), record
 
-    async def set_override(self, override: BudgetOverride | None) -> None:
-        self._override = override
+    async def set_override(self, override: BudgetOverride | None, *, changed_at: float) -> bool:
+        if self._override_changed_at is not None and self._override_changed_at >= changed_at:
+            return False
+        self._override, self._override_changed_at = override, changed_at
+        return True
 
 
 def fits(counters: Mapping[str, Decimal], amount: Decimal, caps: Mapping[str, Decimal | None]) -> bool:

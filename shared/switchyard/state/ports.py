@@ -341,6 +341,9 @@ class BudgetStore(Protocol):
         budget check needs that is not in its key. Raises ``StateUnavailableError``."""
         ...
 
-    async def set_override(self, override: BudgetOverride | None) -> None:
-        """Set (None: clear) the global override. Raises ``StateUnavailableError``."""
+    async def set_override(self, override: BudgetOverride | None, *, changed_at: float) -> bool:
+        """Set (None: clear) the global override as of ``changed_at`` (epoch seconds: when the
+        alarm changed state). Alarm events may arrive late, out of order or twice, so the write
+        applies only when nothing newer or equal is recorded: False for a stale or repeated
+        change, which then changes nothing. Raises ``StateUnavailableError``."""
         ...
