@@ -149,10 +149,10 @@ def open_quota() -> tuple[Quota | None, str]:
 @dataclass(frozen=True)
 class Stack:
     env: dict[str, str]
-    key: str
+    keys: list[str]  # one virtual key per run: every cold start is a new instance, with new leases
 
 
-def provision_stack(endpoint: str, up_port: int, workdir: Path) -> Stack:
+def provision_stack(endpoint: str, up_port: int, workdir: Path, keys: int = 1) -> Stack:
     """The template's resources on moto, the secrets the router reads, a routing config with one
     model on the fake upstream, a virtual key; the router's environment as the template sets it."""
     from switchyard.local.aws import client, provision
@@ -214,11 +214,11 @@ def provision_stack(endpoint: str, up_port: int, workdir: Path) -> Stack:
         "SWITCHYARD_STATE_TIMEOUT_S": "10",
         **names,
     }
-    return Stack(env, create_key(env, endpoint))
+    return Stack(env, create_keys(env, keys))
 
 
-def create_key(env: dict[str, str], endpoint: str) -> str:
-    """A virtual key through the admin API of a gateway run in this process (not measured)."""
+def create_keys(env: dict[str, str], count: int) -> list[str]:
+    """Virtual keys through the admin API of a gateway run in this process (not measured)."""
     import asyncio
 
     from switchyard.config.settings import Settings
@@ -228,18 +228,21 @@ def create_key(env: dict[str, str], endpoint: str) -> str:
     # boto3 clients that the gateway builds without explicit settings read these from os.environ.
     os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
 
-    async def make() -> str:
+    async def make() -> list[str]:
         app = create_app(settings)
+        keys = []
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
-                r = await c.post(
-                    "/admin/keys",
-                    json={"tenant": "cold", "name": "coldstart"},
-                    headers={"Authorization": f"Bearer {MASTER}"},
-                )
-                r.raise_for_status()
-                return str(r.json()["key"])
+                for i in range(count):
+                    r = await c.post(
+                        "/admin/keys",
+                        json={"tenant": "cold", "name": f"coldstart-{i}"},
+                        headers={"Authorization": f"Bearer {MASTER}"},
+                    )
+                    r.raise_for_status()
+                    keys.append(str(r.json()["key"]))
+        return keys
 
     return asyncio.run(make())
 
@@ -273,7 +276,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
-def one_run(stack: Stack, quota: Quota | None, share: float | None) -> dict[str, float]:
+def one_run(stack: Stack, key: str, quota: Quota | None, share: float | None) -> dict[str, float]:
     port = free_port()
     args = ["/bin/bash", str(ROOT / "functions" / "router" / "run.sh")]
     if quota is not None:
@@ -290,7 +293,7 @@ def one_run(stack: Stack, quota: Quota | None, share: float | None) -> dict[str,
             init_cpu = cpu_seconds(proc.pid)
             t0 = time.perf_counter()
             r = http.post(
-                f"{base}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {stack.key}"}
+                f"{base}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
             )
             first = time.perf_counter() - t0
             if r.status_code != 200:
@@ -337,12 +340,14 @@ def run(sizes: list[int], runs: int) -> dict[str, Any]:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         endpoint = stack.enter_context(moto_server())
         up_port = stack.enter_context(upstream())
-        router = provision_stack(endpoint, up_port, tmp)
-        one_run(router, quota, None)  # warm the page cache and __pycache__: Lambda's disk is warm too
+        router = provision_stack(endpoint, up_port, tmp, keys=runs * len(sizes) + 1)
+        keys = iter(router.keys)
+        # Warms the page cache and __pycache__ (Lambda's disk is warm too).
+        one_run(router, next(keys), quota, None)
         for i in range(runs):
             for size in sizes if i % 2 == 0 else reversed(sizes):
                 share = min(1.0, size / FULL_CPU_MB) if quota is not None else None
-                sample = one_run(router, quota, share)
+                sample = one_run(router, next(keys), quota, share)
                 samples[size].append(sample)
                 print(
                     f"run {i + 1} {size} MB: init {sample['init_s'] * 1000:.0f} ms, "
@@ -439,11 +444,11 @@ def profile(out: Path) -> None:
         python = str(lambda_python() / "python")
         subprocess.run([python, "-m", "pip", "install", "--quiet", "pyinstrument"], check=True)
         run_ = subprocess.run(
-            [python, "-c", PROFILED, stack.key], env=env, cwd=ROOT, capture_output=True, text=True
+            [python, "-c", PROFILED, stack.keys[0]], env=env, cwd=ROOT, capture_output=True, text=True
         )
         out.write_text(run_.stdout + run_.stderr[-3000:], encoding="utf-8")
         imports = subprocess.run(
-            [python, "-X", "importtime", "-c", PROFILED.replace("profiler.st", "pass  # "), stack.key],
+            [python, "-X", "importtime", "-c", PROFILED.replace("profiler.st", "pass  # "), stack.keys[0]],
             env=env,
             cwd=ROOT,
             capture_output=True,

@@ -163,7 +163,11 @@ def _gate(
     one limiter (one set of leases) for both."""
     limits = config.limits
     limiter = Limiter(
-        state.limits, lease_fraction=limits.lease_fraction, slot_ttl_s=limits.slot_ttl_s, clock=clock
+        state.limits,
+        lease_fraction=limits.lease_fraction,
+        lease_horizon_s=limits.lease_horizon_s,
+        slot_ttl_s=limits.slot_ttl_s,
+        clock=clock,
     )
     cache = CacheService(
         state.cache, metrics, enabled=settings.cache_enabled, default_ttl_s=settings.cache_ttl_s, clock=clock

@@ -95,8 +95,12 @@ class LimitsConfig(_Strict):
 
     default: RateLimits = Field(default_factory=RateLimits)
     keys: dict[str, RateLimits] = Field(default_factory=dict)
-    # A warm container leases this share of a limit at a time (fewer DynamoDB calls, and at most
-    # this much capacity idle in one container: docs/state.md).
+    # A warm container leases capacity sized by its own demand: what it admitted at its recent
+    # rate over this many seconds (at least one request), and hands back what it holds beyond
+    # that once a lease is this old; 0: fixed leases of lease_fraction (docs/state.md).
+    lease_horizon_s: float = Field(default=30.0, ge=0, le=3600)
+    # ... and never more than this share of a limit at a time (fewer DynamoDB calls, and at most
+    # this much capacity idle in one container).
     lease_fraction: float = Field(default=0.1, gt=0, le=1)
     # Output tokens assumed for the estimate when a request sets no max_tokens.
     default_output_tokens: int = Field(default=256, ge=0)
