@@ -152,6 +152,7 @@ async def open_gateway(
         events=events,
         clock=clock,
         ttl_s=settings.budget_cache_ttl_s,
+        fail_closed=settings.budgets_fail_closed,
     )
     return gateway
 

@@ -8,6 +8,7 @@ with the mock provider until real keys are set.
 from __future__ import annotations
 
 import fnmatch
+import math
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -167,6 +168,17 @@ class BudgetsConfig(_Strict):
     downgrade: dict[str, str] = Field(default_factory=dict)
     # Output tokens assumed for a request that sets no max_tokens, when reserving its cost.
     estimate_output_tokens: int = Field(default=1024, ge=1, le=1_000_000)
+    # Peak requests per second under the global budget, and of the busiest tenant under its own:
+    # each request writes its scopes' counters, so a scope expected to take more than
+    # shard_writes_per_s writes a second is spread over ceil(rate / shard_writes_per_s) items
+    # (docs/scaling.md: the arithmetic; 0 keeps one item).
+    expected_rps: float = Field(default=0.0, ge=0, le=1_000_000)
+    tenant_expected_rps: float = Field(default=0.0, ge=0, le=1_000_000)
+    shard_writes_per_s: float = Field(default=50.0, gt=0, le=1000)
+
+    def shards(self, rps: float) -> int:
+        """Items a scope taking ``rps`` writes a second is spread over (at most 500)."""
+        return min(500, max(1, math.ceil(rps / self.shard_writes_per_s)))
 
     @field_validator("thresholds")
     @classmethod

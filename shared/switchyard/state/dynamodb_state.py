@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from time import time
 
-from switchyard.state.dynamodb import ConditionFailed, Item, Table, expired, integer, n, num, s, text
+from switchyard.state.dynamodb import ConditionFailed, Item, Once, Table, expired, integer, n, num, s, text
 from switchyard.state.memory import held, may_hold
 from switchyard.state.ports import (
     DAY,
@@ -34,6 +34,7 @@ from switchyard.state.ports import (
     Holding,
     LimitResult,
     ScopeState,
+    StateThrottledError,
     WindowCharge,
     WindowCount,
     deployment_scope,
@@ -62,10 +63,18 @@ class _Copy:
 class DynamoStateStore:
     """Implements both ``BreakerStore`` and ``LimitStore`` on the same items."""
 
-    def __init__(self, table: Table, *, refresh_s: float = 2.0, clock: Callable[[], float] = time) -> None:
+    def __init__(
+        self,
+        table: Table,
+        *,
+        refresh_s: float = 2.0,
+        clock: Callable[[], float] = time,
+        on_throttled: Callable[[], None] = lambda: None,
+    ) -> None:
         self._table = table
         self._refresh_s = refresh_s
         self._clock = clock
+        self._on_throttled = on_throttled  # a limit write refused for throughput (a metric)
         self._copies: dict[str, _Copy] = {}
         self._reads: dict[str, asyncio.Future[Item | None]] = {}
 
@@ -138,12 +147,20 @@ class DynamoStateStore:
                 # Refused on an old copy: read once before refusing (others may have rolled over).
                 copy, fresh = await self._fetch(scope), True
                 continue
-            update, condition, values = _charge_expression(charges, state, int(self._clock()) + _ITEM_TTL_S)
+            once = Once.new(self._clock())
+            update, condition, values = _charge_expression(
+                charges, state, int(self._clock()) + _ITEM_TTL_S, once
+            )
             try:
                 item = await self._table.update(_key(scope), update, condition=condition, values=values)
             except ConditionFailed as failed:
+                if once.applied(failed.item):  # our own earlier try, applied: its answer was lost
+                    return LimitResult(True, self._remember(scope, failed.item).state)
                 copy, fresh = self._remember(scope, failed.item), True
                 continue
+            except StateThrottledError:
+                self._on_throttled()
+                raise
             return LimitResult(True, self._remember(scope, item).state)
         return LimitResult(False, copy.state if copy is not None else ScopeState())
 
@@ -252,13 +269,15 @@ def _decode(item: Item | None, now: float) -> _Copy:
 
 
 def _charge_expression(
-    charges: Sequence[WindowCharge], state: ScopeState | None, expires_at: int
-) -> tuple[str, str | None, Item]:
+    charges: Sequence[WindowCharge], state: ScopeState | None, expires_at: int, once: Once
+) -> tuple[str, str, Item]:
     """One UpdateItem for every charge: ADD to a window the copy says is current (conditional on
     it still being current and having room), SET a fresh window otherwise (conditional on the
-    stored one being older). A wrong guess fails the condition, and the old item comes back."""
-    sets, adds, conditions = ["expires_at = :ttl"], [], []
+    stored one being older). A wrong guess fails the condition, and the old item comes back. The
+    write carries ``once``'s token, so a retried try that was applied is not applied again."""
     values: Item = {":ttl": n(expires_at)}
+    token_add, token_remove, token_condition = once.clauses(values)
+    sets, adds, conditions = ["expires_at = :ttl"], [token_add], [token_condition]
     for c in charges:
         w, r, t = (f"{name}_{_CODES[c.period]}" for name in ("w", "r", "t"))
         values[f":{w}"] = n(c.start)
@@ -275,5 +294,5 @@ def _charge_expression(
             conditions.append(f"(attribute_not_exists({w}) OR {w} < :{w})")
             sets += [f"{w} = :{w}", f"{r} = :{r}", f"{t} = :{t}"]
             values[f":{r}"], values[f":{t}"] = n(max(0, c.requests)), n(max(0, c.tokens))
-    update = "SET " + ", ".join(sets) + (" ADD " + ", ".join(adds) if adds else "")
-    return update, " AND ".join(conditions) or None, values
+    update = "SET " + ", ".join(sets) + " ADD " + ", ".join(adds) + " REMOVE " + token_remove
+    return update, " AND ".join(conditions), values

@@ -23,6 +23,12 @@ class StateUnavailableError(Exception):
     callers degrade to local state."""
 
 
+class StateThrottledError(StateUnavailableError):
+    """The store refused the call for its throughput (a hot item or an exhausted table): counted
+    (``BudgetWritesThrottled``, ``LimitWritesThrottled``) and alarmed on, since the paths that
+    degrade on it stop enforcing budgets or limits while it lasts."""
+
+
 class ValueTooLargeError(ValueError):
     """A value is larger than the store can hold in one item (``max_value_bytes``)."""
 
@@ -320,15 +326,24 @@ class BudgetStore(Protocol):
         *,
         expires_at: float,
         drop: Sequence[str] = (),
+        shard: int = 0,
     ) -> BudgetResult:
-        """Add ``amount`` to the scope's counter of every period key in ``caps`` at once, only if
-        each capped counter stays within its cap (None: no cap; an amount ≤ 0 always applies).
-        ``drop`` names period keys of past periods to forget in the same write; the scope's record
-        lives until ``expires_at``. Raises ``StateUnavailableError``."""
+        """Add ``amount`` to the counter of every period key in ``caps`` of the scope's ``shard``
+        at once, only if each capped counter stays within its cap (None: no cap; an amount ≤ 0
+        always applies); the result has that shard's counters. A sharded scope's caps are each
+        shard's share. Applied once however often the store's client retries it. ``drop`` names
+        period keys of past periods to forget in the same write; the shard's record lives until
+        ``expires_at``. Raises ``StateUnavailableError`` (``StateThrottledError`` when throttled)."""
         ...
 
-    async def spent(self, scope: str) -> Mapping[str, Decimal]:
-        """The scope's counters by period key (empty when none). Raises ``StateUnavailableError``."""
+    async def spent(self, scope: str, *, shards: int = 1) -> Mapping[str, Decimal]:
+        """The scope's counters by period key, summed over its ``shards`` (empty when none).
+        Raises ``StateUnavailableError``."""
+        ...
+
+    async def shard_spent(self, scope: str, shards: int) -> list[Mapping[str, Decimal]]:
+        """Each of the scope's ``shards``' counters, in shard order. Raises
+        ``StateUnavailableError``."""
         ...
 
     async def claim_notice(self, scope: str, notice: str, *, expires_at: float) -> bool:
