@@ -26,6 +26,9 @@ which the quota does not change) and the ratio to the full-CPU run of the same b
 
     .venv/bin/python benchmarks/coldstart.py [--runs 5] [--sizes 256,512,1024,1769] [--json f]
         [--write LABEL]   also write the table into docs/benchmarks.md under "Cold start: LABEL"
+        [--baseline DIR]  also start the router of another checkout of the repository (e.g. the
+                          commit before a change, from ``git archive``), interleaved run by run
+                          with this one, so that both see the same machine
 
 Needs root (or a writable /sys/fs/cgroup/cpu) for the quota; without it the benchmark says so
 loudly and measures at full CPU only.
@@ -276,13 +279,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
-def one_run(stack: Stack, key: str, quota: Quota | None, share: float | None) -> dict[str, float]:
+def one_run(
+    stack: Stack, key: str, quota: Quota | None, share: float | None, tree: Path = ROOT
+) -> dict[str, float]:
     port = free_port()
-    args = ["/bin/bash", str(ROOT / "functions" / "router" / "run.sh")]
+    args = ["/bin/bash", str(tree / "functions" / "router" / "run.sh")]
     if quota is not None:
         quota.set_share(share)
         args = quota.command(args)
-    env = {**stack.env, "PORT": str(port)}
+    env = {**stack.env, "PORT": str(port), "PYTHONPATH": str(tree / "shared")}
     base = f"http://127.0.0.1:{port}"
     body = {"model": "cold", "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 5}
     started = time.perf_counter()
@@ -326,36 +331,39 @@ def _wait_ready(http: httpx.Client, url: str, started: float, proc: subprocess.P
 # ------------------------------------------------------------------------------ the run
 
 
-def run(sizes: list[int], runs: int) -> dict[str, Any]:
+def run(sizes: list[int], runs: int, trees: dict[str, Path]) -> dict[str, Any]:
     from switchyard.local.aws import moto_server
 
     quota, why_not = open_quota()
     if quota is None:
         print(f"*** CPU QUOTAS UNAVAILABLE: {why_not}\n*** measuring at full CPU only", file=sys.stderr)
         sizes = [FULL_CPU_MB]
-    samples: dict[int, list[dict[str, float]]] = {size: [] for size in sizes}
+    samples: dict[str, list[dict[str, float]]] = {f"{t}@{size}": [] for t in trees for size in sizes}
     with ExitStack() as stack:
         if quota is not None:
             stack.callback(quota.close)
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         endpoint = stack.enter_context(moto_server())
         up_port = stack.enter_context(upstream())
-        router = provision_stack(endpoint, up_port, tmp, keys=runs * len(sizes) + 1)
+        router = provision_stack(endpoint, up_port, tmp, keys=len(trees) * (runs * len(sizes) + 1))
         keys = iter(router.keys)
-        # Warms the page cache and __pycache__ (Lambda's disk is warm too).
-        one_run(router, next(keys), quota, None)
+        for tree in trees.values():  # warms the page cache and __pycache__ (Lambda's disk is warm too)
+            one_run(router, next(keys), quota, None, tree)
         for i in range(runs):
             for size in sizes if i % 2 == 0 else reversed(sizes):
-                share = min(1.0, size / FULL_CPU_MB) if quota is not None else None
-                sample = one_run(router, next(keys), quota, share)
-                samples[size].append(sample)
-                print(
-                    f"run {i + 1} {size} MB: init {sample['init_s'] * 1000:.0f} ms, "
-                    f"first request {sample['first_s'] * 1000:.0f} ms",
-                    file=sys.stderr,
-                )
+                for name, tree in trees.items() if i % 2 == 0 else reversed(trees.items()):
+                    share = min(1.0, size / FULL_CPU_MB) if quota is not None else None
+                    sample = one_run(router, next(keys), quota, share, tree)
+                    samples[f"{name}@{size}"].append(sample)
+                    print(
+                        f"run {i + 1} {name} {size} MB: init {sample['init_s'] * 1000:.0f} ms, "
+                        f"first request {sample['first_s'] * 1000:.0f} ms, "
+                        f"init CPU {sample['init_cpu_s'] * 1000:.0f} ms",
+                        file=sys.stderr,
+                    )
     medians = {
-        size: {k: statistics.median(s[k] for s in runs_) for k in runs_[0]} for size, runs_ in samples.items()
+        label: {k: statistics.median(s[k] for s in runs_) for k in runs_[0]}
+        for label, runs_ in samples.items()
     }
     return {
         "quota": quota is not None,
@@ -367,8 +375,7 @@ def run(sizes: list[int], runs: int) -> dict[str, Any]:
 
 
 def report(result: dict[str, Any]) -> str:
-    medians: dict[int, dict[str, float]] = result["medians"]
-    full = medians.get(FULL_CPU_MB)
+    medians: dict[str, dict[str, float]] = result["medians"]
     lines = [
         f"date: {datetime.now(UTC).isoformat(timespec='seconds')}",
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -376,16 +383,18 @@ def report(result: dict[str, Any]) -> str:
         f"runs per size: {result['runs']} (medians)"
         + ("" if result["quota"] else f"; NO CPU QUOTA ({result['why_not']})"),
         "",
-        "| memory MB | CPU share | init ms | first request ms | init + first ms | x full CPU "
+        "| tree | memory MB | CPU share | init ms | first request ms | init + first ms | x full CPU "
         "| init CPU ms | first request CPU ms |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for size, m in sorted(medians.items()):
-        share = min(1.0, size / FULL_CPU_MB)
+    for label, m in sorted(medians.items(), key=lambda kv: (kv[0].split("@")[0], int(kv[0].split("@")[1]))):
+        tree, size = label.split("@")
+        full = medians.get(f"{tree}@{FULL_CPU_MB}")
+        share = min(1.0, int(size) / FULL_CPU_MB)
         total = m["init_s"] + m["first_s"]
         ratio = total / (full["init_s"] + full["first_s"]) if full else float("nan")
         lines.append(
-            f"| {size} | {share:.3f} | {m['init_s'] * 1000:.0f} | {m['first_s'] * 1000:.0f} "
+            f"| {tree} | {size} | {share:.3f} | {m['init_s'] * 1000:.0f} | {m['first_s'] * 1000:.0f} "
             f"| {total * 1000:.0f} | {ratio:.2f} | {m['init_cpu_s'] * 1000:.0f} "
             f"| {m['first_cpu_s'] * 1000:.0f} |"
         )
@@ -466,12 +475,14 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--write", metavar="LABEL")
     parser.add_argument("--profile", type=Path, metavar="OUT", help="profile init in-process instead")
+    parser.add_argument("--baseline", type=Path, metavar="DIR", help="another checkout, interleaved")
     args = parser.parse_args()
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     if args.profile:
         profile(args.profile)
         return
-    result = run([int(s) for s in args.sizes.split(",")], args.runs)
+    trees = {"this": ROOT} | ({"baseline": args.baseline.resolve()} if args.baseline else {})
+    result = run([int(s) for s in args.sizes.split(",")], args.runs, trees)
     text = report(result)
     print(text)
     if args.json:

@@ -16,11 +16,9 @@ counting. Thresholds (50/80/90/100 %) each send one ``Switchyard Budget Threshol
 scope and period, however many instances see them cross: a conditional write claims each one.
 
 A scope expected to take more writes a second than one item should (the global budget, a busy
-tenant: ``budgets.expected_rps``, ``tenant_expected_rps``) keeps its counters in N shards, each
-capped at 1/N of the budget: a write goes to a random shard, and one that finds its shard full
-looks at all of them (one read) and tries the one with most room before refusing. So the shards
-never pass the cap together, and a scope is refused only when no shard has room for the request
-(within N x one request of the cap). Reads (reports, threshold events) sum the shards.
+tenant or key: ``budgets.expected_rps``, ``tenant_expected_rps``, ``key_expected_rps``) keeps its
+counters in N shards, each capped at 1/N of the budget (:mod:`switchyard.budgets.shards`). Reads
+(reports, threshold events) sum the shards.
 
 The global override that the budget function sets when a cost alarm fires is read through a
 warm cache (``override_ttl_s``). Budget state that cannot be reached (down, or throttled: counted
@@ -316,7 +314,8 @@ class Budgets:
 
     def shards(self, scope: Scope) -> int:
         """How many items the scope's counters are spread over."""
-        rps = {"global": self._config.expected_rps, "tenant": self._config.tenant_expected_rps}
+        cfg = self._config
+        rps = {"global": cfg.expected_rps, "tenant": cfg.tenant_expected_rps, "key": cfg.key_expected_rps}
         return self._config.shards(rps.get(scope.kind, 0.0))
 
     async def _charge(self, scope: Scope, local: _Local, amount: Decimal) -> bool:

@@ -168,13 +168,15 @@ class BudgetsConfig(_Strict):
     downgrade: dict[str, str] = Field(default_factory=dict)
     # Output tokens assumed for a request that sets no max_tokens, when reserving its cost.
     estimate_output_tokens: int = Field(default=1024, ge=1, le=1_000_000)
-    # Peak requests per second under the global budget, and of the busiest tenant under its own:
-    # each request writes its scopes' counters, so a scope expected to take more than
-    # shard_writes_per_s writes a second is spread over ceil(rate / shard_writes_per_s) items
-    # (docs/scaling.md: the arithmetic; 0 keeps one item).
+    # Peak requests per second under the global budget, of the busiest tenant under its own, of
+    # the busiest key under its own: each request writes its scopes' counters, so a scope expected
+    # to take more than shard_writes_per_s writes a second is spread over
+    # ceil(rate / shard_writes_per_s) items (docs/scaling.md: the arithmetic; 0 keeps one item).
     expected_rps: float = Field(default=0.0, ge=0, le=1_000_000)
     tenant_expected_rps: float = Field(default=0.0, ge=0, le=1_000_000)
-    shard_writes_per_s: float = Field(default=50.0, gt=0, le=1000)
+    key_expected_rps: float = Field(default=0.0, ge=0, le=1_000_000)
+    # 30 keeps a counter item under 1 KB with its idempotency tokens: one write unit a write.
+    shard_writes_per_s: float = Field(default=30.0, gt=0, le=1000)
 
     def shards(self, rps: float) -> int:
         """Items a scope taking ``rps`` writes a second is spread over (at most 500)."""

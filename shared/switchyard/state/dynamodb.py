@@ -119,9 +119,11 @@ _THROTTLED = frozenset(
 )
 # Idempotency tokens live in four string sets, one per ``_BUCKET_S`` of the writer's clock in turn:
 # a write adds its token to its bucket's set and removes the set two buckets ahead, so a token is
-# kept at least one whole bucket (a retry comes within ~2 s: a 1 s read timeout and a backoff of
-# at most 1 s) and an item carries the tokens of the last one or two buckets only.
-_BUCKET_S = 5
+# kept at least one whole bucket, and an item carries the tokens of the last 2-4 s only (what an
+# item holds costs write capacity on every write: docs/scaling.md). botocore resends a write that
+# timed out (1 s) after a backoff of at most ~50 ms for DynamoDB's non-throttling errors; a
+# throttled try was not applied.
+_BUCKET_S = 2
 _SETS = 4
 
 
@@ -134,7 +136,9 @@ class Once:
 
     @classmethod
     def new(cls, now: float) -> Once:
-        return cls(secrets.token_urlsafe(6), int(now // _BUCKET_S))
+        # Six characters (32 random bits): a set holds a few hundred tokens, so a new write's token
+        # matches one already there with a chance below 1e-7 (a false match drops that write).
+        return cls(secrets.token_urlsafe(4), int(now // _BUCKET_S))
 
     @property
     def attribute(self) -> str:

@@ -3,10 +3,13 @@ per period, so a charge to a key's daily, weekly and monthly budgets is one cond
 ``UpdateItem``. A hot scope (the global budget, a busy tenant) spreads its writes over N shards,
 each capped at its share of the budget; reads sum them.
 
-    pk "budget#<scope>"   sk "spend" | "spend#<i>"   s_<period key> (N, USD) ...  expires_at
-                                                     ik0..ik3: recent writes' idempotency tokens
-    pk "budget#<scope>"   sk "notice#<notice>"       expires_at  tk   a threshold event already sent
-    pk "budget#global"    sk "override"              action reason since until active
+    pk "budget#<scope>"[#<i>]   sk "spend"   s_<period key> (N, USD) ...  expires_at
+                                             ik0..ik3: recent writes' idempotency tokens
+    pk "budget#<scope>"         sk "notice#<notice>"   expires_at tk   a threshold event already sent
+    pk "budget#global"          sk "override"          action reason since until active
+
+Shard i > 0 of a scope has a partition key of its own (``#<i>``), since DynamoDB's per-partition
+throughput is what a hot scope runs into; shard 0 is the item an unsharded scope has always had.
 """
 
 from __future__ import annotations
@@ -29,8 +32,7 @@ def _pk(scope: str) -> dict[str, str]:
 
 
 def _spend_key(scope: str, shard: int) -> Item:
-    """Shard 0 is the item a scope has always had, so one shard is the unsharded layout."""
-    return {"pk": _pk(scope), "sk": s("spend" if shard == 0 else f"spend#{shard}")}
+    return {"pk": _pk(scope) if shard == 0 else s(f"budget#{scope}#{shard}"), "sk": s("spend")}
 
 
 class DynamoBudgetStore:
@@ -101,12 +103,12 @@ class DynamoBudgetStore:
             item = await self._table.get(_spend_key(scope, 0), consistent=True)
             return [_spent(item) if item is not None and not expired(item, now) else {}]
         found = {
-            text(item, "sk"): item
+            text(item, "pk"): item
             for item in await self._table.batch_get([_spend_key(scope, i) for i in range(shards)])
         }
         result: list[Mapping[str, Decimal]] = []
         for i in range(shards):
-            item = found.get(_spend_key(scope, i)["sk"]["S"])
+            item = found.get(_spend_key(scope, i)["pk"]["S"])
             result.append(_spent(item) if item is not None and not expired(item, now) else {})
         return result
 

@@ -147,14 +147,18 @@ class DynamoStateStore:
                 # Refused on an old copy: read once before refusing (others may have rolled over).
                 copy, fresh = await self._fetch(scope), True
                 continue
-            once = Once.new(self._clock())
+            # A lease charged twice only under-admits (by one lease); units given back twice would
+            # admit past the limit. Only the latter carries a token: a token set costs write
+            # capacity on every write, and a hot key's item is written often (docs/state.md).
+            gives_back = any(c.requests < 0 or c.tokens < 0 for c in charges)
+            once = Once.new(self._clock()) if gives_back else None
             update, condition, values = _charge_expression(
                 charges, state, int(self._clock()) + _ITEM_TTL_S, once
             )
             try:
                 item = await self._table.update(_key(scope), update, condition=condition, values=values)
             except ConditionFailed as failed:
-                if once.applied(failed.item):  # our own earlier try, applied: its answer was lost
+                if once is not None and once.applied(failed.item):  # our own earlier try, applied
                     return LimitResult(True, self._remember(scope, failed.item).state)
                 copy, fresh = self._remember(scope, failed.item), True
                 continue
@@ -269,15 +273,19 @@ def _decode(item: Item | None, now: float) -> _Copy:
 
 
 def _charge_expression(
-    charges: Sequence[WindowCharge], state: ScopeState | None, expires_at: int, once: Once
-) -> tuple[str, str, Item]:
+    charges: Sequence[WindowCharge], state: ScopeState | None, expires_at: int, once: Once | None
+) -> tuple[str, str | None, Item]:
     """One UpdateItem for every charge: ADD to a window the copy says is current (conditional on
     it still being current and having room), SET a fresh window otherwise (conditional on the
-    stored one being older). A wrong guess fails the condition, and the old item comes back. The
-    write carries ``once``'s token, so a retried try that was applied is not applied again."""
+    stored one being older). A wrong guess fails the condition, and the old item comes back. A
+    write with ``once`` carries its token, so a retried try that was applied is not applied again."""
     values: Item = {":ttl": n(expires_at)}
-    token_add, token_remove, token_condition = once.clauses(values)
-    sets, adds, conditions = ["expires_at = :ttl"], [token_add], [token_condition]
+    sets, adds, conditions, removes = ["expires_at = :ttl"], [], [], []
+    if once is not None:
+        token_add, token_remove, token_condition = once.clauses(values)
+        adds.append(token_add)
+        conditions.append(token_condition)
+        removes.append(token_remove)
     for c in charges:
         w, r, t = (f"{name}_{_CODES[c.period]}" for name in ("w", "r", "t"))
         values[f":{w}"] = n(c.start)
@@ -294,5 +302,7 @@ def _charge_expression(
             conditions.append(f"(attribute_not_exists({w}) OR {w} < :{w})")
             sets += [f"{w} = :{w}", f"{r} = :{r}", f"{t} = :{t}"]
             values[f":{r}"], values[f":{t}"] = n(max(0, c.requests)), n(max(0, c.tokens))
-    update = "SET " + ", ".join(sets) + " ADD " + ", ".join(adds) + " REMOVE " + token_remove
-    return update, " AND ".join(conditions), values
+    update = "SET " + ", ".join(sets)
+    update += " ADD " + ", ".join(adds) if adds else ""
+    update += " REMOVE " + ", ".join(removes) if removes else ""
+    return update, " AND ".join(conditions) or None, values
