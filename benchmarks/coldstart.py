@@ -442,6 +442,88 @@ print(profiler.output_text(unicode=False, color=False, show_all=False, timeline=
 """
 
 
+PHASES = """
+import asyncio, gc, json, os, sys, time
+T = time.process_time
+marks = [("interpreter", T())]
+def mark(name):
+    marks.append((name, T()))
+import uvicorn, uvloop, httptools
+mark("uvicorn, uvloop, httptools")
+import fastapi
+mark("fastapi (starlette, pydantic)")
+import switchyard.http
+from switchyard.config.settings import Settings
+mark("settings model")
+import switchyard.gateway
+mark("gateway core modules (routing, providers, state, budgets, jobs service)")
+import switchyard.http.chat, switchyard.http.messages
+mark("chat + messages routes (their OpenAPI JSON schemas included)")
+import switchyard.http.jobs
+mark("jobs routes")
+import switchyard.http.admin, switchyard.http.usage
+mark("admin + usage routes")
+import switchyard.http.app
+sys.path.insert(0, "functions/router")
+import app
+application = app.create_app()
+mark("rest of the app, create_app()")
+from switchyard.providers.http import build_client
+client = build_client(None)
+mark("provider HTTP client (httpx-aiohttp import, SSL context)")
+from aws_lambda_powertools.utilities import parameters
+mark("Powertools parameters import (boto3, s3transfer)")
+from switchyard.keys.client_auth import read_master_key
+read_master_key(os.environ["SWITCHYARD_MASTER_KEY_SECRET"])
+mark("master key secret read (Secrets Manager client + call)")
+from switchyard.state.factory import dynamo_client
+dynamo_client(Settings.from_env())
+mark("DynamoDB client")
+gc.collect()
+mark("one full gc.collect() (as the lifespan runs)")
+import httpx
+async def main():
+    async with application.router.lifespan_context(application):
+        mark("lifespan (the rest: second clients, jobs, webhook secret, gc)")
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
+            r = await c.post("/v1/chat/completions", headers={"Authorization": "Bearer " + sys.argv[1]},
+                             json={"model": "cold", "messages": [{"role": "user", "content": "Hi"}]})
+            assert r.status_code == 200, r.text
+        mark("first request")
+asyncio.run(main())
+print(json.dumps([(b[0], b[1] - a[1]) for a, b in zip(marks, marks[1:])]))
+"""
+
+
+def phases(runs: int) -> list[tuple[str, float]]:
+    """CPU seconds of each step of a cold start (the least of ``runs`` fresh processes), in one
+    process on the Lambda-like Python: where init CPU goes."""
+    from switchyard.local.aws import moto_server
+
+    with tempfile.TemporaryDirectory() as tmp, moto_server() as endpoint, upstream() as up_port:
+        stack = provision_stack(endpoint, up_port, Path(tmp), keys=runs)
+        env = {**stack.env, "PYTHONPATH": f"{ROOT / 'functions' / 'router'}:{ROOT / 'shared'}"}
+        python = str(lambda_python() / "python")
+        best: dict[str, float] = {}
+        order: list[str] = []
+        for key in stack.keys:
+            out = subprocess.run(
+                [python, "-c", PHASES, key], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+            )
+            for name, cpu in json.loads(out.stdout.strip().splitlines()[-1]):
+                if name not in best:
+                    order.append(name)
+                best[name] = min(best.get(name, cpu), cpu)
+        empty = subprocess.run(
+            [python, "-c", "import time; print(time.process_time())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return [("interpreter start", float(empty.stdout))] + [(name, best[name]) for name in order]
+
+
 def profile(out: Path) -> None:
     """Init and first request in one process under pyinstrument (``pip install pyinstrument``),
     and ``python -X importtime`` of the same start; both written next to ``out``."""
@@ -476,10 +558,18 @@ def main() -> None:
     parser.add_argument("--write", metavar="LABEL")
     parser.add_argument("--profile", type=Path, metavar="OUT", help="profile init in-process instead")
     parser.add_argument("--baseline", type=Path, metavar="DIR", help="another checkout, interleaved")
+    parser.add_argument("--phases", type=int, metavar="RUNS", help="CPU per start-up step instead")
     args = parser.parse_args()
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     if args.profile:
         profile(args.profile)
+        return
+    if args.phases:
+        steps = phases(args.phases)
+        print("| step | CPU ms (least of runs, full core) |\n|---|---|")
+        for name, cpu in steps:
+            print(f"| {name} | {cpu * 1000:.0f} |")
+        print(f"| **total** | **{sum(c for _, c in steps) * 1000:.0f}** |")
         return
     trees = {"this": ROOT} | ({"baseline": args.baseline.resolve()} if args.baseline else {})
     result = run([int(s) for s in args.sizes.split(",")], args.runs, trees)

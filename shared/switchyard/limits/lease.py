@@ -50,7 +50,8 @@ DEMAND_TAU_S = 30.0
 @dataclass(slots=True)
 class Demand:
     """One container's recent demand on one scope, in requests and estimated tokens per second
-    (exponentially decayed counts; one request on a fresh scope reads as 1 / ``DEMAND_TAU_S``)."""
+    (exponentially decayed counts: one request reads as 1 / ``DEMAND_TAU_S``, a steady rate as
+    itself)."""
 
     requests: float = 0.0
     tokens: float = 0.0
@@ -139,11 +140,15 @@ def lease_sizes(lease: Lease, spec: LimitSpec, fraction: float, horizon_s: float
 
 
 def excess(lease: Lease, spec: LimitSpec, fraction: float, horizon_s: float) -> tuple[int, int]:
-    """What the lease holds beyond the container's demand: handed back once the lease is old."""
+    """What an old lease holds beyond the container's demand, when that is more than its demand
+    again (handed back). Tokens only from a quarter of a full lease: answers that came in under
+    their estimates refill a lease's tokens all the time, and a trickle is not worth a write."""
     size_r, size_t = lease_sizes(lease, spec, fraction, horizon_s)
+    extra_r, extra_t = lease.requests - size_r, lease.tokens - size_t
+    quarter_t = spec.lease_sizes(fraction)[1] / 4
     return (
-        max(0, lease.requests - size_r) if spec.counts_requests else 0,
-        max(0, lease.tokens - size_t) if spec.counts_tokens else 0,
+        extra_r if spec.counts_requests and extra_r > size_r else 0,
+        extra_t if spec.counts_tokens and extra_t > size_t and extra_t >= quarter_t else 0,
     )
 
 

@@ -103,7 +103,12 @@ class Limiter:
         lease = self._leases.get(scope)
         if lease is None:
             lease = self._leases[scope] = Lease()
+        # Demand counts every request, admitted or not (measured: sizing by the demand before
+        # this request grew leases too slowly within a burst and admitted less of the limit).
         lease.demand.add(self._clock(), tokens)
+        return await self._admit(scope, lease, spec, tokens)
+
+    async def _admit(self, scope: str, lease: Lease, spec: LimitSpec, tokens: int) -> Grant | Denial:
         refused = self._still_blocked(lease)
         if refused is not None:
             return refused
@@ -154,7 +159,7 @@ class Limiter:
         """Charge a lease to the store: a full one, else exactly the shortfall; None when charged."""
         starts = lease.starts
         short = shortfall(lease, spec, tokens)
-        amount = amounts(lease, spec, short, self._fraction, starts, self._horizon_s)
+        amount = amounts(lease, spec, short, self._fraction, starts, self._horizon(lease, spec, starts))
         result = await self._store.charge(scope, charges(lease, spec, starts, amount))
         lease.seen = result.state
         if not result.applied:
@@ -179,7 +184,7 @@ class Limiter:
         """Give the pool what an old lease holds beyond this container's demand (one write, which
         always applies unless the windows rolled over, when there is nothing left to give)."""
         roll(lease, current_starts(spec, self._clock(), lease.seen))
-        back = excess(lease, spec, self._fraction, self._horizon_s)
+        back = excess(lease, spec, self._fraction, self._horizon_s)  # beyond twice its demand
         lease.charged_at = self._clock()
         if back == (0, 0):
             return
@@ -190,6 +195,30 @@ class Limiter:
             lease.requests -= back[0]
             lease.tokens -= back[1]
             lease.carry.clear()
+
+    def _horizon(self, lease: Lease, spec: LimitSpec, starts: dict[int, int]) -> float:
+        """Demand to lease for: ``lease_horizon_s``; twice that when it stays small (at most 1 % of
+        the shortest window's limits) and the scope was far from its limit when last seen (under
+        half used, in this window or the one before), so that a lone busy instance on a large
+        limit pays fewer writes while a limit many instances share gets the shorter leases; and
+        no further than the shortest window's end (what a lease holds then is void there)."""
+        if self._horizon_s <= 0:
+            return 0.0
+        shortest = spec.windows[0]
+        seen = lease.seen.windows.get(shortest.period)
+        double = 2 * self._horizon_s
+        want_r, want_t = lease.demand.wanted(double)
+        small = all(
+            limit is None or want * 100 <= limit
+            for want, limit in ((want_r, shortest.requests), (want_t, shortest.tokens))
+        )
+        quiet = seen is None or all(
+            limit is None or 2 * used < limit
+            for used, limit in ((seen.requests, shortest.requests), (seen.tokens, shortest.tokens))
+        )
+        horizon = double if small and quiet else self._horizon_s
+        end = starts[shortest.period] + shortest.period
+        return max(1.0, min(horizon, end - self._clock()))
 
     def _still_blocked(self, lease: Lease) -> Denial | None:
         now = self._clock()
