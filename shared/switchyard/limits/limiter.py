@@ -184,7 +184,7 @@ class Limiter:
         """Give the pool what an old lease holds beyond this container's demand (one write, which
         always applies unless the windows rolled over, when there is nothing left to give)."""
         roll(lease, current_starts(spec, self._clock(), lease.seen))
-        back = excess(lease, spec, self._fraction, self._horizon_s)  # beyond twice its demand
+        back = excess(lease, spec, self._fraction, self._horizon_s)
         lease.charged_at = self._clock()
         if back == (0, 0):
             return
