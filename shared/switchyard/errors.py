@@ -18,6 +18,7 @@ in one exception handler and ``routing/`` reads :data:`POLICY` for its decisions
     │                                    (503/429/502/504, carries the last ProviderError)
     └── InfrastructureError              a store the gateway runs on failed (503, detail logged only)
         ├── StateUnavailableError        DynamoDB unreachable, throttled, timed out
+        │   └── StateThrottledError      ... refused for its throughput (a hot item)
         ├── QueueUnavailableError        SQS did not take a job
         └── ValueTooLargeError           a value larger than one item of its store
 
@@ -266,6 +267,12 @@ class InfrastructureError(SwitchyardError):
 class StateUnavailableError(InfrastructureError):
     """The backing store could not be reached (throttled, timed out, unreachable, misconfigured);
     callers that can degrade to local state do."""
+
+
+class StateThrottledError(StateUnavailableError):
+    """The store refused the call for its throughput (a hot item or an exhausted table): counted
+    (``BudgetWritesThrottled``, ``LimitWritesThrottled``) and alarmed on, since the paths that
+    degrade on it stop enforcing budgets or limits while it lasts."""
 
 
 class QueueUnavailableError(InfrastructureError):

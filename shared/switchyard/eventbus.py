@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -44,8 +46,17 @@ class MemoryPublisher:
 
 
 class EventBridgePublisher:
-    def __init__(self, client: Any, bus_name: str = "default") -> None:
+    """``client`` is built on the first event when only ``make_client`` is given: events are rare,
+    and a boto3 client costs ~80 ms of CPU on a full core, several times that at a small Lambda's
+    share, in a cold start that has no event to send (docs/scaling.md)."""
+
+    def __init__(
+        self, client: Any = None, bus_name: str = "default", *, make_client: Callable[[], Any] | None = None
+    ) -> None:
+        assert client is not None or make_client is not None
         self._client = client
+        self._make_client = make_client
+        self._lock = threading.Lock()  # publish_sync runs in worker threads
         self._bus = bus_name
 
     async def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
@@ -60,24 +71,40 @@ class EventBridgePublisher:
             "EventBusName": self._bus,
         }
         try:
-            answer = self._client.put_events(Entries=[entry])
+            answer = self._events().put_events(Entries=[entry])
         except Exception:
             logger.exception("event not published", extra={"detail_type": detail_type})
             return
         if answer.get("FailedEntryCount"):
             logger.error("event rejected by EventBridge", extra={"detail_type": detail_type})
 
+    @property
+    def client(self) -> Any:
+        """The boto3 client (built now if it was not yet)."""
+        return self._events()
+
+    def _events(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                assert self._make_client is not None
+                self._client = self._make_client()
+            return self._client
+
 
 def build_publisher(bus_name: str | None, region: str, endpoint_url: str | None = None) -> EventPublisher:
-    """EventBridge when a bus is named (boto3 imported only then), else memory."""
+    """EventBridge when a bus is named (its client built, and boto3 imported, on the first event),
+    else memory."""
     if not bus_name:
         return MemoryPublisher()
+    return EventBridgePublisher(bus_name=bus_name, make_client=lambda: _events_client(region, endpoint_url))
+
+
+def _events_client(region: str, endpoint_url: str | None) -> Any:
     import boto3
     from botocore.config import Config
 
     config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
-    client = boto3.client("events", region_name=region, endpoint_url=endpoint_url, config=config)
-    return EventBridgePublisher(client, bus_name)
+    return boto3.client("events", region_name=region, endpoint_url=endpoint_url, config=config)
 
 
 def require_event_bus(settings: Settings) -> str | None:

@@ -106,7 +106,11 @@ async def open_gateway(
     # limits of the attempt loop.
     limits = config.limits
     limiter = Limiter(
-        state.limits, lease_fraction=limits.lease_fraction, slot_ttl_s=limits.slot_ttl_s, clock=clock
+        state.limits,
+        lease_fraction=limits.lease_fraction,
+        lease_horizon_s=limits.lease_horizon_s,
+        slot_ttl_s=limits.slot_ttl_s,
+        clock=clock,
     )
     keys = ProviderKeys(config, settings.environment, max_age_s=settings.secrets_max_age_s)
     router = Router(
@@ -133,6 +137,7 @@ async def open_gateway(
         events=events,
         clock=clock,
         ttl_s=settings.budget_cache_ttl_s,
+        fail_closed=settings.budgets_fail_closed,
     )
     cache = CacheService(
         state.cache, metrics, enabled=settings.cache_enabled, default_ttl_s=settings.cache_ttl_s, clock=clock

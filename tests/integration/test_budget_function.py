@@ -163,7 +163,7 @@ def test_alarm_sets_the_override_and_ok_lifts_it(function: ModuleType, state_tab
 def test_the_policy_allows_exactly_the_calls_the_function_makes(function: ModuleType) -> None:
     made: set[str] = set()
     built = function._get()
-    for service_client in (built.store._table.client, built.events._client):
+    for service_client in (built.store._table.client, built.events.client):
         prefix = service_client.meta.service_model.endpoint_prefix
 
         def count(model: Any, prefix: str = prefix, **_: Any) -> None:

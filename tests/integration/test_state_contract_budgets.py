@@ -153,3 +153,14 @@ async def test_the_context_reads_the_override_and_a_tenant_together(
     other, _ = stores()
     assert await other.context("acme") == (blocking, acme)
     assert await other.context("beta") == (blocking, None)
+
+
+async def test_shards_are_separate_counters_and_reads_sum_them(backend: Backend) -> None:
+    share = {DAY: D("1")}  # each shard's cap
+    for shard, amount in ((0, "0.75"), (1, "0.5"), (3, "1")):
+        assert (await backend().charge("global", D(amount), share, expires_at=LATER, shard=shard)).applied
+    full = await backend().charge("global", D("0.5"), share, expires_at=LATER, shard=0)
+    assert not full.applied and full.spent == {DAY: D("0.75")}  # the shard's own counters
+    assert await backend().shard_spent("global", 4) == [{DAY: D("0.75")}, {DAY: D("0.5")}, {}, {DAY: D("1")}]
+    assert await backend().spent("global", shards=4) == {DAY: D("2.25")}
+    assert await backend().spent("global") == {DAY: D("0.75")}  # one shard: the unsharded item

@@ -28,6 +28,7 @@ from switchyard import eventbus
 from switchyard.config.settings import Settings
 from switchyard.errors import Kind
 from switchyard.http.app import create_app
+from switchyard.metrics import BUDGET_WRITES_THROTTLED, LIMIT_WRITES_THROTTLED
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -133,6 +134,10 @@ async def _serve_everything(fake: FakeUpstream, directory: Path) -> None:
             else:
                 pytest.fail("the key limit never answered 429")
             gateway = app.state.gateway
+            # What the DynamoDB adapters count when a counter write is throttled (memory state
+            # here cannot be; tests/unit/test_state_throttling.py shows the adapters do).
+            gateway.metrics.count(BUDGET_WRITES_THROTTLED)
+            gateway.metrics.count(LIMIT_WRITES_THROTTLED)
             gateway.metrics.flush()
             gateway.metrics.requests.flush()
     fake.reset()
@@ -178,7 +183,12 @@ def test_every_alarm_reads_a_metric_the_code_emits(resources: dict[str, Any], em
         if any(m[0] == namespace for m in metrics)
     }
     assert {"DailyCostAlarm", "HourlyCostSpikeAlarm", "ErrorRateAlarm", "LatencyAlarm"} <= set(ours)
-    assert {"RateLimitAlarm", "FallbackRateAlarm", "ProviderKeyBackupAlarm"} <= set(ours)
+    assert {
+        "RateLimitAlarm",
+        "FallbackRateAlarm",
+        "ProviderKeyBackupAlarm",
+        "StateWritesThrottledAlarm",
+    } <= set(ours)
     for rid, metrics in ours.items():
         for ns, metric, dimensions in metrics:
             assert dimensions.get("service") == service, (rid, metric)

@@ -92,8 +92,10 @@ class Settings(BaseModel):
     # After a failed state call, how long the in-memory fallback serves before DynamoDB is retried.
     state_retry_s: float = Field(default=5.0, ge=0)
     degraded_log_interval_s: float = Field(default=60.0, gt=0)
-    # DynamoDB down: admit on per-instance limits (False) or refuse with 503 (True).
+    # DynamoDB down or throttling: admit on per-instance limits (False) or refuse with 503 (True).
     limits_fail_closed: bool = False
+    # ... and for budgets: admit without counting (False) or refuse with 503 budgets_unavailable.
+    budgets_fail_closed: bool = False
     cache_enabled: bool = True
     cache_ttl_s: int = Field(default=3600, ge=1, le=30 * 86400)
     metrics_namespace: str = "Switchyard"
@@ -182,6 +184,7 @@ def _state_values(env: Mapping[str, str]) -> dict[str, object]:
         values["aws_region"] = region
     for name, field in (
         ("SWITCHYARD_LIMITS_FAIL_CLOSED", "limits_fail_closed"),
+        ("SWITCHYARD_BUDGETS_FAIL_CLOSED", "budgets_fail_closed"),
         ("SWITCHYARD_CACHE", "cache_enabled"),
     ):
         flag = _flag(env.get(name))

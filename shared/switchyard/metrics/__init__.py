@@ -11,6 +11,10 @@ from __future__ import annotations
 STATE_DEGRADED_BREAKERS = "StateDegradedBreakers"
 STATE_DEGRADED_LIMITS = "StateDegradedLimits"
 STATE_DEGRADED_CACHE = "StateDegradedCache"
+# A budget or limit counter write DynamoDB refused for throughput (after botocore's retry): the
+# item is hotter than its partition allows, and budgets or limits degrade while it lasts.
+BUDGET_WRITES_THROTTLED = "BudgetWritesThrottled"
+LIMIT_WRITES_THROTTLED = "LimitWritesThrottled"
 # Response cache outcomes; an entry too large for one item is not stored.
 CACHE_HIT = "CacheHit"
 CACHE_MISS = "CacheMiss"

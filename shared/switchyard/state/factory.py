@@ -9,7 +9,13 @@ from time import time
 from typing import Any, Literal
 
 from switchyard.config.settings import Settings
-from switchyard.metrics import STATE_DEGRADED_BREAKERS, STATE_DEGRADED_CACHE, STATE_DEGRADED_LIMITS
+from switchyard.metrics import (
+    BUDGET_WRITES_THROTTLED,
+    LIMIT_WRITES_THROTTLED,
+    STATE_DEGRADED_BREAKERS,
+    STATE_DEGRADED_CACHE,
+    STATE_DEGRADED_LIMITS,
+)
 from switchyard.metrics.sink import MetricSink
 from switchyard.state.degrading import Degradation
 from switchyard.state.dynamodb import CallCounter
@@ -89,7 +95,12 @@ def dynamo_state(settings: Settings, metrics: MetricSink, *, clock: Callable[[],
         retry_s, log_s = settings.state_retry_s, settings.degraded_log_interval_s
         return Degradation(component, metric, metrics, retry_s=retry_s, log_interval_s=log_s)
 
-    shared = DynamoStateStore(table, refresh_s=settings.state_refresh_s, clock=clock)
+    shared = DynamoStateStore(
+        table,
+        refresh_s=settings.state_refresh_s,
+        clock=clock,
+        on_throttled=lambda: metrics.count(LIMIT_WRITES_THROTTLED),
+    )
     degraded = [
         degradation("breakers", STATE_DEGRADED_BREAKERS),
         degradation("limits", STATE_DEGRADED_LIMITS),
@@ -106,7 +117,9 @@ def dynamo_state(settings: Settings, metrics: MetricSink, *, clock: Callable[[],
     breakers = DegradingBreakerStore(shared, MemoryBreakerStore(), degraded[0])
     keys, usage = DynamoKeyStore(table, clock=clock), DynamoUsageLedger(table)
     jobs = DynamoJobStore(table, clock=clock)
-    budgets = DynamoBudgetStore(table, clock=clock)
+    budgets = DynamoBudgetStore(
+        table, clock=clock, on_throttled=lambda: metrics.count(BUDGET_WRITES_THROTTLED)
+    )
     return State(
         "dynamodb", breakers, limits, cache, keys, usage, calls, tuple(degraded), client, jobs, budgets
     )

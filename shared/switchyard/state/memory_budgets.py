@@ -16,7 +16,7 @@ _ZERO = Decimal(0)
 class MemoryBudgetStore:
     def __init__(self, *, clock: Callable[[], float] = time, keys: MemoryKeyStore | None = None) -> None:
         self._keys = keys  # where tenants live (one process: the same memory)
-        self._spent: dict[str, dict[str, Decimal]] = {}
+        self._spent: dict[tuple[str, int], dict[str, Decimal]] = {}  # (scope, shard) -> counters
         self._notices: dict[tuple[str, str], float] = {}
         self._override: BudgetOverride | None = None
         self._override_changed_at: float | None = None
@@ -30,8 +30,9 @@ class MemoryBudgetStore:
         *,
         expires_at: float,
         drop: Sequence[str] = (),
+        shard: int = 0,
     ) -> BudgetResult:
-        counters = self._spent.setdefault(scope, {})
+        counters = self._spent.setdefault((scope, shard), {})
         for period in drop:
             counters.pop(period, None)
         if amount > 0 and not fits(counters, amount, caps):
@@ -40,8 +41,15 @@ class MemoryBudgetStore:
             counters[period] = counters.get(period, _ZERO) + amount
         return BudgetResult(True, dict(counters))
 
-    async def spent(self, scope: str) -> Mapping[str, Decimal]:
-        return dict(self._spent.get(scope, {}))
+    async def spent(self, scope: str, *, shards: int = 1) -> Mapping[str, Decimal]:
+        total: dict[str, Decimal] = {}
+        for counters in await self.shard_spent(scope, shards):
+            for period, value in counters.items():
+                total[period] = total.get(period, _ZERO) + value
+        return total
+
+    async def shard_spent(self, scope: str, shards: int) -> list[Mapping[str, Decimal]]:
+        return [dict(self._spent.get((scope, i), {})) for i in range(shards)]
 
     async def claim_notice(self, scope: str, notice: str, *, expires_at: float) -> bool:
         now = self._clock()
