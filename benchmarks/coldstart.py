@@ -224,10 +224,10 @@ def create_keys(env: dict[str, str], count: int) -> list[str]:
     """Virtual keys through the admin API of a gateway run in this process (not measured)."""
     import asyncio
 
-    from switchyard.config.settings import Settings
+    from switchyard.config.settings import RouterSettings
     from switchyard.http.app import create_app
 
-    settings = Settings.from_env({**env, "SWITCHYARD_MASTER_KEY": MASTER})
+    settings = RouterSettings.from_env({**env, "SWITCHYARD_MASTER_KEY": MASTER})
     # boto3 clients that the gateway builds without explicit settings read these from os.environ.
     os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
 
@@ -453,9 +453,9 @@ mark("uvicorn, uvloop, httptools")
 import fastapi
 mark("fastapi (starlette, pydantic)")
 import switchyard.http
-from switchyard.config.settings import Settings
+from switchyard.config.settings import RouterSettings
 mark("settings model")
-import switchyard.gateway
+import switchyard.compose.gateway
 mark("gateway core modules (routing, providers, state, budgets, jobs service)")
 import switchyard.http.chat, switchyard.http.messages
 mark("chat + messages routes (their OpenAPI JSON schemas included)")
@@ -473,11 +473,11 @@ client = build_client(None)
 mark("provider HTTP client (httpx-aiohttp import, SSL context)")
 from aws_lambda_powertools.utilities import parameters
 mark("Powertools parameters import (boto3, s3transfer)")
-from switchyard.keys.client_auth import read_master_key
-read_master_key(os.environ["SWITCHYARD_MASTER_KEY_SECRET"])
+from switchyard.compose.secrets import read_secret_key
+read_secret_key(os.environ["SWITCHYARD_MASTER_KEY_SECRET"])
 mark("master key secret read (Secrets Manager client + call)")
-from switchyard.state.factory import dynamo_client
-dynamo_client(Settings.from_env())
+from switchyard.compose.state import dynamo_client
+dynamo_client(RouterSettings.from_env())
 mark("DynamoDB client")
 gc.collect()
 mark("one full gc.collect() (as the lifespan runs)")

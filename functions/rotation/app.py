@@ -10,9 +10,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from switchyard.config.settings import Settings
-from switchyard.keys.backup_watch import BackupWatch, build_backup_watch
-from switchyard.keys.secrets_rotation import Rotator, build_rotator
+from switchyard.compose import open_backup_watch, open_rotator
+from switchyard.config.settings import RotationSettings
+from switchyard.keys.backup_watch import BackupWatch
+from switchyard.keys.secrets_rotation import Rotator
 from switchyard.observability import logger
 
 CHECK_BACKUPS = {"switchyard": "check-backups"}  # the schedule's input (template.yaml)
@@ -24,14 +25,14 @@ _watch: BackupWatch | None = None
 def _get() -> Rotator:
     global _rotator
     if _rotator is None:
-        _rotator = build_rotator(Settings.from_env())
+        _rotator = open_rotator(RotationSettings.from_env())
     return _rotator
 
 
 def _get_watch() -> BackupWatch:
     global _watch
     if _watch is None:
-        _watch = build_backup_watch(Settings.from_env())
+        _watch = open_backup_watch(RotationSettings.from_env())
     return _watch
 
 

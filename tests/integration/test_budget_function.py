@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from cfnlint.decode import decode_str
 
-from switchyard.eventbus import BUDGET_ACTION
+from switchyard.events import BUDGET_ACTION
 from switchyard.local.aws import client
 from switchyard.state.dynamodb import DynamoSettings, Table, build_client
 from switchyard.state.dynamodb_budgets import DynamoBudgetStore

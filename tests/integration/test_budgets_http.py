@@ -18,7 +18,7 @@ from conftest import GatewayFactory, dynamo_settings
 from fakes import FakeUpstream
 from statekit import T0, Clock
 from switchyard.budgets.alarm import on_alarm_state_change
-from switchyard.eventbus import BUDGET_THRESHOLD, MemoryPublisher
+from switchyard.events import BUDGET_THRESHOLD, MemoryPublisher
 
 # $1 a token: a fake answer (11 prompt + 7 completion tokens) costs $18. The prompt below is
 # estimated at 14 tokens (40 characters / 4 + 4 per message) and max_tokens is 7, so a request

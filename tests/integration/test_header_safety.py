@@ -24,7 +24,7 @@ from streaming_checks import MESSAGES, wait_for
 from conftest import ConfigFile, free_port
 from fakes import FAKE_KEY, FAKE_KEY_ENV, MASTER_KEY, FakeUpstream
 from switchyard.api.headers import header_safe
-from switchyard.config.settings import Settings
+from switchyard.config.settings import RouterSettings
 from switchyard.http.app import create_app
 
 # What a model name (or any echoed value) may not carry: line breaks (header injection), NUL, an
@@ -50,7 +50,7 @@ async def server(fake_upstream: FakeUpstream, config_file: ConfigFile) -> AsyncI
         providers={"o": "openai", "c": "anthropic"},
         wildcards=[{"pattern": "gpt-*", "provider": "o"}, {"pattern": "claude-*", "provider": "c"}],
     )
-    settings = Settings(
+    settings = RouterSettings(
         config_path=config_file(config),
         master_key=SecretStr(MASTER_KEY),
         environment={FAKE_KEY_ENV: FAKE_KEY},

@@ -20,8 +20,8 @@ from fakes import MASTER_KEY, FakeUpstream, Reply
 from jobkit import ANTHROPIC_REQUEST, MESSAGES, jobs_config
 from stagekit import recording
 from switchyard.accounting import UsageRecord
-from switchyard.config.settings import Settings
-from switchyard.gateway import Gateway
+from switchyard.compose.gateway import Gateway
+from switchyard.config.settings import RouterSettings
 from switchyard.http.app import create_app
 from switchyard.jobs.queue import MemoryJobQueue
 from switchyard.jobs.service import JobsService
@@ -62,7 +62,7 @@ class App:
 
 @pytest.fixture
 async def app(fake_upstream: FakeUpstream, config_file: ConfigFile) -> AsyncIterator[App]:
-    settings = Settings(
+    settings = RouterSettings(
         config_path=config_file(jobs_config(fake_upstream)),
         master_key=SecretStr(MASTER_KEY),
         environment=dict(GATEWAY_ENV),

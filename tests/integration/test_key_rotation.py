@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from switchyard.config.routing import ProviderConfig, RoutingConfig
-from switchyard.eventbus import KEY_ROTATED
+from switchyard.events import KEY_ROTATED
 from switchyard.keys.provider_keys import ProviderKeys
 from switchyard.keys.secrets_rotation import PROVIDER_TAG, RotationError, Rotator, models_endpoint_test
 from switchyard.local.aws import CREDENTIALS

@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from conftest import GATEWAY_ENV, ConfigFile, running
 from fakes import FakeUpstream
 from statekit import T0, Clock
-from switchyard.config.settings import Settings
+from switchyard.config.settings import RouterSettings
 from switchyard.http.app import create_app
 from switchyard.keys.auth import ClientAuth
 from switchyard.keys.master_key import MasterKey
@@ -60,7 +60,7 @@ async def instances(
     config = fake_upstream.routing_config(
         providers={"a": "openai"}, models={"m": {"deployments": [dep("a", "up")]}}
     )
-    settings = Settings(
+    settings = RouterSettings(
         config_path=config_file(config),
         master_key_secret=SECRET,
         master_key_ttl_s=TTL_S,

@@ -31,7 +31,7 @@ from cfnlint.decode import decode_str
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from switchyard.config.settings import PROVIDER_KEY_ENV, Settings
+from switchyard.config.settings import PROVIDER_KEY_ENV, RouterSettings
 from switchyard.http.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,7 +110,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         upstream_calls.append(request)
         return httpx.Response(599)
 
-    app = create_app(Settings(master_key=SecretStr(DEMO_KEY)), transport=httpx.MockTransport(upstream))
+    app = create_app(RouterSettings(master_key=SecretStr(DEMO_KEY)), transport=httpx.MockTransport(upstream))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://testserver") as http,

@@ -24,8 +24,8 @@ from pydantic import SecretStr
 
 from conftest import GATEWAY_ENV, running
 from fakes import MASTER_KEY, FakeUpstream, Reply
-from switchyard import eventbus
-from switchyard.config.settings import Settings
+from switchyard import events as eventbus
+from switchyard.config.settings import BudgetFunctionSettings, RotationSettings, RouterSettings
 from switchyard.errors import Kind
 from switchyard.http.app import create_app
 from switchyard.metrics import BUDGET_WRITES_THROTTLED, LIMIT_WRITES_THROTTLED
@@ -79,9 +79,9 @@ def emitted(_fake_upstream_server: FakeUpstream, tmp_path_factory: pytest.TempPa
 def _check_backups() -> None:
     """The rotation function's hourly check, built as its handler builds it (no secret to watch:
     it still reports its count)."""
-    from switchyard.keys.backup_watch import build_backup_watch
+    from switchyard.compose import open_backup_watch
 
-    assert build_backup_watch(Settings(aws_region="us-east-1")).run() == []
+    assert open_backup_watch(RotationSettings(aws_region="us-east-1")).run() == []
 
 
 async def _serve_everything(fake: FakeUpstream, directory: Path) -> None:
@@ -98,7 +98,9 @@ async def _serve_everything(fake: FakeUpstream, directory: Path) -> None:
     )
     config = directory / "routing.json"
     config.write_text(json.dumps({**routing, "limits": {"default": {"rpm": 12}}}), encoding="utf-8")
-    settings = Settings(config_path=config, master_key=SecretStr(MASTER_KEY), environment=dict(GATEWAY_ENV))
+    settings = RouterSettings(
+        config_path=config, master_key=SecretStr(MASTER_KEY), environment=dict(GATEWAY_ENV)
+    )
     app = create_app(settings)
     async with running(app) as asgi:
         transport = httpx.ASGITransport(app=asgi)
@@ -168,11 +170,11 @@ def alarm_metrics(resources: dict[str, Any]) -> dict[str, list[tuple[str, str, d
 
 def test_the_template_publishes_under_the_settings_namespace_and_service(resources: dict[str, Any]) -> None:
     namespace, service = namespace_and_service(resources)
-    settings = Settings.from_env(
+    settings = RouterSettings.from_env(
         {"POWERTOOLS_METRICS_NAMESPACE": namespace, "POWERTOOLS_SERVICE_NAME": service}
     )
     assert (settings.metrics_namespace, settings.service_name) == (namespace, service)
-    assert (Settings().metrics_namespace, Settings().service_name) == (namespace, service)
+    assert (RouterSettings().metrics_namespace, RouterSettings().service_name) == (namespace, service)
 
 
 def test_every_alarm_reads_a_metric_the_code_emits(resources: dict[str, Any], emitted: Emitted) -> None:
@@ -267,7 +269,7 @@ def test_budget_action_parameter_matches_the_settings(resources: dict[str, Any])
     # A fresh deploy never refuses traffic on its own: refusing is opt-in.
     assert parameter["Default"] == "alert"
     for value in parameter["AllowedValues"]:
-        assert Settings.from_env({"BUDGET_ACTION": value}).budget_action == value
+        assert BudgetFunctionSettings.from_env({"BUDGET_ACTION": value}).budget_action == value
 
 
 def test_switchyard_events_reach_the_notifications_topic(resources: dict[str, Any]) -> None:

@@ -20,8 +20,8 @@ from cfnlint.decode import decode_str
 from pydantic import SecretStr
 
 from fakes import MASTER_KEY
-from switchyard.config.settings import Settings
-from switchyard.eventbus import publisher_for, require_event_bus
+from switchyard.compose.events import publisher_for, require_event_bus
+from switchyard.config.settings import RouterSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "shared"
@@ -121,7 +121,7 @@ def _allows_put_events_on(function: dict[str, Any], bus: str) -> bool:
 def test_the_walk_sees_what_publishes() -> None:
     """The walk itself: the gateway (router and worker) publishes key and budget events; the rate
     limiter does not."""
-    assert "switchyard.gateway" in publishing_modules(ROOT / "functions" / "worker" / "app.py")
+    assert "switchyard.compose.gateway" in publishing_modules(ROOT / "functions" / "worker" / "app.py")
     assert publishing_modules(PACKAGE / "switchyard" / "limits" / "limiter.py") == set()
 
 
@@ -139,16 +139,16 @@ def test_every_function_that_can_publish_has_the_bus_and_may_put_events(resource
 
 def test_in_lambda_a_missing_bus_is_a_start_up_error() -> None:
     with pytest.raises(ValueError, match="SWITCHYARD_EVENT_BUS"):
-        require_event_bus(Settings(**IN_LAMBDA))
-    assert require_event_bus(Settings(event_bus_name="default", **IN_LAMBDA)) == "default"
-    assert require_event_bus(Settings()) is None  # tests and make run keep events in memory
-    assert Settings.from_env({"AWS_LAMBDA_FUNCTION_NAME": "f"}).lambda_function_name == "f"
+        require_event_bus(RouterSettings(**IN_LAMBDA))
+    assert require_event_bus(RouterSettings(event_bus_name="default", **IN_LAMBDA)) == "default"
+    assert require_event_bus(RouterSettings()) is None  # tests and make run keep events in memory
+    assert RouterSettings.from_env({"AWS_LAMBDA_FUNCTION_NAME": "f"}).lambda_function_name == "f"
 
 
 async def test_the_router_and_worker_gateway_refuses_to_open_without_a_bus() -> None:
-    from switchyard.gateway import open_gateway
+    from switchyard.compose.gateway import open_gateway
 
-    settings = Settings(master_key=SecretStr(MASTER_KEY), **IN_LAMBDA)
+    settings = RouterSettings(master_key=SecretStr(MASTER_KEY), **IN_LAMBDA)
     with pytest.raises(ValueError, match="SWITCHYARD_EVENT_BUS"):
         await open_gateway(settings)
 
@@ -182,6 +182,6 @@ def test_each_handler_fails_its_cold_start_without_a_bus(
 
 
 def test_outside_lambda_events_stay_in_memory() -> None:
-    from switchyard.eventbus import MemoryPublisher
+    from switchyard.events import MemoryPublisher
 
-    assert isinstance(publisher_for(Settings()), MemoryPublisher)
+    assert isinstance(publisher_for(RouterSettings()), MemoryPublisher)

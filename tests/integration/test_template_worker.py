@@ -44,11 +44,11 @@ def test_the_worker_consumes_the_jobs_queue_with_partial_batch_failures(resource
 
 
 def test_a_claim_outlasts_an_invocation_and_lapses_before_redelivery(resources: dict[str, Any]) -> None:
-    from switchyard.config.settings import Settings
+    from switchyard.config.settings import WorkerSettings
 
     timeout = resources["WorkerFunction"]["Properties"]["Timeout"]
     visibility = resources["JobsQueue"]["Properties"]["VisibilityTimeout"]
-    lease = Settings().job_lease_s
+    lease = WorkerSettings().job_lease_s
     assert visibility >= 6 * timeout and timeout < lease < visibility
 
 

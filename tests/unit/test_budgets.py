@@ -17,7 +17,7 @@ from switchyard.budgets.periods import PERIODS, period_end, period_key, previous
 from switchyard.budgets.service import Budgets
 from switchyard.config.routing import RoutingConfig
 from switchyard.errors import BudgetExceededError
-from switchyard.eventbus import BUDGET_THRESHOLD, MemoryPublisher
+from switchyard.events import BUDGET_THRESHOLD, MemoryPublisher
 from switchyard.keys.auth import Identity
 from switchyard.routing.select import RouteTable
 from switchyard.state.memory import MemoryKeyStore

@@ -1,4 +1,4 @@
-"""What the budget function does when a cost alarm changes state (DESIGN §5).
+"""What the budget function does when a cost alarm changes state.
 
 A "CloudWatch Alarm State Change" event for one of the global cost alarms arrives through the
 EventBridge rule in template.yaml. Into ALARM with an action of ``block`` or ``downgrade``: the
@@ -16,13 +16,15 @@ nothing and announces nothing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from time import time
 from typing import Any, Literal
 
-from switchyard.eventbus import BUDGET_ACTION, EventPublisher
+from switchyard.events import BUDGET_ACTION, EventPublisher
+from switchyard.observability import logger
 from switchyard.state.ports import BudgetOverride, BudgetStore
 
 Action = Literal["alert", "block", "downgrade"]
@@ -92,3 +94,21 @@ def state_changed_at(event: Mapping[str, Any]) -> float:
                 continue
             return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
     raise ValueError("alarm state change without a timestamp")
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetFunction:
+    """The budget Lambda (and ``make run``'s emulated alarms): applies one alarm event."""
+
+    store: BudgetStore
+    events: EventPublisher
+    action: Action
+
+    async def apply(self, event: Mapping[str, Any]) -> AlarmOutcome:
+        """Raises ValueError for an event that is not an alarm state change."""
+        outcome = await on_alarm_state_change(event, self.store, self.events, action=self.action)
+        logger.info("budget alarm applied", extra=asdict(outcome))
+        return outcome
+
+    def handle(self, event: dict[str, Any]) -> dict[str, Any]:
+        return asdict(asyncio.run(self.apply(event)))

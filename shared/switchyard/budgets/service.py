@@ -44,7 +44,7 @@ from switchyard.budgets.shards import ShardWrite, roomiest, shard_caps
 from switchyard.config.prices import PriceTable
 from switchyard.config.routing import BudgetsConfig
 from switchyard.errors import BudgetExceededError, GatewayError
-from switchyard.eventbus import BUDGET_THRESHOLD, EventPublisher
+from switchyard.events import BUDGET_THRESHOLD, EventPublisher
 from switchyard.keys.auth import MASTER_TENANT, Identity
 from switchyard.limits.windows import estimate_tokens
 from switchyard.observability import logger

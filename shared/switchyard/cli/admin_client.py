@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from switchyard.config.settings import Settings
+from switchyard.config.local import CliSettings
 
 # Where ``make run`` keeps the master key it generated (switchyard.local.runtime), relative to
 # the directory it ran in.
@@ -39,8 +39,8 @@ class Connection:
     timeout_s: float
 
 
-def default_url(settings: Settings | None = None) -> str:
-    settings = settings or Settings.from_env()
+def default_url(settings: CliSettings | None = None) -> str:
+    settings = settings or CliSettings.from_env()
     return (settings.gateway_url or f"http://127.0.0.1:{settings.port}").rstrip("/")
 
 
@@ -67,14 +67,14 @@ def add_json(parser: argparse.ArgumentParser) -> None:
 
 def connection(args: argparse.Namespace, *, cwd: Path | None = None) -> Connection:
     """The URL and key to use. Raises CliError when no key can be found."""
-    settings = Settings.from_env()
+    settings = CliSettings.from_env()
     url = (args.url or default_url(settings)).rstrip("/")
     flag = getattr(args, "key_flag", None) or "--admin-key"
     key, source = _key(getattr(args, "key", None), flag, settings, cwd or Path.cwd())
     return Connection(url=url, key=key, source=source, timeout_s=args.timeout)
 
 
-def _key(given: str | None, flag: str, settings: Settings, cwd: Path) -> tuple[str, str]:
+def _key(given: str | None, flag: str, settings: CliSettings, cwd: Path) -> tuple[str, str]:
     if given:
         return given, flag
     if settings.master_key is not None:

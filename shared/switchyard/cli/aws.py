@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from switchyard.cli.admin_client import CliError
-from switchyard.config.settings import Settings
+from switchyard.config.local import CliSettings
 
 TIMEOUT_S = 10.0
 
@@ -25,7 +25,7 @@ def region(args: argparse.Namespace) -> str | None:
     """``--region``, else AWS_REGION / AWS_DEFAULT_REGION, else None (boto3 then reads the profile)."""
     if args.region:
         return str(args.region)
-    settings = Settings.from_env()
+    settings = CliSettings.from_env()
     return settings.aws_region if "aws_region" in settings.model_fields_set else None
 
 

@@ -14,9 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from switchyard import __version__
-from switchyard.config.settings import Settings
+from switchyard.compose.gateway import open_gateway
+from switchyard.config.settings import RouterSettings
 from switchyard.errors import SwitchyardError
-from switchyard.gateway import open_gateway
 from switchyard.http.admin import router as admin_router
 from switchyard.http.chat import router as chat_router
 from switchyard.http.content_type import JsonBodyMiddleware
@@ -37,7 +37,7 @@ from switchyard.metrics.asgi import RequestMetricsMiddleware
 
 
 def create_app(
-    settings: Settings,
+    settings: RouterSettings,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], float] = time,
@@ -50,6 +50,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gateway = await open_gateway(settings, transport=transport, clock=clock)
         app.state.gateway = gateway
+        app.state.settings = settings  # the router's own (the gateway holds what it shares)
         # Everything built so far lives as long as the process: moving it out of the collector's
         # reach keeps full collections, which otherwise walk every imported module and model
         # schema, from landing as multi-millisecond pauses in the tail latency of a request.

@@ -18,10 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from switchyard.config.routing import ProviderConfig
-from switchyard.config.settings import Settings
 from switchyard.keys.provider_keys import parse_key_secret
-from switchyard.keys.secrets_rotation import aws_client, configured_providers
-from switchyard.metrics import PROVIDER_KEYS_WITHOUT_BACKUP
 from switchyard.observability import logger
 
 Emit = Callable[[int], None]
@@ -91,17 +88,3 @@ class BackupWatch:
         if not value.get("primary") or value.get("backup"):
             return None  # not in use, or ready to rotate
         return BackupGap(provider, str(meta.get("Name") or secret_id), round(max(days, 0.0), 1))
-
-
-def build_backup_watch(settings: Settings) -> BackupWatch:
-    """The rotation function's hourly check, built once per cold start: the provider secrets named
-    by the routing config (and the environment), the EMF metric."""
-    from switchyard.metrics.sink import publish_emf
-
-    def emit(count: int) -> None:
-        publish_emf(settings.metrics_namespace, settings.service_name, {PROVIDER_KEYS_WITHOUT_BACKUP: count})
-
-    watched = watched_secrets(configured_providers(settings.config_path), settings.environment)
-    return BackupWatch(
-        aws_client(settings, "secretsmanager"), watched, warn_days=settings.key_backup_warning_days, emit=emit
-    )

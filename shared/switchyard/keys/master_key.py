@@ -12,14 +12,12 @@ revocation waits longer than the TTL). A key given directly (``SWITCHYARD_MASTER
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from time import monotonic
-from typing import Any
 
 from pydantic import SecretStr
 
-from switchyard.config.settings import Settings
-from switchyard.keys.client_auth import read_master_key
 from switchyard.keys.ids import key_id
 from switchyard.observability import logger
 
@@ -74,23 +72,16 @@ class MasterKey:
         self._id = key_id(value)
 
 
-def _fetch(name: str) -> Any:
-    from aws_lambda_powertools.utilities import parameters
-
-    # Past Powertools' own cache: the TTL here is what bounds the key's age.
-    return parameters.get_secret(name, force_fetch=True)
-
-
-async def open_master_key(settings: Settings, *, clock: Callable[[], float] = monotonic) -> MasterKey:
-    """The settings' master key: given, or read from its secret (then re-read every
-    ``master_key_ttl_s``). Raises ValueError when there is none, or the secret is empty."""
-    if settings.master_key is not None:
-        return MasterKey(settings.master_key, clock=clock)
-    name = settings.master_key_secret
-    if not name:
-        raise ValueError("no master key: set SWITCHYARD_MASTER_KEY or SWITCHYARD_MASTER_KEY_SECRET")
-
-    def read() -> SecretStr:
-        return read_master_key(name, read=_fetch)
-
-    return MasterKey(await asyncio.to_thread(read), read=read, ttl_s=settings.master_key_ttl_s, clock=clock)
+def key_from_secret(raw: str | bytes) -> SecretStr:
+    """A key from a secret's value: the plain value, or the ``key`` field of a JSON object (what
+    CloudFormation generates). Raises ValueError when it is empty."""
+    value = (raw.decode() if isinstance(raw, bytes) else str(raw)).strip()
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and isinstance(parsed.get("key"), str):
+        value = parsed["key"]
+    if not value:
+        raise ValueError("the key's secret is empty")
+    return SecretStr(value)

@@ -1,4 +1,4 @@
-"""Secrets Manager rotation of a provider key secret (DESIGN §6): promote the backup.
+"""Secrets Manager rotation of a provider key secret : promote the backup.
 
 The four steps Secrets Manager calls, each idempotent (it may call a step again):
 
@@ -28,8 +28,7 @@ import httpx
 import yaml
 
 from switchyard.config.routing import ProviderConfig, RoutingConfig
-from switchyard.config.settings import Settings
-from switchyard.eventbus import KEY_ROTATED, EventBridgePublisher, require_event_bus
+from switchyard.events import KEY_ROTATED
 
 PROVIDER_TAG = "switchyard:provider"
 _ANTHROPIC_VERSION = "2023-06-01"
@@ -161,30 +160,3 @@ def configured_providers(config_path: Path) -> dict[str, ProviderConfig]:
     """Every provider of the routing config, keys or not (the rotation needs kind and URL only)."""
     raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     return dict(RoutingConfig.model_validate(raw).providers)
-
-
-def aws_client(settings: Settings, service: str) -> Any:
-    """A boto3 client of the rotation function (bounded timeouts and retries)."""
-    import boto3
-    from botocore.config import Config
-
-    config = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
-    return boto3.client(  # type: ignore[call-overload]
-        service, region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url, config=config
-    )
-
-
-def build_rotator(settings: Settings) -> Rotator:
-    """The rotation function's cold-start factory: boto3 clients, the provider test, the bus.
-    Raises ValueError in Lambda without a bus."""
-    bus = require_event_bus(settings) or "default"
-    secrets = aws_client(settings, "secretsmanager")
-    events = aws_client(settings, "events")
-    publisher = EventBridgePublisher(events, bus)
-    client = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
-    return Rotator(
-        secrets,
-        configured_providers(settings.config_path),
-        models_endpoint_test(client),
-        publisher.publish_sync,
-    )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from switchyard.api.chat import ChatCompletion, ChatRequest
 from switchyard.config.routing import RetryConfig
 from switchyard.errors import Action, GatewayError, Kind, ProviderError
-from switchyard.eventbus import KEY_REJECTED, EventPublisher
+from switchyard.events import KEY_REJECTED, EventPublisher
 from switchyard.keys.provider_keys import ProviderKeys
 from switchyard.limits.enforce import NO_GRANT, DeploymentLimits, Grant
 from switchyard.limits.lease import Denial

@@ -1,8 +1,8 @@
-"""The composition root: builds the gateway's parts from settings once per cold start.
+"""The gateway of the router and the worker: every part, built from settings once per cold
+start, with the request pipeline's stages in their order.
 
-This is the one place that picks adapters (DynamoDB state when a table is named, memory
-otherwise) and owns the pooled upstream client and the AWS client. Handlers and the HTTP layer
-receive a ready :class:`Gateway`.
+Handlers and the HTTP layer receive a ready :class:`Gateway`; the adapters it is built on are
+chosen by the sibling modules of this package (state, events, jobs, secrets).
 """
 
 from __future__ import annotations
@@ -17,17 +17,19 @@ import httpx
 from switchyard.accounting import Accounting
 from switchyard.budgets.service import Budgets
 from switchyard.cache.service import CacheService
+from switchyard.compose.events import publisher_for
+from switchyard.compose.jobs import open_jobs
+from switchyard.compose.secrets import open_master_key
+from switchyard.compose.state import State, open_state
 from switchyard.config.prices import load_prices
 from switchyard.config.routing import RoutingConfig, load_routing_config
-from switchyard.config.settings import Settings
+from switchyard.config.settings import GatewaySettings
 from switchyard.core import Pipeline, Stage
 from switchyard.core.stages import AccessStage, BudgetStage, CacheStage, KeyLimitsStage, UsageStage
 from switchyard.core.stages.configured import with_configured
-from switchyard.eventbus import EventPublisher, publisher_for
+from switchyard.events import EventPublisher
 from switchyard.jobs.service import JobsService
-from switchyard.jobs.setup import open_jobs
 from switchyard.keys.auth import ClientAuth
-from switchyard.keys.master_key import open_master_key
 from switchyard.keys.provider_keys import ProviderKeys
 from switchyard.limits.enforce import DeploymentLimits, KeyLimits
 from switchyard.limits.limiter import Limiter
@@ -37,13 +39,12 @@ from switchyard.providers.registry import build_providers
 from switchyard.routing.attempt import Router
 from switchyard.routing.breaker import Breakers
 from switchyard.routing.select import RouteTable
-from switchyard.state.factory import State, dynamo_state, memory_state
 from switchyard.usage.recorder import UsageRecorder
 
 
 @dataclass(slots=True)
 class Gateway:
-    settings: Settings
+    settings: GatewaySettings
     config: RoutingConfig
     table: RouteTable
     pipeline: Pipeline  # the request path: stages, then the attempt loop
@@ -77,7 +78,7 @@ class Gateway:
 
 
 async def open_gateway(
-    settings: Settings,
+    settings: GatewaySettings,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], float] = time,
@@ -98,9 +99,7 @@ async def open_gateway(
     client = build_client(transport)
     table = RouteTable(config)
     metrics = MetricSink(namespace=settings.metrics_namespace, service=settings.service_name)
-    state = (
-        dynamo_state(settings, metrics, clock=clock) if settings.state_table else memory_state(clock=clock)
-    )
+    state = open_state(settings, metrics, clock=clock)  # ValueError in Lambda without its tables
     breakers = Breakers(state.breakers, config.breaker, clock, on_open=metrics.requests.breaker_opened)
     # One limiter (one set of leases) for the key limits of the pipeline and the deployment
     # limits of the attempt loop.

@@ -1,5 +1,5 @@
-"""Building the state adapters: memory for one process, DynamoDB (behind degrading wrappers) when
-tables are named. The composition root (:mod:`switchyard.gateway`) chooses between the two."""
+"""The state adapters: memory for one process, DynamoDB (behind degrading wrappers) when tables
+are named."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from time import time
 from typing import Any, Literal
 
-from switchyard.config.settings import Settings
+from switchyard.config.settings import GatewaySettings, StateAccess
 from switchyard.metrics import (
     BUDGET_WRITES_THROTTLED,
     LIMIT_WRITES_THROTTLED,
@@ -42,11 +42,11 @@ class State:
     cache: ResponseCache
     keys: KeyStore
     usage: UsageLedger
+    jobs: JobStore  # async jobs' status and results
+    budgets: BudgetStore  # spend against budgets
     calls: CallCounter = field(default_factory=CallCounter)  # AWS API calls, by operation
     degradations: tuple[Degradation, ...] = ()
     client: Any = None  # the boto3 client, closed with the gateway
-    jobs: JobStore = field(default_factory=MemoryJobStore)  # async jobs' status and results
-    budgets: BudgetStore = field(default_factory=MemoryBudgetStore)  # spend against budgets
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -60,6 +60,22 @@ class State:
             self.client.close()
 
 
+def open_state(settings: GatewaySettings, metrics: MetricSink, *, clock: Callable[[], float] = time) -> State:
+    """DynamoDB when the settings name a table, memory otherwise, except in Lambda, where state in
+    one instance's memory would hold nothing across instances: there a missing table is a
+    start-up error naming it (ValueError)."""
+    if settings.lambda_function_name:
+        for name, value in (("STATE_TABLE", settings.state_table), ("CACHE_TABLE", settings.cache_table)):
+            if not value:
+                raise ValueError(
+                    f"{name} is not set for the Lambda function {settings.lambda_function_name}: "
+                    "its state would live in one instance's memory"
+                )
+    if settings.state_table:
+        return dynamo_state(settings, metrics, clock=clock)
+    return memory_state(clock=clock)
+
+
 def memory_state(*, clock: Callable[[], float] = time) -> State:
     keys = MemoryKeyStore(clock=clock)
     return State(
@@ -69,12 +85,14 @@ def memory_state(*, clock: Callable[[], float] = time) -> State:
         MemoryResponseCache(clock=clock),
         keys,
         MemoryUsageLedger(),
-        jobs=MemoryJobStore(clock=clock),
-        budgets=MemoryBudgetStore(clock=clock, keys=keys),
+        MemoryJobStore(clock=clock),
+        MemoryBudgetStore(clock=clock, keys=keys),
     )
 
 
-def dynamo_state(settings: Settings, metrics: MetricSink, *, clock: Callable[[], float] = time) -> State:
+def dynamo_state(
+    settings: GatewaySettings, metrics: MetricSink, *, clock: Callable[[], float] = time
+) -> State:
     """Adapters on ``settings.state_table`` (and ``cache_table``, else a memory cache). Builds the
     boto3 client (blocking, once per cold start); makes no AWS call."""
     # Imported here: a memory-state process (and the router's cold import) never loads them.
@@ -121,11 +139,11 @@ def dynamo_state(settings: Settings, metrics: MetricSink, *, clock: Callable[[],
         table, clock=clock, on_throttled=lambda: metrics.count(BUDGET_WRITES_THROTTLED)
     )
     return State(
-        "dynamodb", breakers, limits, cache, keys, usage, calls, tuple(degraded), client, jobs, budgets
+        "dynamodb", breakers, limits, cache, keys, usage, jobs, budgets, calls, tuple(degraded), client
     )
 
 
-def dynamo_client(settings: Settings, calls: CallCounter | None = None) -> Any:
+def dynamo_client(settings: StateAccess, calls: CallCounter | None = None) -> Any:
     """The DynamoDB client of the state settings (timeouts, retries, endpoint); no AWS call."""
     from switchyard.state.dynamodb import DynamoSettings, build_client
 
