@@ -22,8 +22,8 @@ SAM := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam
 help:
 	@echo "make venv      create .venv (python3.13) and install switchyard with dev dependencies"
 	@echo "make run       start the local runtime on http://127.0.0.1:8080 (mock provider without keys)"
-	@echo "make test      run every test ($(PYTEST_WORKERS) workers)"
-	@echo "make lint      ruff check, ruff format --check, mypy"
+	@echo "make test      run every test ($(PYTEST_WORKERS) workers), coverage floor $(COVERAGE_FLOOR) %"
+	@echo "make lint      ruff check (complexity bound), ruff format --check, mypy, import contract"
 	@echo "make validate  sam validate --lint (region $(REGION))"
 	@echo "make build     sam build (layers for python3.13 arm64)"
 	@echo "make bench     benchmarks: overhead + throughput, streaming TTFB, AWS calls per request, limits under fan-out"
@@ -58,13 +58,20 @@ $(STAMP): pyproject.toml
 run: venv
 	$(PY) -m switchyard.local
 
-test: venv
-	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS)
+# Coverage of the switchyard package by the whole suite, with a floor the suite must keep (the
+# local runtime the e2e tests start in subprocesses is not measured).
+COVERAGE_FLOOR ?= 90
 
+test: venv
+	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --cov=switchyard --cov-report=term:skip-covered \
+		--cov-fail-under=$(COVERAGE_FLOOR)
+
+# ruff (incl. the complexity bound), formatting, mypy strict, and the import contract (layers).
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 validate: venv
 	$(SAM) validate --lint --region $(REGION) --template template.yaml

@@ -1,16 +1,16 @@
-"""Wire schemas of the admin API (``/admin/keys``, ``/admin/tenants``) and their mapping to the
-state records. A key's plaintext appears only in :class:`IssuedKeyOut`."""
+"""Wire schemas of the admin API (``/admin/keys``, ``/admin/tenants``, ``/admin/budgets``). A key's
+plaintext appears only in :class:`IssuedKeyOut`. The mapping to and from the gateway's records is
+in :mod:`switchyard.http.admin_views`."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from switchyard.budgets.service import BudgetStatus
-from switchyard.keys.virtual import IssuedKey, KeySpec, TenantSpec
-from switchyard.state.ports import BudgetAction, BudgetOverride, BudgetPeriod, KeyRecord, TenantRecord
+type BudgetPeriod = Literal["daily", "weekly", "monthly"]
+type BudgetAction = Literal["block", "downgrade"]
 
 Usd = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=6)]
 
@@ -45,7 +45,7 @@ class _Budgeted(_In):
         self.budgets = {self.budget_period or "monthly": self.budget_usd}
         return self
 
-    def _reset(self, fields: tuple[str, ...]) -> frozenset[str]:
+    def reset(self, fields: tuple[str, ...]) -> frozenset[str]:
         """The fields sent as null: reset to their defaults."""
         return frozenset(f for f in fields if f in self.model_fields_set and getattr(self, f) is None)
 
@@ -63,21 +63,6 @@ class KeyIn(_Budgeted):
     )
     metadata: dict[str, str | None] | None = Field(default=None, description="merged on update")
     expires_at: float | None = Field(default=None, description="epoch seconds; null: never expires")
-
-    def spec(self) -> KeySpec:
-        return KeySpec(
-            tenant=self.tenant,
-            name=self.name,
-            models=tuple(self.models) if self.models is not None else None,
-            limits=self.limits,
-            budgets=self.budgets,
-            budget_action=self.budget_action,
-            metadata=self.metadata,
-            expires_at=self.expires_at,
-            reset=self._reset(
-                ("name", "models", "limits", "budgets", "budget_action", "metadata", "expires_at")
-            ),
-        )
 
 
 class RotateIn(_In):
@@ -98,30 +83,9 @@ class KeyOut(BaseModel):
     metadata: dict[str, str]
     replaced_by: str | None
 
-    @classmethod
-    def of(cls, r: KeyRecord) -> KeyOut:
-        return cls(
-            key_id=r.key_id,
-            tenant=r.tenant,
-            name=r.name,
-            status=r.status,
-            created_at=r.created_at,
-            expires_at=r.expires_at,
-            models=list(r.models),
-            limits=dict(r.limits),
-            budgets=dict(r.budgets),
-            budget_action=r.budget_action,
-            metadata=dict(r.metadata),
-            replaced_by=r.replaced_by,
-        )
-
 
 class IssuedKeyOut(KeyOut):
     key: str = Field(description="the key itself: shown this once, stored only as its sha256")
-
-    @classmethod
-    def issued(cls, issued: IssuedKey) -> IssuedKeyOut:
-        return cls(key=issued.key, **KeyOut.of(issued.record).model_dump())
 
 
 class KeyList(BaseModel):
@@ -134,15 +98,6 @@ class TenantIn(_Budgeted):
     name: str | None = Field(default=None, max_length=256)
     metadata: dict[str, str | None] | None = Field(default=None, description="merged on update")
 
-    def spec(self) -> TenantSpec:
-        return TenantSpec(
-            name=self.name,
-            budgets=self.budgets,
-            budget_action=self.budget_action,
-            metadata=self.metadata,
-            reset=self._reset(("name", "budgets", "budget_action", "metadata")),
-        )
-
 
 class TenantOut(BaseModel):
     tenant: str
@@ -151,17 +106,6 @@ class TenantOut(BaseModel):
     budgets: dict[BudgetPeriod, Decimal]
     budget_action: BudgetAction
     metadata: dict[str, str]
-
-    @classmethod
-    def of(cls, r: TenantRecord) -> TenantOut:
-        return cls(
-            tenant=r.tenant,
-            name=r.name,
-            created_at=r.created_at,
-            budgets=dict(r.budgets),
-            budget_action=r.budget_action,
-            metadata=dict(r.metadata),
-        )
 
 
 class TenantList(BaseModel):
@@ -178,30 +122,12 @@ class BudgetRowOut(BaseModel):
     percent: Decimal
     action: BudgetAction
 
-    @classmethod
-    def of(cls, r: BudgetStatus) -> BudgetRowOut:
-        used = r.spent_usd * 100 / r.budget_usd if r.budget_usd else Decimal(100)
-        return cls(
-            scope=r.scope,
-            id=r.id,
-            period=r.period,
-            period_key=r.period_key,
-            budget_usd=r.budget_usd,
-            spent_usd=r.spent_usd,
-            percent=used.quantize(Decimal("0.1")),
-            action=r.action,
-        )
-
 
 class OverrideOut(BaseModel):
     action: BudgetAction
     reason: str
     since: float
     until: float | None
-
-    @classmethod
-    def of(cls, o: BudgetOverride | None) -> OverrideOut | None:
-        return None if o is None else cls(action=o.action, reason=o.reason, since=o.since, until=o.until)
 
 
 class BudgetReport(BaseModel):

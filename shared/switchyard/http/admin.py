@@ -11,18 +11,25 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from switchyard.api.admin import (
     BudgetReport,
-    BudgetRowOut,
     IssuedKeyOut,
     KeyIn,
     KeyList,
     KeyOut,
-    OverrideOut,
     RotateIn,
     TenantIn,
     TenantList,
     TenantOut,
 )
 from switchyard.budgets.service import Scope
+from switchyard.http.admin_views import (
+    budget_row_out,
+    issued_out,
+    key_out,
+    key_spec,
+    override_out,
+    tenant_out,
+    tenant_spec,
+)
 from switchyard.http.deps import gateway_of, require_admin_key, router_settings
 from switchyard.keys.virtual import KeyService
 
@@ -35,24 +42,24 @@ def key_service(request: Request) -> KeyService:
 
 @router.post("/keys", status_code=201)
 async def create_key(body: KeyIn, request: Request) -> IssuedKeyOut:
-    return IssuedKeyOut.issued(await key_service(request).create(body.spec()))
+    return issued_out(await key_service(request).create(key_spec(body)))
 
 
 @router.get("/keys")
 async def list_keys(request: Request, tenant: str = Query(min_length=1)) -> KeyList:
-    return KeyList(data=[KeyOut.of(r) for r in await key_service(request).list_keys(tenant)])
+    return KeyList(data=[key_out(r) for r in await key_service(request).list_keys(tenant)])
 
 
 @router.get("/keys/{key_id}")
 async def show_key(key_id: str, request: Request) -> KeyOut:
-    return KeyOut.of(await key_service(request).show(key_id))
+    return key_out(await key_service(request).show(key_id))
 
 
 @router.patch("/keys/{key_id}")
 async def update_key(key_id: str, body: KeyIn, request: Request) -> KeyOut:
-    record = await key_service(request).update(key_id, body.spec())
+    record = await key_service(request).update(key_id, key_spec(body))
     gateway_of(request).auth.forget(key_id)
-    return KeyOut.of(record)
+    return key_out(record)
 
 
 @router.post("/keys/{key_id}/rotate", status_code=201)
@@ -62,7 +69,7 @@ async def rotate_key(key_id: str, request: Request, body: RotateIn | None = None
     grace_s = router_settings(request).key_rotation_grace_s if grace is None else grace
     issued = await key_service(request).rotate(key_id, grace_s)
     gateway.auth.forget(key_id)
-    return IssuedKeyOut.issued(issued)
+    return issued_out(issued)
 
 
 @router.post("/keys/{key_id}/revoke", status_code=204)
@@ -76,22 +83,22 @@ async def revoke_key(key_id: str, request: Request) -> Response:
 @router.put("/tenants/{tenant}")
 async def put_tenant(tenant: str, body: TenantIn, request: Request) -> TenantOut:
     """Create the tenant, or update it: fields left out stay as they are."""
-    return TenantOut.of(await key_service(request).set_tenant(tenant, body.spec()))
+    return tenant_out(await key_service(request).set_tenant(tenant, tenant_spec(body)))
 
 
 @router.patch("/tenants/{tenant}")
 async def update_tenant(tenant: str, body: TenantIn, request: Request) -> TenantOut:
-    return TenantOut.of(await key_service(request).set_tenant(tenant, body.spec(), create=False))
+    return tenant_out(await key_service(request).set_tenant(tenant, tenant_spec(body), create=False))
 
 
 @router.get("/tenants")
 async def list_tenants(request: Request) -> TenantList:
-    return TenantList(data=[TenantOut.of(t) for t in await key_service(request).tenants()])
+    return TenantList(data=[tenant_out(t) for t in await key_service(request).tenants()])
 
 
 @router.get("/tenants/{tenant}")
 async def show_tenant(tenant: str, request: Request) -> TenantOut:
-    return TenantOut.of(await key_service(request).tenant(tenant))
+    return tenant_out(await key_service(request).tenant(tenant))
 
 
 @router.get("/budgets")
@@ -111,5 +118,5 @@ async def budgets(request: Request, tenant: str | None = None) -> BudgetReport:
         scopes += [Scope.key(k.key_id, k.budgets, k.budget_action) for k in records if k.budgets]
     rows = await service.status(scopes)
     return BudgetReport(
-        override=OverrideOut.of(await service.override()), data=[BudgetRowOut.of(r) for r in rows]
+        override=override_out(await service.override()), data=[budget_row_out(r) for r in rows]
     )

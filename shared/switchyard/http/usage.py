@@ -8,7 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from switchyard.api.usage import SavingOut, UsageReport, UsageRowOut
+from switchyard.api.usage import UsageReport
+from switchyard.http.admin_views import saving_out, usage_row_out
 from switchyard.http.deps import gateway_of, require_admin_key, require_client_key
 from switchyard.state.ports import UsageDelta
 from switchyard.usage.report import GroupBy, grouped, read
@@ -63,7 +64,7 @@ def _report(
         start=first,
         end=last,
         group_by=group_by,
-        data=[UsageRowOut.of(r) for r in rows],
-        total=UsageRowOut.of(total),
-        savings=[SavingOut.of(s) for s in cheaper],
+        data=[usage_row_out(r) for r in rows],
+        total=usage_row_out(total),
+        savings=[saving_out(s) for s in cheaper],
     )
