@@ -6,11 +6,13 @@ import random
 
 from switchyard.config.routing import ProviderConfig, RoutingConfig
 from switchyard.providers.anthropic import ANTHROPIC_BASE_URL, AnthropicProvider
+from switchyard.providers.azure_openai import AZURE_API_VERSION, AzureOpenAIProvider
 from switchyard.providers.base import Provider
 from switchyard.providers.http import Upstream
 from switchyard.providers.mock import MockProvider
 from switchyard.providers.openai import OPENAI_BASE_URL, OpenAIProvider
 from switchyard.providers.openai_compatible import OpenAICompatibleProvider
+from switchyard.providers.perplexity import PERPLEXITY_BASE_URL, PerplexityProvider
 
 
 def build_providers(
@@ -32,5 +34,14 @@ def _build(cfg: ProviderConfig, client: Upstream, rng: random.Random | None) -> 
         case "openai_compatible":
             # ProviderConfig guarantees a base_url for this kind.
             return OpenAICompatibleProvider(client, cfg.base_url or "", stream_usage=cfg.stream_usage)
+        case "azure_openai":
+            return AzureOpenAIProvider(
+                client,
+                cfg.base_url or "",
+                api_version=cfg.api_version or AZURE_API_VERSION,
+                stream_usage=cfg.stream_usage,
+            )
+        case "perplexity":
+            return PerplexityProvider(client, cfg.base_url or PERPLEXITY_BASE_URL)
         case "mock":
             return MockProvider(cfg.mock, rng=rng)
