@@ -91,6 +91,7 @@ class Call:
     query: dict[str, str] = field(default_factory=dict)
     # Bedrock calls: None when the SigV4 signature checked out, else what was wrong with it.
     sigv4_problem: str | None = None
+    raw_path: str = ""  # ``path`` as it came on the wire, still percent-encoded
 
     @property
     def model(self) -> str | None:
@@ -374,7 +375,10 @@ class FakeUpstream:
         headers = {k.lower(): v for k, v in request.headers.items()}
         path = request.path[len(name) + 1 :]
         query = dict(request.query)
-        call = Call(name, request.method, path, headers, body, raw, time.monotonic(), reply, query, sigv4)
+        raw_path = request.raw_path.partition("?")[0][len(name) + 1 :]
+        call = Call(
+            name, request.method, path, headers, body, raw, time.monotonic(), reply, query, sigv4, raw_path
+        )
         with self._lock:
             self._calls.append(call)
 

@@ -16,7 +16,9 @@ from typing import Any, Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-ProviderKindName = Literal["openai", "anthropic", "openai_compatible", "azure_openai", "perplexity", "mock"]
+ProviderKindName = Literal[
+    "openai", "anthropic", "openai_compatible", "azure_openai", "perplexity", "bedrock", "mock"
+]
 Strategy = Literal["priority", "weighted"]
 
 
@@ -62,11 +64,16 @@ class ProviderConfig(_Strict):
     stream_usage: bool = True
     # Azure OpenAI: the data-plane ``api-version`` query parameter of every call.
     api_version: str | None = None
+    # Amazon Bedrock: the region whose runtime endpoint is called and whose SigV4 scope signs it
+    # (checked when the adapter is built: an unset ``${VAR}`` here leaves the provider out first).
+    region: str | None = None
 
     @model_validator(mode="after")
     def _needs_base_url(self) -> Self:
         if self.kind in ("openai_compatible", "azure_openai") and not self.base_url:
             raise ValueError(f"an {self.kind} provider needs base_url")
+        if self.kind == "bedrock" and not self.region:
+            raise ValueError("a bedrock provider needs region")
         return self
 
 

@@ -20,6 +20,9 @@ _CONTEXT_MARKERS = (
     "too many tokens",
     "input is too long",
     "context window",  # Cloudflare Workers AI: "... exceeded this model context window limit"
+    "context limit",  # Bedrock: "input length and `max_tokens` exceed context limit"
+    "too many input tokens",  # Bedrock
+    "input tokens exceed",  # Bedrock (Nova): "Input Tokens Exceeded"
 )
 _QUOTA_MARKERS = ("insufficient_quota", "billing", "quota", "credit balance")
 _CONTENT_MARKERS = (
