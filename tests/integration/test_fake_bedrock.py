@@ -53,8 +53,11 @@ def test_boto3_converse_is_accepted_and_parsed(fake_upstream: FakeUpstream, sdk:
 
 def test_boto3_decodes_the_event_stream(fake_upstream: FakeUpstream, sdk: Any) -> None:
     fake_upstream.script("br", Reply.ok("Hello there.", input_tokens=9, output_tokens=4))
-    answer = sdk.converse_stream(modelId=MODEL, messages=MESSAGES)
-    events = list(answer["stream"])
+    stream = sdk.converse_stream(modelId=MODEL, messages=MESSAGES)["stream"]
+    try:
+        events = list(stream)
+    finally:
+        stream.close()
     kinds = [next(iter(e)) for e in events]
     assert kinds[0] == "messageStart" and kinds[-2:] == ["messageStop", "metadata"]
     text = "".join(e["contentBlockDelta"]["delta"]["text"] for e in events if "contentBlockDelta" in e)
@@ -68,8 +71,12 @@ def test_boto3_sees_stream_exceptions_and_error_statuses(fake_upstream: FakeUpst
         Reply.stream_exception_after(2, "throttlingException"),
         Reply.error(400, "Input is too long for requested model.", error_type="ValidationException"),
     )
+    stream = sdk.converse_stream(modelId=MODEL, messages=MESSAGES)["stream"]
     with pytest.raises(EventStreamError) as streamed:
-        list(sdk.converse_stream(modelId=MODEL, messages=MESSAGES)["stream"])
+        try:
+            list(stream)
+        finally:
+            stream.close()  # the connection, which the failed stream left checked out
     assert streamed.value.response["Error"]["Code"] == "throttlingException"
     with pytest.raises(ClientError) as buffered:
         sdk.converse(modelId=MODEL, messages=MESSAGES)
