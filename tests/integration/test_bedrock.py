@@ -59,7 +59,7 @@ def config(fake: FakeUpstream, **models: Any) -> dict[str, Any]:
 
 
 async def serve(fake: FakeUpstream, gateway: GatewayFactory, **models: Any) -> httpx.AsyncClient:
-    return await gateway(config(fake, **models), environment=AWS_ENV)  # type: ignore[no-any-return]
+    return await gateway(config(fake, **models), environment=AWS_ENV)
 
 
 async def ask(client: httpx.AsyncClient, model: str = "haiku", **fields: Any) -> httpx.Response:
@@ -161,8 +161,8 @@ async def test_images_tools_and_tool_results_become_converse_blocks(
             {
                 "toolSpec": {
                     "name": "get_weather",
-                    "inputSchema": {"json": spec["parameters"]},  # type: ignore[index]
-                    "description": spec["description"],  # type: ignore[index]
+                    "inputSchema": {"json": spec["parameters"]},
+                    "description": spec["description"],
                 }
             }
         ],

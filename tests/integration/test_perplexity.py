@@ -49,7 +49,7 @@ def search_reply(size: str = "medium", **extra: Any) -> Reply:
 
 async def perplexity(fake: FakeUpstream, gateway: GatewayFactory) -> httpx.AsyncClient:
     config = shipped_provider(fake, "perplexity")
-    return await gateway(config, environment={"PERPLEXITY_API_KEY": PPLX_KEY})  # type: ignore[no-any-return]
+    return await gateway(config, environment={"PERPLEXITY_API_KEY": PPLX_KEY})
 
 
 async def ask(client: httpx.AsyncClient, model: str = "sonar", **fields: Any) -> httpx.Response:
