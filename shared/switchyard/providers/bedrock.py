@@ -90,9 +90,9 @@ class BedrockProvider:
         translation.end()
 
     def _url(self, target: Target, action: str) -> str:
-        # The model id is one path segment. "/" (in ARNs) is escaped; ":" is left as it is,
-        # since the aiohttp transport would unescape "%3A" before sending, and the signature must
-        # be computed over the path exactly as it goes on the wire.
+        # The model id is one path segment. "/" (in ARNs) is escaped; ":" is left as it is, since
+        # the aiohttp transport would unescape "%3A" before sending, and AWS builds the canonical
+        # request from the path as it receives it: the signature must cover the path as sent.
         model = quote(target.upstream_model, safe=":")
         return f"{base_url(target, self._default_base_url)}/model/{model}/{action}"
 

@@ -3,10 +3,10 @@
 Bedrock names the failure in the ``x-amzn-ErrorType`` header (``ThrottlingException:<namespace>``)
 and in a stream's exception events (``:exception-type: throttlingException``), with a JSON body
 ``{"message": ...}``. Each name stands for the HTTP status of the row of the error table it
-belongs to, and the usual classification (``classify_status``) does the rest: throttling and
-service quotas are rate limits, a model not ready or the service unavailable is overload, a
-validation error about the input's length is a context-length error, other validation errors are
-the caller's, access and signature errors are auth.
+belongs to, and the usual classification (``classify_status``) does the rest: throttling is a rate
+limit, an exceeded service quota a quota (its message says "quota"), a model not ready or the
+service unavailable is overload, a validation error about the input's length is a context-length
+error, other validation errors are the caller's, access and signature errors are auth.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from switchyard.providers.classify import classify_status
 # Exception name (lower case) → the status of its row of the error table.
 _AS_STATUS: dict[str, int] = {
     "throttlingexception": 429,
-    "servicequotaexceededexception": 429,  # its message names the quota: quota_exceeded
+    "servicequotaexceededexception": 429,
     "modelnotreadyexception": 503,
     "serviceunavailableexception": 503,
     "internalserverexception": 500,
