@@ -26,7 +26,7 @@ help:
 	@echo "make lint      ruff check (complexity bound), ruff format --check, mypy, import contract"
 	@echo "make validate  sam validate --lint (region $(REGION))"
 	@echo "make build     sam build (layers for python3.13 arm64)"
-	@echo "make bench     benchmarks: overhead + throughput, streaming TTFB, AWS calls per request, limits under fan-out"
+	@echo "make bench     benchmarks: overhead + throughput, streaming TTFB, AWS calls per request, jobs, limits under fan-out, Bedrock client"
 	@echo "make deploy    sam build, then sam deploy --guided"
 	@echo "make clean     remove build and tool caches (keeps .venv)"
 
@@ -85,6 +85,7 @@ bench: venv
 	$(PY) benchmarks/aws_calls.py
 	$(PY) benchmarks/jobs.py
 	$(PY) benchmarks/fanout.py
+	$(PY) benchmarks/bedrock_client.py
 	@echo "cold start at Lambda's CPU share (root, cgroup v1): $(PY) benchmarks/coldstart.py --help"
 
 deploy: build

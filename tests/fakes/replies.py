@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Dialect = Literal["openai", "anthropic"]
+Dialect = Literal["openai", "anthropic", "bedrock"]
 ReplyKind = Literal["ok", "error", "stall", "malformed", "drop", "drop_mid_body", "stream"]
 
 DEFAULT_CONTENT = "Hello from the fake upstream."
@@ -53,6 +53,14 @@ class Reply:
     stall_s: float = 30.0
     drop_after: int | None = None  # streams: SSE events written before the connection is dropped
     stall_after: int | None = None  # streams: SSE events written before the stream stalls
+    # Web search answers (Perplexity): top-level ``citations`` and ``search_results``, and usage
+    # fields beyond the token counts (search_context_size, num_search_queries, ...).
+    citations: tuple[str, ...] = ()
+    search_results: tuple[Mapping[str, Any], ...] = ()
+    usage_extra: Mapping[str, Any] = field(default_factory=dict)
+    # Bedrock streams: an exception event (e.g. "throttlingException") after this many events.
+    stream_exception: str | None = None
+    exception_after: int = 0
 
     # -- success -------------------------------------------------------------------------------
 
@@ -105,6 +113,36 @@ class Reply:
             input_tokens=input_tokens,
             output_tokens=output_tokens,
         )
+
+    @classmethod
+    def search(
+        cls,
+        content: str,
+        *,
+        citations: list[str] | tuple[str, ...] = (),
+        search_results: list[Mapping[str, Any]] | tuple[Mapping[str, Any], ...] = (),
+        usage_extra: Mapping[str, Any] | None = None,
+        input_tokens: int = 11,
+        output_tokens: int = 7,
+    ) -> Reply:
+        """A web search answer as Perplexity gives it: OpenAI's shape plus ``citations`` (URLs the
+        text's ``[n]`` markers point at), ``search_results`` and search usage. Streamed, the
+        first and the finishing chunk carry citations and results, and the finishing chunk the
+        usage, whether or not ``stream_options`` asked for it."""
+        return cls(
+            "ok",
+            content=content,
+            citations=tuple(citations),
+            search_results=tuple(search_results),
+            usage_extra=dict(usage_extra or {"search_context_size": "low"}),
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+        )
+
+    @classmethod
+    def stream_exception_after(cls, events: int, exception: str, content: str = DEFAULT_CONTENT) -> Reply:
+        """Bedrock: a stream that sends ``events`` events, then the named exception event."""
+        return cls("stream", content=content, stream_exception=exception, exception_after=events)
 
     # -- failures ------------------------------------------------------------------------------
 
@@ -263,7 +301,17 @@ def _openai_usage(reply: Reply) -> dict[str, Any]:
         "completion_tokens": reply.output_tokens,
         "total_tokens": prompt + reply.output_tokens,
         "prompt_tokens_details": {"cached_tokens": reply.cache_read_tokens},
+        **reply.usage_extra,
     }
+
+
+def _search_fields(reply: Reply) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if reply.citations:
+        fields["citations"] = list(reply.citations)
+    if reply.search_results:
+        fields["search_results"] = [dict(r) for r in reply.search_results]
+    return fields
 
 
 def _openai_tool_calls(reply: Reply) -> list[dict[str, Any]]:
@@ -296,6 +344,7 @@ def _openai_completion(reply: Reply, *, model: str, seq: int) -> dict[str, Any]:
         ],
         "usage": _openai_usage(reply),
         "system_fingerprint": "fp_fake",
+        **_search_fields(reply),
     }
 
 
@@ -342,6 +391,8 @@ def sse_events(
     """The SSE events of a streamed answer, one encoded event per item."""
     if dialect == "anthropic":
         yield from _anthropic_events(reply, model=model, seq=seq)
+    elif reply.citations or reply.search_results:
+        yield from _search_events(reply, model=model, seq=seq)
     else:
         yield from _openai_events(reply, model=model, seq=seq, include_usage=include_usage)
 
@@ -382,6 +433,31 @@ def _openai_events(reply: Reply, *, model: str, seq: int, include_usage: bool) -
                 "usage": _openai_usage(reply),
             }
         )
+    yield b"data: [DONE]\n\n"
+
+
+def _search_events(reply: Reply, *, model: str, seq: int) -> Iterator[bytes]:
+    """Perplexity's stream: OpenAI chunks, with citations and search results on the first and the
+    finishing chunk, and usage on the finishing chunk (no separate usage chunk)."""
+    created = int(time.time())
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        obj = {
+            "id": f"pplx-fake-{seq}",
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [choice],
+            **extra,
+        }
+        return _data(obj)
+
+    pieces = _pieces(reply.content) or [""]
+    yield chunk({"role": "assistant", "content": pieces[0]}, **_search_fields(reply))
+    for piece in pieces[1:]:
+        yield chunk({"content": piece})
+    yield chunk({}, "stop", usage=_openai_usage(reply), **_search_fields(reply))
     yield b"data: [DONE]\n\n"
 
 

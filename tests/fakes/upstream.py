@@ -6,6 +6,12 @@ test "providers", each under its own path prefix ``/<name>``:
     POST /<name>/v1/chat/completions   OpenAI Chat Completions (JSON, or SSE with ``stream: true``)
     POST /<name>/v1/messages           Anthropic Messages (JSON, or SSE events)
     GET  /<name>/v1/models             OpenAI model list
+    POST /<name>/model/<id>/converse   Amazon Bedrock Converse (and ``converse-stream``: the binary
+                                       event stream), SigV4 checked (:mod:`fakes.bedrock`)
+
+Any other path under ``/<name>/`` that ends like one of these is served the same way, so a
+provider's own URL shape (Azure's ``/openai/deployments/<d>/chat/completions?api-version=…``,
+Cloudflare's ``/client/v4/accounts/<id>/ai/v1/chat/completions``) can be kept as configured.
 
 Each name has a queue of scripted :class:`Reply` values, consumed one per completion call, then a
 default (a valid completion unless :meth:`FakeUpstream.set_default` says otherwise). Every call is
@@ -28,7 +34,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -36,7 +42,8 @@ from typing import Any, Self
 import yaml
 from aiohttp import web
 
-from fakes.constants import FAKE_KEY_ENV
+from fakes import bedrock
+from fakes.constants import FAKE_KEY, FAKE_KEY_ENV
 from fakes.replies import MALFORMED_BODY, Dialect, Reply, completion_body, error_body, sse_events
 
 # Fast, test-sized defaults for the routing config the fake writes (override per test).
@@ -54,7 +61,19 @@ _ENDPOINTS: dict[tuple[str, str], Dialect | None] = {
     ("POST", "chat/completions"): "openai",
     ("POST", "messages"): "anthropic",
     ("GET", "models"): None,
+    ("POST", "converse"): "bedrock",
+    ("POST", "converse-stream"): "bedrock",
 }
+
+
+def _endpoint(method: str, tail: str) -> tuple[str, str] | None:
+    """The endpoint a path tail names: itself, or the endpoint it ends with."""
+    if (method, tail) in _ENDPOINTS:
+        return (method, tail)
+    for key in _ENDPOINTS:
+        if key[0] == method and tail.endswith("/" + key[1]):
+            return key
+    return None
 
 
 @dataclass(frozen=True)
@@ -69,18 +88,28 @@ class Call:
     raw: bytes
     time: float  # time.monotonic() on arrival
     reply: str  # the kind of reply it got
+    query: dict[str, str] = field(default_factory=dict)
+    # Bedrock calls: None when the SigV4 signature checked out, else what was wrong with it.
+    sigv4_problem: str | None = None
+    raw_path: str = ""  # ``path`` as it came on the wire, still percent-encoded
 
     @property
     def model(self) -> str | None:
-        return self.body.get("model") if isinstance(self.body, dict) else None
+        """The model the body names, or for Bedrock the model id in the path."""
+        if isinstance(self.body, dict) and "model" in self.body:
+            return str(self.body["model"])
+        if self.path.startswith("/model/"):
+            return self.path[len("/model/") :].rpartition("/")[0]
+        return None
 
     @property
     def api_key(self) -> str | None:
-        """The key the caller presented (``Authorization: Bearer`` or ``x-api-key``)."""
+        """The key the caller presented (``Authorization: Bearer``, ``x-api-key`` or Azure's
+        ``api-key``)."""
         auth = self.headers.get("authorization", "")
         if auth.lower().startswith("bearer "):
             return auth[7:]
-        return self.headers.get("x-api-key")
+        return self.headers.get("x-api-key") or self.headers.get("api-key")
 
 
 class FakeUpstream:
@@ -153,6 +182,7 @@ class FakeUpstream:
         self._release = asyncio.Event()
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{name}/v1/{tail:.*}", self._handle)
+        app.router.add_route("*", "/{name}/{tail:.*}", self._handle)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         try:
@@ -324,8 +354,8 @@ class FakeUpstream:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        endpoint = (request.method, tail)
-        if endpoint not in _ENDPOINTS:
+        endpoint = _endpoint(request.method, tail)
+        if endpoint is None:
             self._record(name, request, raw, body, "not_found")
             err = {"error": {"message": "Unknown path", "type": "invalid_request_error", "code": None}}
             return web.json_response(err, status=404)
@@ -333,16 +363,63 @@ class FakeUpstream:
         if dialect is None:
             self._record(name, request, raw, body, "models")
             return self._models_response(name)
+        if dialect == "bedrock":
+            return await self._bedrock(request, name, raw, body, stream=endpoint[1] == "converse-stream")
         reply = self._next_reply(name)
         self._record(name, request, raw, body, reply.kind)
         return await self._render(request, reply, dialect, body)
 
-    def _record(self, name: str, request: web.Request, raw: bytes, body: Any, reply: str) -> None:
+    def _record(
+        self, name: str, request: web.Request, raw: bytes, body: Any, reply: str, sigv4: str | None = None
+    ) -> None:
         headers = {k.lower(): v for k, v in request.headers.items()}
         path = request.path[len(name) + 1 :]
-        call = Call(name, request.method, path, headers, body, raw, time.monotonic(), reply)
+        query = dict(request.query)
+        raw_path = request.raw_path.partition("?")[0][len(name) + 1 :]
+        call = Call(
+            name, request.method, path, headers, body, raw, time.monotonic(), reply, query, sigv4, raw_path
+        )
         with self._lock:
             self._calls.append(call)
+
+    async def _bedrock(
+        self, request: web.Request, name: str, raw: bytes, body: Any, *, stream: bool
+    ) -> web.StreamResponse:
+        """Converse and ConverseStream: the caller must sign with SigV4 (or present the fake key
+        as a Bedrock API key), as Bedrock refuses anything else with a 403."""
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        if headers.get("authorization") == f"Bearer {FAKE_KEY}":
+            problem = None
+        else:
+            raw_path = request.raw_path.partition("?")[0]
+            problem = bedrock.check_sigv4(request.method, raw_path, request.query_string, headers, raw)
+        if problem is not None:
+            reply = Reply.error(403, f"Signature rejected: {problem}", error_type="InvalidSignatureException")
+            self._record(name, request, raw, body, "error", problem)
+            return await self._render(request, reply, "bedrock", body)
+        reply = self._next_reply(name)
+        self._record(name, request, raw, body, reply.kind)
+        if stream and reply.kind in ("ok", "stream"):
+            return await self._bedrock_stream(request, reply)
+        return await self._render(request, reply, "bedrock", body)
+
+    async def _bedrock_stream(self, request: web.Request, reply: Reply) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": bedrock.EVENTSTREAM, **reply.headers})
+        await response.prepare(request)
+        name = request.match_info["name"]
+        try:
+            for written, event in enumerate(bedrock.stream_events(reply)):
+                if reply.drop_after is not None and written >= reply.drop_after:
+                    _close(request)
+                    self._stream_ended(name, "dropped")
+                    return response
+                await response.write(event)
+            await response.write_eof()
+        except ConnectionError:
+            self._stream_ended(name, "client_closed")
+            return response
+        self._stream_ended(name, "complete")
+        return response
 
     def _models_response(self, name: str) -> web.Response:
         with self._lock:
@@ -357,6 +434,8 @@ class FakeUpstream:
             await asyncio.sleep(reply.latency_s)
         model = body.get("model", "unknown") if isinstance(body, dict) else "unknown"
         seq = next(self._seq)
+        if dialect == "bedrock" and reply.kind in ("ok", "stream", "error", "malformed"):
+            return _bedrock_response(request, reply)
         match reply.kind:
             case "ok" | "stream":
                 wants_stream = isinstance(body, dict) and body.get("stream") is True
@@ -439,7 +518,18 @@ def _presented_key(request: web.Request) -> str:
     auth = request.headers.get("Authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:]
-    return request.headers.get("x-api-key", "")
+    return request.headers.get("x-api-key") or request.headers.get("api-key", "")
+
+
+def _bedrock_response(request: web.Request, reply: Reply) -> web.StreamResponse:
+    """A buffered Bedrock answer, or its failure in Bedrock's shape."""
+    match reply.kind:
+        case "ok" | "stream":
+            return web.json_response(bedrock.converse_body(reply), headers=dict(reply.headers))
+        case "error":
+            headers = {**bedrock.error_headers(reply), **reply.headers}
+            return web.json_response(bedrock.error_body(reply), status=reply.status, headers=headers)
+    return web.Response(body=MALFORMED_BODY, content_type="application/json")
 
 
 def _close(request: web.Request) -> None:

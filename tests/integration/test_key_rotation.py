@@ -161,3 +161,57 @@ def test_a_secret_without_keys_rotates_as_a_no_op(secrets: Any) -> None:
     value = json.loads(secrets.get_secret_value(SecretId=arn, VersionId=token)["SecretString"])
     assert value == {"primary": "", "backup": ""}
     assert provider.seen == [] and events == []
+
+
+_AZURE = "https://acme.openai.azure.com"
+_CLOUDFLARE = "https://api.cloudflare.com/client/v4"
+_VERIFY = f"{_CLOUDFLARE}/user/tokens/verify"
+_PERPLEXITY = "https://api.perplexity.ai"
+KEY_CHECKS = [
+    ("openai", "https://api.openai.com/v1", "GET", "https://api.openai.com/v1/models", "bearer"),
+    ("anthropic", "https://api.anthropic.com", "GET", "https://api.anthropic.com/v1/models", "x-api-key"),
+    ("azure_openai", _AZURE, "GET", f"{_AZURE}/openai/models?api-version=2024-10-21", "api-key"),
+    (
+        "openai_compatible",
+        f"{_CLOUDFLARE}/accounts/a1/ai/v1",
+        "GET",
+        f"{_CLOUDFLARE}/user/tokens/verify",
+        "bearer",
+    ),
+    (
+        "perplexity",
+        "https://api.perplexity.ai",
+        "POST",
+        "https://api.perplexity.ai/chat/completions",
+        "bearer",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kind", "base_url", "method", "url", "auth"), KEY_CHECKS)
+def test_each_provider_kind_is_asked_the_cheapest_question_its_key_must_pass(
+    kind: str, base_url: str, method: str, url: str, auth: str
+) -> None:
+    """Rotation tests a promoted key where it works: a provider without a models list (Perplexity),
+    or with its own auth header (Azure OpenAI) or token check (Cloudflare), gets the right call."""
+    seen: list[httpx.Request] = []
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={})
+
+    test = models_endpoint_test(httpx.Client(transport=httpx.MockTransport(upstream)))
+    provider = {
+        "kind": kind,
+        "base_url": base_url,
+        "api_version": "2024-10-21" if kind == "azure_openai" else None,
+    }
+    assert test(ProviderConfig.model_validate(provider), "sk-promoted")
+    [request] = seen
+    assert (request.method, str(request.url)) == (method, url)
+    presented = {
+        "bearer": request.headers.get("authorization"),
+        "x-api-key": request.headers.get("x-api-key"),
+        "api-key": request.headers.get("api-key"),
+    }[auth]
+    assert presented in ("sk-promoted", "Bearer sk-promoted")

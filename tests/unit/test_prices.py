@@ -121,3 +121,24 @@ def test_aggregates_of_many_costs_stay_exact() -> None:
     one = cost_usd(Usage(prompt_tokens=7, completion_tokens=3), price)  # 7*0.15 + 3*0.60 = 2.85 / 1e6
     assert one == Decimal("0.00000285")
     assert sum([one] * 100_000, Decimal(0)) == Decimal("0.285")
+
+
+@pytest.mark.parametrize(
+    ("model", "expected_input"),
+    [
+        ("amazon.nova-lite-v1:0", "0.06"),
+        ("us.amazon.nova-lite-v1:0", "0.06"),  # a geographic profile: its model's price
+        ("apac.anthropic.claude-haiku-4-5-20251001-v1:0", "1.1"),
+        ("global.anthropic.claude-haiku-4-5-20251001-v1:0", "1.0"),  # global profiles: their own
+        ("arn:aws:bedrock:eu-west-1:123456789012:inference-profile/eu.amazon.nova-micro-v1:0", "0.035"),
+        ("arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0", "0.8"),
+    ],
+)
+def test_bedrock_profile_ids_and_arns_find_their_models_price(model: str, expected_input: str) -> None:
+    price = load_prices().lookup("bedrock", model)
+    assert price is not None and price.input == Decimal(expected_input)
+
+
+def test_an_application_inference_profile_is_not_guessed() -> None:
+    arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5"
+    assert load_prices().lookup("bedrock", arn) is None

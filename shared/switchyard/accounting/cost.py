@@ -17,7 +17,10 @@ _PER_TOKEN = Decimal(1_000_000)
 ZERO = Decimal(0)
 
 
-def cost_usd(usage: Usage | None, price: Price | None) -> Decimal:
+def cost_usd(usage: Usage | None, price: Price | None, *, requests: int = 1) -> Decimal:
+    """What ``usage`` cost at ``price``: its tokens, and the fees of ``requests`` answered
+    requests (a web search's per-request fee, at the search context size the usage reports, and
+    its search queries)."""
     if usage is None or price is None:
         return ZERO
     cached = usage.cached_tokens
@@ -30,8 +33,11 @@ def cost_usd(usage: Usage | None, price: Price | None) -> Decimal:
         + cached * (price.cached_input if price.cached_input is not None else price.input)
         + written * (price.cache_write if price.cache_write is not None else price.input)
         + usage.completion_tokens * price.output
+        + (usage.citation_tokens or 0) * (price.citation or ZERO)
+        + (usage.reasoning_tokens or 0) * (price.reasoning or ZERO)
     )
-    return total / _PER_TOKEN
+    fees = requests * price.request_fee(usage.search_context_size)
+    return total / _PER_TOKEN + fees + (usage.num_search_queries or 0) * price.search_query
 
 
 def format_usd(amount: Decimal) -> str:

@@ -164,6 +164,13 @@ class Usage(_Open):
     prompt_tokens_details: PromptTokensDetails | None = None
     # Anthropic prompt-cache writes, which OpenAI has no field for (LiteLLM uses the same name).
     cache_creation_input_tokens: int | None = None
+    # Web search (Perplexity's usage fields): the per-request fee depends on the search context
+    # size; deep research also bills search queries, and citation and reasoning tokens, none of
+    # which prompt_tokens or completion_tokens include.
+    search_context_size: str | None = None
+    num_search_queries: int | None = None
+    citation_tokens: int | None = None
+    reasoning_tokens: int | None = None
 
     @property
     def cached_tokens(self) -> int:

@@ -178,7 +178,7 @@ class Budgets:
         self._clock = clock
         self._ttl_s = ttl_s  # how long the global override and a tenant's budgets are trusted
         self._locals: dict[str, _Local] = {}
-        self._unit_prices: dict[str, tuple[Decimal, Decimal]] = {}
+        self._unit_prices: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
         self._contexts: dict[str, tuple[float, BudgetOverride | None, TenantRecord | None]] = {}
         self._cheap = frozenset(config.downgrade.values())
         self._quiet_until = -math.inf
@@ -247,21 +247,24 @@ class Budgets:
 
     def estimate(self, request: ChatRequest, model: str) -> Decimal:
         """The most ``request`` can cost on ``model``'s route: its prompt estimate and its output
-        limit (or ``estimate_output_tokens``) at the route's highest prices."""
+        limit (or ``estimate_output_tokens``) at the route's highest prices, and the highest
+        per-request fee (a web search's; search queries and citation tokens are not known
+        before the answer)."""
         default_output = self._config.estimate_output_tokens
         output = (request.output_limit or default_output) * (request.n or 1)
         prompt = estimate_tokens(request, default_output) - output
-        price_in, price_out = self._unit_price(model)
-        return (prompt * price_in + output * price_out) / _PER_TOKEN
+        price_in, price_out, fee = self._unit_price(model)
+        return (prompt * price_in + output * price_out) / _PER_TOKEN + fee
 
-    def _unit_price(self, model: str) -> tuple[Decimal, Decimal]:
+    def _unit_price(self, model: str) -> tuple[Decimal, Decimal, Decimal]:
         known = self._unit_prices.get(model)
         if known is None:
-            highest_in = highest_out = ZERO
+            highest_in = highest_out = highest_fee = ZERO
             for _, price in route_prices(self._table, model, self._prices):
                 highest_in = max(highest_in, price.input, price.cache_write or ZERO)
                 highest_out = max(highest_out, price.output)
-            known = self._unit_prices[model] = (highest_in, highest_out)
+                highest_fee = max(highest_fee, price.highest_request_fee)
+            known = self._unit_prices[model] = (highest_in, highest_out, highest_fee)
         return known
 
     # ------------------------------------------------------------------------ the store

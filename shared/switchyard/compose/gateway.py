@@ -114,7 +114,7 @@ async def open_gateway(
     keys = ProviderKeys(config, settings.environment, max_age_s=settings.secrets_max_age_s)
     router = Router(
         table,
-        build_providers(config, client),
+        build_providers(config, client, environment=settings.environment),
         breakers,
         keys,
         config.retry,

@@ -22,6 +22,8 @@ from switchyard.config.routing import Price
 SHIPPED_PRICES = Path(__file__).with_name("prices.yaml")
 
 _DATED = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2})$")
+# Bedrock's geographic inference profile ids: the model id behind a region-group prefix.
+_PROFILE = re.compile(r"^(?:us|eu|apac|us-gov|jp|au|ca)\.(.+)$")
 
 
 class PriceTable(BaseModel):
@@ -33,8 +35,13 @@ class PriceTable(BaseModel):
 
     def lookup(self, provider: str, model: str) -> Price | None:
         """The entry for ``model`` as served by ``provider`` (None: not in this table)."""
+        model = model.rpartition("/")[2] if model.startswith("arn:") else model
         undated = _DATED.sub("", model)
-        for name in (f"{provider}/{model}", model, f"{provider}/{undated}", undated):
+        names = [f"{provider}/{model}", model, f"{provider}/{undated}", undated]
+        profile = _PROFILE.match(model)
+        if profile is not None:  # a Bedrock cross-region profile: its model's price
+            names += [f"{provider}/{profile.group(1)}", profile.group(1)]
+        for name in names:
             price = self.models.get(name)
             if price is not None:
                 return price

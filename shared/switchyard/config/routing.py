@@ -17,7 +17,9 @@ from typing import Any, Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-ProviderKindName = Literal["openai", "anthropic", "openai_compatible", "mock"]
+ProviderKindName = Literal[
+    "openai", "anthropic", "openai_compatible", "azure_openai", "perplexity", "bedrock", "mock"
+]
 Strategy = Literal["priority", "weighted"]
 
 
@@ -61,21 +63,59 @@ class ProviderConfig(_Strict):
     # Ask OpenAI-dialect upstreams for usage in streams (``stream_options.include_usage``); off
     # for the few compatible servers that reject the option (usage is then estimated).
     stream_usage: bool = True
+    # Azure OpenAI: the data-plane ``api-version`` query parameter of every call.
+    api_version: str | None = None
+    # Amazon Bedrock: the region whose runtime endpoint is called and whose SigV4 scope signs it
+    # (checked when the adapter is built: an unset ``${VAR}`` here leaves the provider out first).
+    region: str | None = None
 
     @model_validator(mode="after")
     def _needs_base_url(self) -> Self:
-        if self.kind == "openai_compatible" and not self.base_url:
-            raise ValueError("an openai_compatible provider needs base_url")
+        if self.kind in ("openai_compatible", "azure_openai") and not self.base_url:
+            raise ValueError(f"an {self.kind} provider needs base_url")
+        if self.kind == "bedrock" and not self.region:
+            raise ValueError("a bedrock provider needs region")
         return self
 
 
+class SearchFees(_Strict):
+    """USD per request of a web search model, by the search context size it used (Perplexity
+    bills a fee per request on top of tokens: more context retrieved, higher fee)."""
+
+    low: Decimal = Field(ge=0)
+    medium: Decimal = Field(ge=0)
+    high: Decimal = Field(ge=0)
+
+
 class Price(_Strict):
-    """USD per 1M tokens."""
+    """USD per 1M tokens, and the fees some models add per request or per search query (USD
+    each)."""
 
     input: Decimal = Decimal(0)
     output: Decimal = Decimal(0)
     cached_input: Decimal | None = None
     cache_write: Decimal | None = None
+    # Tokens a web search model reports apart from prompt and completion (Perplexity's deep
+    # research): sources it read, and its reasoning. Unpriced: free.
+    citation: Decimal | None = None
+    reasoning: Decimal | None = None
+    request: Decimal = Field(default=Decimal(0), ge=0)  # a flat fee per answered request
+    search: SearchFees | None = None  # the per-request fee by search context size, on top
+    search_query: Decimal = Field(default=Decimal(0), ge=0)  # per search query the answer ran
+
+    def request_fee(self, search_context_size: str | None) -> Decimal:
+        """What one answered request costs besides its tokens; a search of unknown size is
+        billed as ``low`` (Perplexity's default)."""
+        if self.search is None:
+            return self.request
+        fees = self.search
+        by_size = {"medium": fees.medium, "high": fees.high}
+        return self.request + by_size.get(search_context_size or "", fees.low)
+
+    @property
+    def highest_request_fee(self) -> Decimal:
+        """The most one request can owe besides its tokens and search queries (for estimates)."""
+        return self.request_fee("high")
 
 
 class RateLimits(_Strict):

@@ -37,6 +37,12 @@ from switchyard.api.chat import (
     ToolCall,
     Usage,
 )
+from switchyard.dialects.anthropic_search import (
+    citations_of,
+    search_options,
+    search_results,
+    server_tool_use,
+)
 from switchyard.errors import InvalidRequestError
 from switchyard.providers.classify import bad_response
 
@@ -73,6 +79,7 @@ def chat_request_from_anthropic(request: AnthropicRequest) -> ChatRequest:
         tool_choice=_from_tool_choice(request),
         parallel_tool_calls=False if _no_parallel(request) else None,
         cache=request.cache,
+        **search_options(request.model_extra),
     )
 
 
@@ -171,11 +178,15 @@ def _no_parallel(request: AnthropicRequest) -> bool:
 
 
 def anthropic_response_from_chat(completion: ChatCompletion) -> AnthropicResponse:
-    """The Anthropic-shaped answer for a caller speaking Anthropic (first choice only)."""
+    """The Anthropic-shaped answer for a caller speaking Anthropic (first choice only); a web
+    search answer's sources as :mod:`anthropic_search` says."""
     choice = completion.choices[0] if completion.choices else None
+    results = search_results(completion.model_extra)
     content: list[ContentBlock] = []
     if choice and choice.message.content:
-        content.append(TextBlock(text=choice.message.content))
+        citations = citations_of(choice.message.model_extra, results)
+        text = TextBlock(text=choice.message.content, **({"citations": citations} if citations else {}))
+        content.append(text)
     for call in (choice.message.tool_calls if choice else None) or ():
         try:
             arguments = json.loads(call.function.arguments or "{}")
@@ -191,6 +202,7 @@ def anthropic_response_from_chat(completion: ChatCompletion) -> AnthropicRespons
         content=content,
         stop_reason=STOP_REASONS.get(reason, "end_turn") if reason else None,
         usage=anthropic_usage(completion.usage or Usage()),
+        **({"search_results": results} if results else {}),
     )
 
 
@@ -201,9 +213,11 @@ def message_id(completion_id: str) -> str:
 def anthropic_usage(usage: Usage) -> AnthropicUsage:
     """OpenAI usage in Anthropic's terms, where input_tokens excludes cache reads and writes."""
     read, write = usage.cached_tokens, usage.cache_creation_input_tokens
+    searches = server_tool_use(usage)
     return AnthropicUsage(
         input_tokens=max(0, usage.prompt_tokens - read - (write or 0)),
         output_tokens=usage.completion_tokens,
         cache_read_input_tokens=read,
         cache_creation_input_tokens=write,
+        **({"server_tool_use": searches} if searches else {}),
     )

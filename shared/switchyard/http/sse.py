@@ -17,6 +17,7 @@ from pydantic_core import to_json
 from switchyard.api.chat import Usage
 from switchyard.api.stream import ChatCompletionChunk, ToolCallDelta
 from switchyard.dialects.anthropic import STOP_REASONS, anthropic_usage, message_id
+from switchyard.dialects.anthropic_search import anthropic_citations, search_results
 from switchyard.errors import SwitchyardError
 from switchyard.http.errors import error_body
 
@@ -86,7 +87,18 @@ class AnthropicWriter:
     content blocks in the order they arrive; the stop reason and usage wait for the end, since
     OpenAI-dialect upstreams send usage after the finish reason."""
 
-    __slots__ = ("_block", "_blocks", "_fallback_id", "_model", "_next", "_open_kind", "_started", "_stop")
+    __slots__ = (
+        "_block",
+        "_blocks",
+        "_cited",
+        "_fallback_id",
+        "_model",
+        "_next",
+        "_open_kind",
+        "_results",
+        "_started",
+        "_stop",
+    )
 
     def __init__(self, *, fallback_id: str, model: str) -> None:
         self._fallback_id = fallback_id
@@ -97,9 +109,12 @@ class AnthropicWriter:
         self._open_kind: str | None = None
         self._blocks: dict[int, int] = {}  # tool-call index → block index
         self._stop: str | None = None
+        self._results: list[Any] | None = None  # a web search's results (anthropic_search)
+        self._cited: set[str] = set()
 
     def chunk(self, chunk: ChatCompletionChunk) -> bytes:
         out = [] if self._started else [self._start(chunk.id, chunk.model)]
+        self._results = search_results(chunk.model_extra) or self._results
         for choice in chunk.choices:
             if choice.index != 0:
                 continue  # Anthropic has one answer per message
@@ -109,6 +124,8 @@ class AnthropicWriter:
                 if self._open_kind != "text":
                     out.append(self._open({"type": "text", "text": ""}, "text"))
                 out.append(self._delta(self._block, {"type": "text_delta", "text": text}))
+            if delta.model_extra and delta.model_extra.get("annotations"):
+                out.extend(self._citations(delta.model_extra["annotations"]))
             for call in delta.tool_calls or ():
                 out.extend(self._tool(call))
             if choice.finish_reason:
@@ -120,7 +137,10 @@ class AnthropicWriter:
         out.append(self._close())
         counts = anthropic_usage(usage).model_dump(exclude_none=True)
         delta = {"stop_reason": self._stop or "end_turn", "stop_sequence": None}
-        out.append(_event("message_delta", {"type": "message_delta", "delta": delta, "usage": counts}))
+        event: dict[str, Any] = {"type": "message_delta", "delta": delta, "usage": counts}
+        if self._results:
+            event["search_results"] = self._results
+        out.append(_event("message_delta", event))
         out.append(cost_comment(cost))
         out.append(_event("message_stop", {"type": "message_stop"}))
         return b"".join(out)
@@ -158,6 +178,19 @@ class AnthropicWriter:
         if function is not None and function.arguments:
             partial = {"type": "input_json_delta", "partial_json": function.arguments}
             out.append(self._delta(self._blocks[call.index], partial))
+        return out
+
+    def _citations(self, annotations: Any) -> list[bytes]:
+        """``citations_delta`` events on the open text block, once per source (a citation needs
+        the text it belongs to: none without an open text block)."""
+        if self._open_kind != "text":
+            return []
+        out = []
+        for citation in anthropic_citations(annotations, self._results):
+            if citation["url"] not in self._cited:
+                self._cited.add(citation["url"])
+                delta = {"type": "citations_delta", "citation": citation}
+                out.append(self._delta(self._block, delta))
         return out
 
     def _open(self, block: dict[str, Any], kind: str) -> bytes:

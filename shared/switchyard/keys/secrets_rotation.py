@@ -32,6 +32,8 @@ from switchyard.events import KEY_ROTATED
 
 PROVIDER_TAG = "switchyard:provider"
 _ANTHROPIC_VERSION = "2023-06-01"
+_AZURE_API_VERSION = "2024-10-21"
+_CLOUDFLARE_API = "api.cloudflare.com"
 
 KeyTest = Callable[[ProviderConfig, str], bool]
 Publish = Callable[[str, dict[str, Any]], None]
@@ -42,20 +44,38 @@ class RotationError(Exception):
 
 
 def models_endpoint_test(client: httpx.Client) -> KeyTest:
-    """A key is good when the provider's models endpoint answers 200 with it."""
+    """A key is good when a call that needs it answers 200: the provider's models list where it
+    has one (:func:`key_check`)."""
 
     def test(provider: ProviderConfig, key: str) -> bool:
-        base = (provider.base_url or "").rstrip("/")
-        if provider.kind == "anthropic":
-            url, headers = f"{base}/v1/models", {"x-api-key": key, "anthropic-version": _ANTHROPIC_VERSION}
-        else:
-            url, headers = f"{base}/models", {"Authorization": f"Bearer {key}"}
+        request = key_check(provider, key)
         try:
-            return client.get(url, headers=headers).status_code == 200
+            return client.send(request).status_code == 200
         except httpx.HTTPError:
             return False
 
     return test
+
+
+def key_check(provider: ProviderConfig, key: str) -> httpx.Request:
+    """The cheapest call that proves ``key`` works with ``provider``: its models list (Anthropic,
+    OpenAI and the compatible ones, Azure OpenAI with its api-key header and api-version), the token
+    check of Cloudflare's API, and for Perplexity, which lists no models, a one-token answer."""
+    base = (provider.base_url or "").rstrip("/")
+    bearer = {"Authorization": f"Bearer {key}"}
+    match provider.kind:
+        case "anthropic":
+            headers = {"x-api-key": key, "anthropic-version": _ANTHROPIC_VERSION}
+            return httpx.Request("GET", f"{base}/v1/models", headers=headers)
+        case "azure_openai":
+            params = {"api-version": provider.api_version or _AZURE_API_VERSION}
+            return httpx.Request("GET", f"{base}/openai/models", params=params, headers={"api-key": key})
+        case "perplexity":
+            body = {"model": "sonar", "max_tokens": 1, "messages": [{"role": "user", "content": "ping"}]}
+            return httpx.Request("POST", f"{base}/chat/completions", json=body, headers=bearer)
+    if httpx.URL(base).host == _CLOUDFLARE_API:
+        return httpx.Request("GET", f"https://{_CLOUDFLARE_API}/client/v4/user/tokens/verify", headers=bearer)
+    return httpx.Request("GET", f"{base}/models", headers=bearer)
 
 
 class Rotator:

@@ -19,6 +19,10 @@ _CONTEXT_MARKERS = (
     "prompt is too long",
     "too many tokens",
     "input is too long",
+    "context window",  # Cloudflare Workers AI: "... exceeded this model context window limit"
+    "context limit",  # Bedrock: "input length and `max_tokens` exceed context limit"
+    "too many input tokens",  # Bedrock
+    "input tokens exceed",  # Bedrock (Nova): "Input Tokens Exceeded"
 )
 _QUOTA_MARKERS = ("insufficient_quota", "billing", "quota", "credit balance")
 _CONTENT_MARKERS = (
@@ -106,6 +110,8 @@ def _error_fields(body: bytes) -> tuple[str, str]:
         return body[:2000].decode("utf-8", "replace").lower(), ""
     if isinstance(data, list) and data:  # Gemini's OpenAI endpoint wraps the error in a list
         data = data[0]
+    if isinstance(data, dict) and isinstance(data.get("errors"), list) and data["errors"]:
+        data = data["errors"][0]  # Cloudflare's API envelope: {"errors": [{"code", "message"}]}
     err = data.get("error", data) if isinstance(data, dict) else data
     if isinstance(err, dict):
         parts = [str(err.get(k, "")) for k in ("code", "type", "message", "status")]

@@ -10,7 +10,7 @@ from switchyard.providers.openai import OpenAIProvider
 # "property ... is unsupported" from Groq and Perplexity): ``metadata`` and ``store`` belong to
 # OpenAI's stored completions (and ``metadata`` carries Switchyard's own mock_* keys), so they are
 # dropped. ``stream_options`` is dropped for every buffered call in OpenAIProvider.chat.
-_UNSUPPORTED = frozenset({"metadata", "store"})
+UNSUPPORTED = frozenset({"metadata", "store"})
 
 
 class OpenAICompatibleProvider(OpenAIProvider):
@@ -20,4 +20,4 @@ class OpenAICompatibleProvider(OpenAIProvider):
     def __init__(self, client: Upstream, default_base_url: str, *, stream_usage: bool = True) -> None:
         super().__init__(client, default_base_url, stream_usage=stream_usage)
 
-    _drop = _UNSUPPORTED
+    _drop = UNSUPPORTED

@@ -14,7 +14,8 @@ connection when the body was not read to its end, so the provider stops generati
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable, Mapping
+from contextlib import aclosing
 
 import httpx
 
@@ -26,12 +27,15 @@ from switchyard.providers.http import Upstream, parsed_url
 from switchyard.providers.sse import SSEDecoder, SSEEvent
 
 
-def _timeout(target: Target) -> httpx.Timeout:
+def stream_timeouts(target: Target) -> httpx.Timeout:
     # Reads are timed here (first bytes, then idle), not by the transport: its read timeout would
     # be one number for both phases.
     connect = min(target.connect_timeout_s, target.timeout_s)
     return httpx.Timeout(connect=connect, read=None, write=target.timeout_s, pool=target.timeout_s)
 
+
+# A failed answer (status, body, headers) as the error to raise.
+StatusClassifier = Callable[[int, bytes, Mapping[str, str]], ProviderError]
 
 _HEADERS = {
     "content-type": "application/json",
@@ -60,14 +64,33 @@ async def open_sse(
     """POST ``body`` and yield the answer's SSE events; any failure becomes a classified
     ProviderError (a non-2xx status as for buffered calls, a dropped connection ``bad_response``,
     silence past either clock ``timeout``). Use it inside ``contextlib.aclosing``."""
-    loop = asyncio.get_running_loop()
     request = httpx.Request(
         "POST",
         parsed_url(url),
         content=body,
         headers={**headers, **_HEADERS},
-        extensions={"timeout": _timeout(target).as_dict()},
+        extensions={"timeout": stream_timeouts(target).as_dict()},
     )
+    decoder = SSEDecoder()
+    async with aclosing(stream_body(client, target, request)) as chunks:
+        async for chunk in chunks:
+            for event in decoder.feed(chunk):
+                yield event
+    for event in decoder.flush():
+        yield event
+
+
+async def stream_body(
+    client: Upstream,
+    target: Target,
+    request: httpx.Request,
+    *,
+    classify: StatusClassifier = classify_status,
+) -> AsyncGenerator[bytes]:
+    """Send ``request`` and yield its 2xx body as it arrives, under the two clocks; a non-2xx
+    answer is raised as ``classify`` says. The response is closed on every path. Use it inside
+    ``contextlib.aclosing``; the request should carry :func:`stream_timeouts`."""
+    loop = asyncio.get_running_loop()
     deadline = loop.time() + target.timeout_s
     try:
         async with asyncio.timeout_at(deadline):
@@ -81,8 +104,7 @@ async def open_sse(
         if response.status_code >= 300:
             async with asyncio.timeout_at(deadline):
                 content = await response.aread()
-            raise classify_status(response.status_code, content, response.headers)
-        decoder = SSEDecoder()
+            raise classify(response.status_code, content, response.headers)
         chunks = aiter(response.aiter_bytes())
         while True:
             async with asyncio.timeout_at(deadline):
@@ -91,10 +113,7 @@ async def open_sse(
                 break
             started = True
             deadline = loop.time() + target.stream_idle_timeout_s
-            for event in decoder.feed(chunk):
-                yield event
-        for event in decoder.flush():
-            yield event
+            yield chunk
     except TimeoutError as exc:
         raise stream_timeout(target, started=started) from exc
     except httpx.HTTPError as exc:

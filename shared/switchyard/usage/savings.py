@@ -43,19 +43,20 @@ def savings(
 ) -> list[Saving]:
     """One saving per public model whose traffic a cheaper deployment of its route could have
     served for at least ``minimum_share`` of its spend less, largest first."""
-    by_model: dict[str, tuple[Decimal, int, int, int]] = {}
+    by_model: dict[str, tuple[Decimal, int, int, int, int]] = {}
     total = ZERO
     for d in deltas:
-        spend, prompt, completion, cached = by_model.get(d.model, (ZERO, 0, 0, 0))
+        spend, prompt, completion, cached, answered = by_model.get(d.model, (ZERO, 0, 0, 0, 0))
         by_model[d.model] = (
             spend + d.cost_usd,
             prompt + d.prompt_tokens,
             completion + d.completion_tokens,
             cached + d.cached_tokens,
+            answered + max(0, d.requests - d.errors - d.cache_hits),
         )
         total += d.cost_usd
     found: list[Saving] = []
-    for model, (spend, prompt, completion, cached) in by_model.items():
+    for model, (spend, prompt, completion, cached, answered) in by_model.items():
         if spend <= 0:
             continue
         usage = Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
@@ -63,7 +64,8 @@ def savings(
             usage = usage.model_copy(update={"prompt_tokens_details": {"cached_tokens": cached}})
         best: tuple[Decimal, str] | None = None
         for cand, price in _route(table, model, downgrade, prices):
-            cost = cost_usd(usage, price)
+            # Per-request fees (a web search's) count once for every request that was answered.
+            cost = cost_usd(usage, price, requests=answered)
             if best is None or cost < best[0]:
                 best = (cost, f"{cand.provider_name}/{cand.deployment.model}")
         if best is None or spend - best[0] <= spend * minimum_share:
