@@ -36,10 +36,13 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(5)
 
 
-def start_gateway(stack: ExitStack, workdir: Path, up_port: int, gw_port: int) -> None:
+def start_gateway(
+    stack: ExitStack, workdir: Path, up_port: int, gw_port: int, *, tree: Path | None = None
+) -> None:
     """The local runtime on ``gw_port`` with one model, ``bench``, served by the OpenAI-dialect
     upstream on ``up_port``; in-memory state, as DESIGN §10 measures the gateway (DynamoDB calls
     are counted by benchmarks/aws_calls.py instead)."""
+    workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "bench.yaml"
     config.write_text(
         textwrap.dedent(
@@ -60,4 +63,6 @@ def start_gateway(stack: ExitStack, workdir: Path, up_port: int, gw_port: int) -
         "SWITCHYARD_LOCAL_STATE": "memory",
         "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO"),
     }
+    if tree is not None:  # another checkout's package (benchmarks/pipeline_versus.py)
+        env["PYTHONPATH"] = str(tree / "shared")
     start(stack, [PY, "-m", "switchyard.local"], env=env)
