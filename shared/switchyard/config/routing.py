@@ -8,6 +8,7 @@ with the mock provider until real keys are set.
 from __future__ import annotations
 
 import fnmatch
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -247,13 +248,46 @@ def load_routing_config(
     instead, so ``gpt-4o-mini`` still answers on a fresh machine and says ``x-switchyard-provider:
     mock-standin``.
     """
-    raw: Any = yaml.safe_load(_expand(path.read_text(encoding="utf-8"), environment))
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: the routing config must be a mapping")
-    config = _with_secret_names(RoutingConfig.model_validate(raw), environment)
+    config = _parsed(path, environment)
     if mock_unconfigured:
         config = _with_mock_standins(config, environment)
     return _without_unavailable(config, environment)
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """A provider the mock stands in for (``mock_unconfigured``): its name, the upstream models
+    it would have served, and the environment variables that would configure it."""
+
+    provider: str
+    models: tuple[str, ...]
+    needs: tuple[str, ...]
+
+
+def mock_standins(path: Path, environment: dict[str, str]) -> list[StandIn]:
+    """The providers of the config at ``path`` that ``load_routing_config(mock_unconfigured=True)``
+    replaces with the mock stand-in, in config order."""
+    config = _parsed(path, environment)
+    standins = []
+    for name, provider in config.providers.items():
+        if provider.kind == "mock" or provider_available(provider, environment):
+            continue
+        deployments = [d for route in config.models.values() for d in route.deployments]
+        models = {d.model for d in deployments if d.provider == name}
+        models |= {w.pattern for w in config.wildcards if w.provider == name}
+        if not models:
+            continue
+        key = provider.api_key
+        needs = [*provider.requires_env, *([key.env] if key is not None and key.env else [])]
+        standins.append(StandIn(name, tuple(sorted(models)), tuple(needs)))
+    return standins
+
+
+def _parsed(path: Path, environment: dict[str, str]) -> RoutingConfig:
+    raw: Any = yaml.safe_load(_expand(path.read_text(encoding="utf-8"), environment))
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: the routing config must be a mapping")
+    return _with_secret_names(RoutingConfig.model_validate(raw), environment)
 
 
 def _with_secret_names(config: RoutingConfig, environment: dict[str, str]) -> RoutingConfig:

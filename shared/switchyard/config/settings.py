@@ -96,6 +96,10 @@ class Settings(BaseModel):
     # the template its tables come from (None: the checkout's template.yaml).
     local_state: Literal["dynamodb", "memory"] = "dynamodb"
     template_path: Path | None = None
+    # ``make run`` only: where its master key, saved state and metrics file live, and whether EMF
+    # metric lines go to that file (the default) or to the terminal.
+    state_dir: Path = Path(".switchyard")
+    local_metrics: Literal["file", "stdout"] = "file"
     # Async jobs (docs/jobs.md): the queue (None: an in-process queue, for tests), how long
     # records live, how long a worker's claim holds, the largest batch one POST /v1/jobs takes.
     jobs_queue_url: str | None = None
@@ -148,6 +152,8 @@ _STATE_ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "metrics_namespace",
     "SWITCHYARD_LOCAL_STATE": "local_state",
     "SWITCHYARD_TEMPLATE": "template_path",
+    "SWITCHYARD_STATE_DIR": "state_dir",
+    "SWITCHYARD_LOCAL_METRICS": "local_metrics",
     "SWITCHYARD_PRICES": "prices_path",
     "SWITCHYARD_KEY_CACHE_TTL_S": "key_cache_ttl_s",
     "SWITCHYARD_BUDGET_CACHE_TTL_S": "budget_cache_ttl_s",

@@ -25,6 +25,7 @@ from werkzeug.serving import make_server
 import switchyard
 from switchyard.config.settings import Settings
 from switchyard.local.moto_gate import MotoGate
+from switchyard.local.snapshot import FILE_NAME, Definitions, Restored, Snapshots
 from switchyard.local.template import (
     DEFAULT_PREFIX,
     DEFAULT_REGION,
@@ -103,7 +104,8 @@ def client(service: str, endpoint: str) -> Any:
 def provision(
     endpoint: str, template_path: Path = DEFAULT_TEMPLATE, *, prefix: str = DEFAULT_PREFIX
 ) -> LocalResources:
-    """Create every table (with its TTL) and queue of the template on ``endpoint``."""
+    """Create every table (with its TTL) and queue of the template on ``endpoint``; those that
+    exist already (put back from a saved state) are kept as they are."""
     template = load_template(template_path)
     resources = template.get("Resources") or {}
     logical_tables = [rid for rid, res in resources.items() if res.get("Type") == TABLE]
@@ -111,18 +113,22 @@ def provision(
     queues: dict[str, str] = {}
     dynamodb, sqs = client("dynamodb", endpoint), client("sqs", endpoint)
     try:
+        existing = set(dynamodb.list_tables()["TableNames"])
+        ttls = {kwargs["TableName"]: kwargs for kwargs in ttl_definitions(template, prefix=prefix)}
         for logical_id, kwargs in zip(
             logical_tables, table_definitions(template, prefix=prefix), strict=True
         ):
-            dynamodb.create_table(**kwargs)
-            tables[logical_id] = kwargs["TableName"]
-        for kwargs in ttl_definitions(template, prefix=prefix):
-            dynamodb.update_time_to_live(**kwargs)
+            name = kwargs["TableName"]
+            if name not in existing:
+                dynamodb.create_table(**kwargs)
+                if name in ttls:
+                    dynamodb.update_time_to_live(**ttls[name])
+            tables[logical_id] = name
         by_name = {
             _queue_name(rid, res, prefix): rid for rid, res in resources.items() if res.get("Type") == QUEUE
         }
         for kwargs in queue_definitions(template, prefix=prefix):
-            url = sqs.create_queue(**kwargs)["QueueUrl"]
+            url = sqs.create_queue(**kwargs)["QueueUrl"]  # an existing one with these attributes: its URL
             queues[by_name.get(kwargs["QueueName"], kwargs["QueueName"])] = url
     finally:
         dynamodb.close()
@@ -148,22 +154,45 @@ def emulated_timeout(settings: Settings) -> float:
     )
 
 
+@dataclass(frozen=True)
+class LocalState:
+    settings: Settings  # with the emulated tables, queue and endpoint
+    saved_to: Path | None  # where the state is saved (None: kept in memory only)
+    restored: Restored  # what a previous run had saved there
+
+
 @contextmanager
-def local_state(settings: Settings) -> Iterator[Settings]:
-    """Settings whose state lives in DynamoDB on an embedded moto server, provisioned from the
-    template, for as long as the context lasts. Raises TemplateError, OSError (no template)."""
-    template = settings.template_path or DEFAULT_TEMPLATE
-    with moto_server() as endpoint:
-        resources = provision(endpoint, template)
-        yield settings.model_copy(
+def local_state(settings: Settings, state_dir: Path | None = None) -> Iterator[LocalState]:
+    """Settings whose state lives in DynamoDB and SQS on an embedded moto server, provisioned from
+    the template, for as long as the context lasts; with ``state_dir``, put back from what the last
+    run saved there and saved there while it runs and at the end (:mod:`switchyard.local.snapshot`).
+    Raises TemplateError, OSError (no template)."""
+    template_path = settings.template_path or DEFAULT_TEMPLATE
+    with emulated_aws() as aws:
+        snapshots = None
+        restored = Restored()
+        if state_dir is not None:
+            definitions = Definitions.of(load_template(template_path))
+            snapshots = Snapshots(state_dir / FILE_NAME, aws.gate, definitions)
+            restored = snapshots.restore()
+        resources = provision(aws.endpoint, template_path)
+        emulated = settings.model_copy(
             update={
                 "state_table": resources.tables["StateTable"],
                 "cache_table": resources.tables.get("CacheTable"),
                 "jobs_queue_url": resources.queues.get("JobsQueue"),
-                "aws_endpoint_url": endpoint,
+                "aws_endpoint_url": aws.endpoint,
                 "aws_region": DEFAULT_REGION,
-                # The emulator applies one request at a time in Python: on a busy machine a call
-                # can wait past the 1 s meant for DynamoDB, which is slowness, not an outage.
+                # The emulator applies DynamoDB requests one at a time in Python: on a busy machine a
+                # call can wait past the 1 s meant for DynamoDB, which is slowness, not an outage.
                 "state_timeout_s": emulated_timeout(settings),
             }
         )
+        if snapshots is None:
+            yield LocalState(emulated, None, restored)
+            return
+        snapshots.start()
+        try:
+            yield LocalState(emulated, snapshots.path, restored)
+        finally:
+            snapshots.stop()  # the last save: after the gateway and the poller have written theirs
