@@ -75,7 +75,7 @@ def write_section(path: Path, heading: str, text: str) -> None:
 
 def start_gateway(stack: ExitStack, workdir: Path, up_port: int, gw_port: int) -> None:
     """The local runtime on ``gw_port`` with one model, ``bench``, served by the OpenAI-dialect
-    upstream on ``up_port``; in-memory state, as DESIGN §10 measures the gateway (DynamoDB calls
+    upstream on ``up_port``; in-memory state, as the overhead targets measure the gateway (DynamoDB calls
     are counted by benchmarks/aws_calls.py instead)."""
     config = workdir / "bench.yaml"
     config.write_text(
