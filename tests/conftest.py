@@ -257,7 +257,9 @@ class LocalRuntimes:
         *,
         env: Mapping[str, str] | None = None,
         master_key: str = MASTER_KEY,
-        timeout_s: float = 30.0,
+        # Start-up is two processes importing a web stack and moto: on a shared 2-core machine
+        # under load it takes well over its usual few seconds.
+        timeout_s: float = 90.0,
         state_dir: Path | None = None,
     ) -> LocalRuntime:
         """A runtime on a free port with a clean environment (no provider keys unless ``env`` has

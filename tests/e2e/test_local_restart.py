@@ -5,6 +5,7 @@ reset`` starts clean."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -104,11 +105,35 @@ def test_a_key_its_usage_and_a_job_survive_a_clean_stop(
     assert usage(second, key["key"])["total"]["requests"] == 2
 
 
+def children(pid: int) -> list[int]:
+    found = Path(f"/proc/{pid}/task/{pid}/children")
+    if not found.exists():
+        pytest.skip("no /proc to find the emulation's process by")
+    return [int(child) for child in found.read_text().split()]
+
+
 def test_a_key_survives_a_sigkill(local_runtime: Callable[..., LocalRuntime], tmp_path: Path) -> None:
+    """kill -9 of the runtime: the emulation (its child) notices, saves and exits."""
     state_dir = tmp_path / "switchyard"
     first = local_runtime(state_dir=state_dir)
     key = create_key(first)
+    first.kill()
+
+    second = local_runtime(state_dir=state_dir)  # waits for the first one's last save
+    assert "restored " in second.output()
+    assert ask(second, key["key"])
+
+
+def test_a_key_survives_a_sigkill_of_every_process(
+    local_runtime: Callable[..., LocalRuntime], tmp_path: Path
+) -> None:
+    """kill -9 of the emulation too (a whole process group killed): the save of every second."""
+    state_dir = tmp_path / "switchyard"
+    first = local_runtime(state_dir=state_dir)
+    [emulation] = children(first.proc.pid)
+    key = create_key(first)
     saved(state_dir, key["key_id"])  # within about a second of its creation
+    os.kill(emulation, signal.SIGKILL)
     first.kill()
 
     second = local_runtime(state_dir=state_dir)

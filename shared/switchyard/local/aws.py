@@ -23,9 +23,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 import switchyard
-from switchyard.config.settings import Settings
 from switchyard.local.moto_gate import MotoGate
-from switchyard.local.snapshot import FILE_NAME, Definitions, Restored, Snapshots
 from switchyard.local.template import (
     DEFAULT_PREFIX,
     DEFAULT_REGION,
@@ -142,57 +140,3 @@ def _queue_name(logical_id: str, resource: dict[str, Any], prefix: str) -> str:
     if isinstance(name, str):
         return name
     return local_name(logical_id, prefix) + (".fifo" if props.get("FifoQueue") else "")
-
-
-LOCAL_STATE_TIMEOUT_S = 5.0
-
-
-def emulated_timeout(settings: Settings) -> float:
-    """The state call timeout on the emulator: the configured one if set, else a longer default."""
-    return (
-        settings.state_timeout_s if "state_timeout_s" in settings.model_fields_set else LOCAL_STATE_TIMEOUT_S
-    )
-
-
-@dataclass(frozen=True)
-class LocalState:
-    settings: Settings  # with the emulated tables, queue and endpoint
-    saved_to: Path | None  # where the state is saved (None: kept in memory only)
-    restored: Restored  # what a previous run had saved there
-
-
-@contextmanager
-def local_state(settings: Settings, state_dir: Path | None = None) -> Iterator[LocalState]:
-    """Settings whose state lives in DynamoDB and SQS on an embedded moto server, provisioned from
-    the template, for as long as the context lasts; with ``state_dir``, put back from what the last
-    run saved there and saved there while it runs and at the end (:mod:`switchyard.local.snapshot`).
-    Raises TemplateError, OSError (no template)."""
-    template_path = settings.template_path or DEFAULT_TEMPLATE
-    with emulated_aws() as aws:
-        snapshots = None
-        restored = Restored()
-        if state_dir is not None:
-            definitions = Definitions.of(load_template(template_path))
-            snapshots = Snapshots(state_dir / FILE_NAME, aws.gate, definitions)
-            restored = snapshots.restore()
-        resources = provision(aws.endpoint, template_path)
-        emulated = settings.model_copy(
-            update={
-                "state_table": resources.tables["StateTable"],
-                "cache_table": resources.tables.get("CacheTable"),
-                "jobs_queue_url": resources.queues.get("JobsQueue"),
-                "aws_endpoint_url": aws.endpoint,
-                "aws_region": DEFAULT_REGION,
-                # The emulator applies DynamoDB requests one at a time in Python: on a busy machine a
-                # call can wait past the 1 s meant for DynamoDB, which is slowness, not an outage.
-                "state_timeout_s": emulated_timeout(settings),
-            }
-        )
-        if snapshots is None:
-            yield LocalState(emulated, None, restored)
-            return
-        snapshots.start()
-        try:
-            yield LocalState(emulated, snapshots.path, restored)
-        finally:
-            snapshots.stop()  # the last save: after the gateway and the poller have written theirs

@@ -21,7 +21,6 @@ import uvicorn
 from pydantic import SecretStr
 
 from switchyard.config.settings import Settings
-from switchyard.http.app import create_app
 from switchyard.local.banner import Facts, banner
 from switchyard.local.terminal import PortInUseError, StandInHeader, bind, describe_standins, metrics_to_file
 
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
 SNAPSHOT_DIR = "state"
+CLAIM_WAIT_S = 10.0
 
 
 def local_settings(settings: Settings) -> Settings:
@@ -99,14 +99,17 @@ def _serve(stack: ExitStack, settings: Settings, listener: socket.socket) -> boo
     if settings.local_metrics == "file":
         facts["metrics"] = metrics_to_file(settings.state_dir)
     if settings.local_state == "dynamodb" and not settings.state_table:
-        # Imported here: moto is a development dependency and slow to import.
-        from switchyard.local.aws import local_state
+        from switchyard.local.emulator import local_state
         from switchyard.local.snapshot import holding
 
-        stack.enter_context(holding(settings.state_dir / SNAPSHOT_DIR))
-        local = stack.enter_context(local_state(settings, settings.state_dir / SNAPSHOT_DIR))
+        # A runtime killed a moment ago may still be saving its last state: let it finish.
+        claim = stack.enter_context(holding(settings.state_dir / SNAPSHOT_DIR, wait_s=CLAIM_WAIT_S))
+        emulation = stack.enter_context(local_state(settings, settings.state_dir / SNAPSHOT_DIR, claim=claim))
+        from switchyard.http.app import create_app  # loads while the emulation starts
+
+        local = emulation.wait()
         settings = local.settings
-        facts.update(saved_to=local.saved_to, restored=local.restored.summary())
+        facts.update(saved_to=local.saved_to, restored=local.restored)
     jobs_spend: Callable[[], float] | None = None
     if settings.jobs_queue_url:
         # The SQS worker, as Lambda would run it, on the emulated jobs queue.
@@ -116,6 +119,8 @@ def _serve(stack: ExitStack, settings: Settings, listener: socket.socket) -> boo
         poller.start()
         stack.callback(poller.stop)
         jobs_spend = poller.spent_usd
+    from switchyard.http.app import create_app
+
     app = create_app(settings)
     facts["budget"] = _cost_alarms(app, settings, jobs_spend)
     served: ASGIApp = app
@@ -155,6 +160,7 @@ def _stop_signals_end_the_server() -> Iterator[None]:
 
 def run(settings: Settings) -> int:
     """``make run``: the exit status."""
+    from switchyard.local.emulator import EmulatorError
     from switchyard.local.snapshot import StateDirBusy
 
     try:
@@ -173,6 +179,9 @@ def run(settings: Settings) -> int:
                 "directory?); stop it, or give this one its own SWITCHYARD_STATE_DIR",
                 file=sys.stderr,
             )
+            return 1
+        except EmulatorError as exc:
+            print(exc, file=sys.stderr)
             return 1
 
 

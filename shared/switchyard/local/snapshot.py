@@ -270,24 +270,30 @@ class StateDirBusy(Exception):
 
 
 @contextlib.contextmanager
-def holding(directory: Path) -> Iterator[None]:
-    """This process's claim on ``directory`` for as long as the context lasts (an advisory lock on
-    ``directory/lock``, released by the OS when the process ends, even by SIGKILL). Raises
-    :class:`StateDirBusy` if another process holds it."""
+def holding(directory: Path, *, wait_s: float = 0.0) -> Iterator[int]:
+    """This process's claim on ``directory`` for as long as the context lasts: an advisory lock on
+    ``directory/lock``, released by the OS when every process holding its file descriptor (yielded:
+    pass it on to a child that must hold the claim too) has ended, even by SIGKILL. Waits up to
+    ``wait_s`` for another holder to let go, then raises :class:`StateDirBusy`."""
     import fcntl
 
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     with (directory / "lock").open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            raise StateDirBusy(handle.read().strip() or "another process") from None
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.seek(0)
+                    raise StateDirBusy(handle.read().strip() or "another process") from None
+                time.sleep(0.1)
         handle.seek(0)
         handle.truncate()
         handle.write(f"process {os.getpid()}")
         handle.flush()
         try:
-            yield
+            yield handle.fileno()
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
