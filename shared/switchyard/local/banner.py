@@ -3,12 +3,14 @@ which provider, where state and metrics live, and a request to try."""
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 from switchyard.config.settings import PROVIDER_KEY_ENV, Settings
 
 _INDENT = " " * 18
+_WIDTH = 100
 
 
 @dataclass(frozen=True)
@@ -35,10 +37,14 @@ def banner(settings: Settings, facts: Facts) -> str:
         f"  provider keys:  {', '.join(real) if real else 'none set'}",
     ]
     if facts.standins:
-        lines += [
-            f"  stand-ins:      the mock answers for {facts.standins}",
-            f"{_INDENT}(its answers carry x-switchyard-stand-in: <provider>; set a key for the real one)",
-        ]
+        lines += textwrap.wrap(
+            f"the mock answers for {facts.standins} (its answers carry x-switchyard-stand-in: "
+            "<provider>; set a key for the real one)",
+            width=_WIDTH,
+            initial_indent="  stand-ins:      ",
+            subsequent_indent=_INDENT,
+            break_on_hyphens=False,
+        )
     lines += [
         f"  config:         {settings.config_path}",
         f"  state:          {_state_line(settings)}",
