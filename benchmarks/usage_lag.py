@@ -110,31 +110,28 @@ def router(
     return proc, http
 
 
-def stored(resources: Any) -> int:
-    from switchyard.local.aws import client
+def stored(dynamodb: Any, resources: Any) -> int:
     from switchyard.usage.recorder import day_of
 
-    dynamodb = client("dynamodb", resources.endpoint)
-    try:
-        items = dynamodb.query(
-            TableName=resources.tables["StateTable"],
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": f"usage#default#{day_of(time.time())}"}},
-            ConsistentRead=True,
-        )["Items"]
-    finally:
-        dynamodb.close()
+    items = dynamodb.query(
+        TableName=resources.tables["StateTable"],
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"usage#default#{day_of(time.time())}"}},
+        ConsistentRead=True,
+    )["Items"]
     return sum(int(item["requests"]["N"]) for item in items)
 
 
 def lambda_lags(flush_s: float, samples: int) -> dict[str, list[float]]:
-    from switchyard.local.aws import moto_server, provision
+    from switchyard.local.aws import client, moto_server, provision
 
     thawed: list[float] = []
     written: list[float] = []
     exited: list[float] = []
     with ExitStack() as stack:
         endpoint = stack.enter_context(moto_server())
+        dynamodb = client("dynamodb", endpoint)  # one client: making one takes longer than a poll
+        stack.callback(dynamodb.close)
         for i in range(samples):
             resources = provision(endpoint, prefix=f"lag{i}")
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
@@ -145,18 +142,18 @@ def lambda_lags(flush_s: float, samples: int) -> dict[str, list[float]]:
             proc.send_signal(signal.SIGCONT)
             arrived = time.monotonic()
             assert http.post("/v1/chat/completions", json=CHAT).status_code == 200
-            while stored(resources) < 1:
+            while stored(dynamodb, resources) < 1:
                 time.sleep(POLL_S)
             thawed.append(time.monotonic() - arrived)
             # The second request is held again; SIGTERM must write it before the process ends.
             stopping = time.monotonic()
             proc.terminate()
-            while stored(resources) < 2 and proc.poll() is None:
+            while stored(dynamodb, resources) < 2 and proc.poll() is None:
                 time.sleep(POLL_S)
             written.append(time.monotonic() - stopping)
             proc.wait(30)
             exited.append(time.monotonic() - stopping)
-            assert stored(resources) == 2, "SIGTERM did not write the held usage"
+            assert stored(dynamodb, resources) == 2, "SIGTERM did not write the held usage"
     return {
         "thawed_request_to_written_s": thawed,
         "sigterm_to_written_s": written,
