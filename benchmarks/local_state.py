@@ -3,8 +3,8 @@
 Starts, each in its own process on 127.0.0.1: a fake OpenAI upstream (0 ms; a second path answers
 503 overloaded), the local runtime as ``make run`` starts it (emulated DynamoDB and SQS, the jobs
 poller, the cost alarms), and the same runtime with ``SWITCHYARD_LOCAL_STATE=memory``. Both serve
-one routing config. Every workload runs in short rounds that alternate between the two runtimes,
-so that the machine's drift reaches both alike, and latency percentiles are pooled over the rounds:
+one routing config. Every workload alternates between the two runtimes (see :func:`measure`), so
+that the machine's drift reaches both alike:
 
 - buffered: a chat completion, at concurrency 1 and 20;
 - streamed: the time to the first SSE ``data:`` line of a streamed one, at concurrency 1 and 20;
@@ -14,7 +14,7 @@ so that the machine's drift reaches both alike, and latency percentiles are pool
 
 Goal: the emulated default within 1.5x of memory at p99 in every row.
 
-    .venv/bin/python benchmarks/local_state.py [--requests 400] [--rounds 5] [--write]
+    .venv/bin/python benchmarks/local_state.py [--requests 1000] [--write]
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 HEADING = "## make run: emulated AWS against in-memory state"
 GOAL = 1.5
+ROUND = 100  # requests per target in a round, above concurrency 1
 
 UPSTREAM = textwrap.dedent(
     """
@@ -171,9 +172,10 @@ async def closed_loop(
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-async def measure(urls: dict[str, str], total: int, rounds: int) -> dict[str, dict[str, dict[str, float]]]:
-    """For each workload: ``rounds`` rounds, each sending ``total // rounds`` requests to every
-    target in turn (the order flips every round)."""
+async def measure(urls: dict[str, str], total: int) -> dict[str, dict[str, dict[str, float]]]:
+    """For each workload, ``total`` requests per target, interleaved so that a burst of load from
+    elsewhere reaches both alike: at concurrency 1 request by request (the order flipping every
+    time), above it in rounds of ``ROUND`` requests per target."""
     results: dict[str, dict[str, dict[str, float]]] = {}
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -182,8 +184,8 @@ async def measure(urls: dict[str, str], total: int, rounds: int) -> dict[str, di
                 for _ in range(20):
                     await one(session, url, work)
             samples = {name: Samples() for name in urls}
-            per_round = max(work.concurrency, total // rounds)
-            for round_no in range(rounds):
+            per_round = 1 if work.concurrency == 1 else ROUND
+            for round_no in range(max(1, total // per_round)):
                 order = list(urls.items())
                 for name, url in order if round_no % 2 == 0 else reversed(order):
                     call = partial(one, session, url, work)
@@ -204,7 +206,7 @@ async def wait_ready(url: str, timeout_s: float = 60) -> None:
     raise RuntimeError(f"{url} did not become ready in {timeout_s} s")
 
 
-async def run(total: int, rounds: int) -> dict[str, Any]:
+async def run(total: int) -> dict[str, Any]:
     up_port = free_port()
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         workdir = Path(tmp)
@@ -220,7 +222,7 @@ async def run(total: int, rounds: int) -> dict[str, Any]:
         for url in urls.values():
             await wait_ready(url)
         load = os.getloadavg()[0]
-        results = await measure(urls, total, rounds)
+        results = await measure(urls, total)
         after = os.getloadavg()[0]
         write_ms = conditional_write_ms((workdir / "emulated" / "output.log").read_text(encoding="utf-8"))
     return {"results": results, "load_before": load, "load_after": after, "write_ms": write_ms}
@@ -261,7 +263,7 @@ def conditional_write_ms(output: str, writes: int = 200) -> float:
     return statistics.median(times)
 
 
-def section(measured: dict[str, Any], total: int, rounds: int) -> str:
+def section(measured: dict[str, Any], total: int) -> str:
     rows = []
     met = True
     for key, targets in measured["results"].items():
@@ -281,13 +283,14 @@ def section(measured: dict[str, Any], total: int, rounds: int) -> str:
     )
     return f"""{HEADING}
 
-`.venv/bin/python benchmarks/local_state.py --requests {total} --rounds {rounds} --write`: the local
-runtime as `make run` starts it (DynamoDB and SQS emulated by moto, the jobs poller long-polling the
-queue, the cost alarms) against the same runtime with `SWITCHYARD_LOCAL_STATE=memory`, one routing
-config, a fake upstream (0 ms) in a process of its own. Each row is {total} requests per runtime in
-{rounds} rounds that alternate between the two (after 20 warm-up requests each); the error row's
-model has one deployment that answers 503 (one upstream call and a breaker write per request), the
-failover row's model a 503 deployment before a good one (breaker threshold out of reach, so every
+`.venv/bin/python benchmarks/local_state.py --requests {total} --write`: the local runtime as
+`make run` starts it (DynamoDB and SQS emulated by moto in a child process, the jobs poller
+long-polling the queue, the cost alarms) against the same runtime with
+`SWITCHYARD_LOCAL_STATE=memory`, one routing config, a fake upstream (0 ms) in a process of its
+own. Each row is {total} requests per runtime, alternating between the two (request by request at
+concurrency 1, in rounds of {ROUND} above it; after 20 warm-up requests each). The error row's model
+has one deployment that answers 503 (one upstream call and a breaker write per request), the
+failover row's a 503 deployment before a good one (breaker threshold out of reach, so every
 request calls both). Latencies are to the whole answer, or to the first SSE `data:` line.
 
 - date: {datetime.now(UTC).isoformat(timespec="seconds")}
@@ -301,17 +304,19 @@ within {GOAL}x |
 
 Goal: the emulated default within {GOAL}x of memory at p99 in every row: {"met" if met else "**not met**"}.
 
-Reading the rows: no request waits on the jobs poller's long poll any more (before, every DynamoDB
-call queued behind it: an error answer took 1.0-2.1 s, a failover 4.1 s, streamed c=20 p99 3.2 s).
-The buffered and streamed rows touch DynamoDB about once in a hundred requests (leases, breaker
-refreshes), and moto runs in a process of its own, so they differ from memory by the machine's
-noise. The error and failover rows make one conditional write each (the failing deployment's
-breaker), which in memory is a dict update and on the emulation is a DynamoDB request: one such
-write, measured alone after the run, takes {measured["write_ms"]:.1f} ms (median) here, moto's
-Python parsing the expressions, and the rows' p50 difference is that write. DynamoDB itself takes
-a few ms for it in-region, so the deployed gateway pays it too; only taking the breaker write off
-the answer's path (recording the failure while the next deployment is tried, or after answering)
-would bring these two rows within {GOAL}x.
+Reading the rows: no request waits on the jobs poller's long poll any more. Before the gate
+(`switchyard.local.moto_gate`), every emulated call queued behind the poller's 1 s long poll; this
+benchmark on that tree (`7035a3b`, 2026-12-02, load ~3.6) measured the error row at 1023 / 2080 ms
+(p50 / p99), the failover row at 2019 / 4071 ms and streamed c=1 at a p99 of 677 ms. The buffered
+and streamed rows touch DynamoDB about once in a hundred requests (leases, breaker refreshes), and
+moto runs in a process of its own, so they differ from memory by the machine's noise. The error
+and failover rows make one conditional write each (the failing deployment's breaker), which in
+memory is a dict update and on the emulation a DynamoDB request: one such write, measured alone
+after the run, takes {measured["write_ms"]:.1f} ms (median) here, moto's Python parsing its
+expressions, and the rows' p50 difference is that write. DynamoDB takes a few ms for it in-region,
+so the deployed gateway pays it too; only taking the breaker write off the answer's path
+(recording the failure while the next deployment is tried, or after answering) would bring these
+two rows within {GOAL}x.
 """
 
 
@@ -319,13 +324,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--requests", type=int, default=400, help="per row and runtime")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=1000, help="per row and runtime")
     parser.add_argument("--write", action="store_true", help=f"replace the section in {DOC.name}")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    measured = asyncio.run(run(args.requests, args.rounds))
-    text = section(measured, args.requests, args.rounds)
+    measured = asyncio.run(run(args.requests))
+    text = section(measured, args.requests)
     print(text)
     if args.write:
         write_section(DOC, HEADING, text)
