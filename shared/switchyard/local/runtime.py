@@ -99,17 +99,7 @@ def _serve(stack: ExitStack, settings: Settings, listener: socket.socket) -> boo
     if settings.local_metrics == "file":
         facts["metrics"] = metrics_to_file(settings.state_dir)
     if settings.local_state == "dynamodb" and not settings.state_table:
-        from switchyard.local.emulator import local_state
-        from switchyard.local.snapshot import holding
-
-        # A runtime killed a moment ago may still be saving its last state: let it finish.
-        claim = stack.enter_context(holding(settings.state_dir / SNAPSHOT_DIR, wait_s=CLAIM_WAIT_S))
-        emulation = stack.enter_context(local_state(settings, settings.state_dir / SNAPSHOT_DIR, claim=claim))
-        from switchyard.http.app import create_app  # loads while the emulation starts
-
-        local = emulation.wait()
-        settings = local.settings
-        facts.update(saved_to=local.saved_to, restored=local.restored)
+        settings = _emulated_state(stack, settings, facts)
     jobs_spend: Callable[[], float] | None = None
     if settings.jobs_queue_url:
         # The SQS worker, as Lambda would run it, on the emulated jobs queue.
@@ -136,6 +126,23 @@ def _serve(stack: ExitStack, settings: Settings, listener: socket.socket) -> boo
     with _stop_signals_end_the_server():
         server.run(sockets=[listener])
     return bool(server.started)
+
+
+def _emulated_state(stack: ExitStack, settings: Settings, facts: dict[str, Any]) -> Settings:
+    """Start the AWS emulation (its own process) on ``stack``; the settings that use it. Raises
+    StateDirBusy, EmulatorError."""
+    from switchyard.local.emulator import local_state
+    from switchyard.local.snapshot import holding
+
+    state = settings.state_dir / SNAPSHOT_DIR
+    # A runtime killed a moment ago may still be saving its last state: let it finish.
+    claim = stack.enter_context(holding(state, wait_s=CLAIM_WAIT_S))
+    emulation = stack.enter_context(local_state(settings, state, claim=claim))
+    import switchyard.http.app  # noqa: F401  (the gateway's code loads while the emulation starts)
+
+    local = emulation.wait()
+    facts.update(saved_to=local.saved_to, restored=local.restored)
+    return local.settings
 
 
 @contextmanager
