@@ -1,4 +1,5 @@
-"""AWS calls per request, counted with a botocore hook, against DynamoDB on moto (DESIGN §10).
+"""AWS calls per request, counted with a botocore hook, against DynamoDB on moto (target: at most 1.2
+amortized, for an uncached request and for a cache hit).
 
 The gateway serves requests through its ASGI app with its state on the template's tables in an
 embedded moto server, and an in-process upstream. Key limits (6000 rpm, 2M tpm) and deployment
@@ -13,8 +14,8 @@ limits (10k rpm, 10M tpm) are on, so leases and breakers are paid for. Four work
 and two ways of serving them:
 
     lambda   one instance, one request at a time, 2 s of (simulated) time per request: the
-             production shape (each Lambda instance serves one request at a time; DESIGN §11's
-             2 s mean upstream latency)
+             production shape (each Lambda instance serves one request at a time; 2 s is the
+             mean upstream latency docs/scaling.md assumes)
     busy     one process, 20 requests in flight, real time
 
 Amortized calls per request = calls during the measured requests / measured requests, after a

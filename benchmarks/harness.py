@@ -21,10 +21,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(stack: ExitStack, args: list[str], env: dict[str, str] | None = None) -> None:
+def start(
+    stack: ExitStack, args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
     """Start ``args`` as a child process, stopped when ``stack`` closes."""
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     stack.callback(_stop, proc)
+    return proc
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -36,11 +39,45 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(5)
 
 
+def start_local(
+    stack: ExitStack, workdir: Path, port: int, config: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """The local runtime (``make run``) on ``port`` serving ``config``, in ``workdir`` (where its
+    ``.switchyard/`` goes), its output in ``workdir/output.log``; ``env`` adds to the environment."""
+    environment = {
+        **os.environ,
+        "SWITCHYARD_PORT": str(port),
+        "SWITCHYARD_MASTER_KEY": KEY,
+        "SWITCHYARD_CONFIG": str(config),
+        "SWITCHYARD_MOCK_UNCONFIGURED": "0",
+        **(env or {}),
+    }
+    log = stack.enter_context((workdir / "output.log").open("wb"))
+    proc = subprocess.Popen(
+        [PY, "-m", "switchyard.local"], env=environment, cwd=workdir, stdout=log, stderr=subprocess.STDOUT
+    )
+    stack.callback(_stop, proc)
+    return proc
+
+
+def write_section(path: Path, heading: str, text: str) -> None:
+    """Replace the section that starts at ``heading`` (up to the next ``## ``) of ``path``, or
+    append ``text`` as a new one."""
+    doc = path.read_text(encoding="utf-8")
+    begin = doc.find(heading + "\n")
+    if begin == -1:
+        doc = doc.rstrip("\n") + "\n\n" + text
+    else:
+        end = doc.find("\n## ", begin + len(heading))
+        doc = doc[:begin] + text.rstrip("\n") + "\n" + (doc[end:] if end != -1 else "")
+    path.write_text(doc.rstrip("\n") + "\n", encoding="utf-8")
+
+
 def start_gateway(
     stack: ExitStack, workdir: Path, up_port: int, gw_port: int, *, tree: Path | None = None
 ) -> None:
     """The local runtime on ``gw_port`` with one model, ``bench``, served by the OpenAI-dialect
-    upstream on ``up_port``; in-memory state, as DESIGN §10 measures the gateway (DynamoDB calls
+    upstream on ``up_port``; in-memory state, as the overhead targets measure the gateway (DynamoDB calls
     are counted by benchmarks/aws_calls.py instead)."""
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "bench.yaml"

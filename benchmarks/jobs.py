@@ -3,7 +3,7 @@
 The jobs of a batch run concurrently, so a batch should take about one upstream call, not ten:
 target < 300 ms of worker time (``WorkerRuntime.handle``, the Lambda handler's whole body) per
 batch of 10. Measured twice: state in DynamoDB on an embedded moto server (a claim and a
-final write per job, as in Lambda; moto applies one request at a time), and in memory.
+final write per job, as in Lambda; DynamoDB requests run one at a time there), and in memory.
 
     .venv/bin/python benchmarks/jobs.py [--batches 20] [--write]
 """
@@ -220,7 +220,7 @@ the provider exactly once).
 
 Reading the rows: with state in memory a batch takes one upstream call's time plus a few ms, well
 under the target. On moto it does not meet it, and the gap is the emulator, not the number of
-writes: moto applies one request at a time (`switchyard.local.aws`, so that conditional writes
+writes: DynamoDB requests run one at a time (`switchyard.local.moto_gate`, so that conditional writes
 cannot interleave), and on this machine one claim takes {moto["claim"]} ms there and one final write
 {moto["final_write"]} ms (medians, measured alone by the same run; moto parses every expression in
 Python, so a request costs with the length of its expressions, ~6 ms at the least). The ten claims

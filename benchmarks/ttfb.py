@@ -176,7 +176,7 @@ def report(
         f"| **gateway overhead** | **{overhead['p50']:.3f}** | {overhead['p95']:.3f} | {overhead['p99']:.3f} "
         f"| {overhead['mean']:.3f} |",
         "",
-        f"Target: overhead <= 2 ms at concurrency 1 (DESIGN §10): this run {verdict} it at p50.",
+        f"Target: overhead <= 2 ms at concurrency 1: this run {verdict} it at p50.",
         "",
     ]
     if note:

@@ -28,13 +28,19 @@ SWITCHYARD = Path(sys.executable).with_name("switchyard")  # the console script 
 @pytest.fixture(scope="module")
 def runtime(module_local_runtime: Callable[..., LocalRuntime]) -> LocalRuntime:
     # No SWITCHYARD_MASTER_KEY: the runtime makes one and keeps it in .switchyard/master-key.
-    return module_local_runtime(env={"SWITCHYARD_LOCAL_STATE": "memory", "SWITCHYARD_MASTER_KEY": ""})
+    # And its state (the key with it) where `make run` keeps it: ./.switchyard of its directory.
+    env = {
+        "SWITCHYARD_LOCAL_STATE": "memory",
+        "SWITCHYARD_MASTER_KEY": "",
+        "SWITCHYARD_STATE_DIR": ".switchyard",
+    }
+    return module_local_runtime(env=env)
 
 
 @pytest.fixture
 def in_runtime_dir(runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """The test process as a shell in the directory `make run` ran in, with nothing exported."""
-    for name in ("SWITCHYARD_MASTER_KEY", "SWITCHYARD_URL"):
+    for name in ("SWITCHYARD_MASTER_KEY", "SWITCHYARD_URL", "SWITCHYARD_STATE_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SWITCHYARD_PORT", str(runtime.port))
     directory = Path(runtime.log_path).parent

@@ -215,6 +215,10 @@ def test_default_config_without_keys_answers_with_the_mock(
         assert raw.parse().choices[0].message.content
     assert standin.headers["x-switchyard-provider"] == MOCK_STANDIN  # no key leaked in from here
     assert standin.headers["x-switchyard-model"] == "gpt-4o-mini"
+    # The caller is told whose stand-in answered; the banner lists every stand-in and its key.
+    assert standin.headers["x-switchyard-stand-in"] == "openai"
+    assert "stand-in" not in " ".join(mock.headers) and "stand-in" not in " ".join(failover.headers)
+    assert "the mock answers for openai (OPENAI_API_KEY), anthropic (ANTHROPIC_API_KEY)" in runtime.output()
     assert mock.headers["x-switchyard-provider"] == "mock"
     assert failover.headers["x-switchyard-attempts"] == "2"
     assert failover.headers["x-switchyard-provider"] == "mock"

@@ -1,7 +1,7 @@
 """The attempt loop end to end: the ASGI app against a real fake upstream on 127.0.0.1.
 
 Each test scripts what the upstream deployments answer and asserts which deployment answered, how
-many upstream calls were made, and what the caller saw (DESIGN §3, error policy table).
+many upstream calls were made, and what the caller saw (the error policy table, docs/configuration.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Four router instances, one table: limits and breakers hold across instances (DESIGN §4).
+"""Four router instances, one table: limits and breakers hold across instances.
 
 Each instance is a whole app (its own gateway, boto3 client, leases and item copies) on the same
 moto table from template.yaml, sharing one frozen clock so that no window rolls over mid-test.

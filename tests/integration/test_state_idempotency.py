@@ -1,4 +1,4 @@
-"""Counter writes are applied once when botocore sends them twice (DESIGN §4, docs/state.md).
+"""Counter writes are applied once when botocore sends them twice (docs/state.md).
 
 A timeout after DynamoDB applied a write makes botocore's retry send the same request again.
 Here botocore itself is made to retry every first try of an UpdateItem *after* it was applied

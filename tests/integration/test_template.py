@@ -277,7 +277,9 @@ def test_router_runs_behind_the_lambda_web_adapter(router: dict[str, Any]) -> No
     assert env["AWS_LWA_READINESS_CHECK_PATH"] == "/health"
     assert router["Handler"] == "run.sh"
     (adapter,) = [
-        layer["Fn::If"] for layer in router["Layers"] if isinstance(layer, dict) and "Fn::If" in layer
+        layer["Fn::If"]
+        for layer in router["Layers"]
+        if isinstance(layer, dict) and layer.get("Fn::If", [None])[0] == "HasAdapterLayerArn"
     ]
     # The operator's ARN (other partitions, a private copy), else AWS's layer at the named version.
     assert adapter[:2] == ["HasAdapterLayerArn", {"Ref": "LambdaAdapterLayerArn"}]

@@ -1,4 +1,4 @@
-"""The error policy table of DESIGN §3, row by row."""
+"""The error policy table (errors.POLICY), row by row."""
 
 from __future__ import annotations
 

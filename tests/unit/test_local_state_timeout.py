@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from switchyard.config.local import LocalSettings
-from switchyard.local.aws import LOCAL_STATE_TIMEOUT_S, emulated_timeout
+from switchyard.local.emulator import LOCAL_STATE_TIMEOUT_S, emulated_timeout
 
 
 def test_the_emulated_state_gets_a_longer_timeout_unless_one_is_set() -> None:

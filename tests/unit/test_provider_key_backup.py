@@ -1,5 +1,5 @@
 """A provider's 401/403: one retry with the secret's backup key, a `Provider Key Rejected` event,
-then failover (DESIGN §3 error policy, §6)."""
+then failover (the error policy, docs/keys.md)."""
 
 from __future__ import annotations
 

@@ -80,3 +80,49 @@ def test_drain_returns_when_a_write_has_finished_but_its_callbacks_have_not_run(
     worker.join(timeout=5)
     assert finished_first == [True]  # the race was set up: a finished write still pending
     assert not worker.is_alive(), "drain spun on a finished write"
+
+
+class SignallingLedger(CountingLedger):
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = asyncio.Event()
+
+    async def add(self, delta: UsageDelta) -> None:
+        await super().add(delta)
+        self.written.set()
+
+
+async def test_a_timer_writes_the_buffer_when_no_request_comes() -> None:
+    """A quiet gateway: nothing after the answer, and its usage is written anyway."""
+    ledger = SignallingLedger()
+    recorder = UsageRecorder(
+        ledger, RequestMetrics(), flush_s=0.05, clock=Clock(T0)
+    )  # the test's clock stands still
+    recorder.failed("m", "k_1", "acme")
+    await asyncio.wait_for(ledger.written.wait(), timeout=30)
+    assert [t.requests for t in await ledger.totals("acme", DAY)] == [1]
+
+
+async def test_the_timer_waits_for_the_interval() -> None:
+    ledger = CountingLedger()
+    recorder = UsageRecorder(ledger, RequestMetrics(), flush_s=3600, clock=Clock(T0))
+    recorder.failed("m", "k_1", "acme")
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert ledger.writes == 0
+    await recorder.drain()  # shutdown writes it, and no timer is left behind
+    assert ledger.writes == 1 and recorder._timer is None
+
+
+async def test_a_request_finding_the_buffer_older_than_the_interval_writes_it() -> None:
+    """A Lambda instance frozen with usage in hand: the next request's arrival writes it."""
+    clock, ledger = Clock(T0), CountingLedger()
+    recorder = UsageRecorder(ledger, RequestMetrics(), flush_s=30, clock=clock)
+    recorder.failed("m", "k_1", "acme")
+    clock.advance(29)
+    recorder.flush_if_due()
+    assert not recorder._pending  # not yet 30 s old
+    clock.advance(1)
+    recorder.flush_if_due()
+    await asyncio.gather(*recorder._pending)
+    assert ledger.writes == 1

@@ -1,4 +1,4 @@
-"""Budgets that act (DESIGN §5): reserve a request's cost before it is sent, settle it after.
+"""Budgets that act : reserve a request's cost before it is sent, settle it after.
 
 Each budgeted scope (a key, a tenant, the whole gateway) has one counter per period in one item.
 Before a request goes upstream its worst-case cost (the prompt estimate plus ``max_tokens``, or

@@ -1,1 +1,1 @@
-"""The exact-match response cache (DESIGN §3 step 4)."""
+"""The exact-match response cache."""

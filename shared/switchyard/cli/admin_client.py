@@ -79,7 +79,7 @@ def _key(given: str | None, flag: str, settings: CliSettings, cwd: Path) -> tupl
         return given, flag
     if settings.master_key is not None:
         return settings.master_key.get_secret_value(), "SWITCHYARD_MASTER_KEY"
-    path = find_key_file(cwd)
+    path = find_key_file(cwd, settings.state_dir)
     if path is not None:
         key = path.read_text(encoding="utf-8").strip()
         if key:
@@ -91,7 +91,12 @@ def _key(given: str | None, flag: str, settings: CliSettings, cwd: Path) -> tupl
     )
 
 
-def find_key_file(start: Path) -> Path | None:
+def find_key_file(start: Path, state_dir: Path | None = None) -> Path | None:
+    """The local runtime's master key file: in SWITCHYARD_STATE_DIR when set, else
+    ``.switchyard/master-key`` in ``start`` or the nearest of its parents."""
+    if state_dir is not None:
+        candidate = (start / state_dir / "master-key").resolve()
+        return candidate if candidate.is_file() else None
     for directory in (start, *start.parents):
         candidate = directory / MASTER_KEY_FILE
         if candidate.is_file():

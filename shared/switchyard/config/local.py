@@ -26,6 +26,8 @@ class LocalSettings(RouterSettings):
         "SWITCHYARD_LOCAL_DAILY_BUDGET_USD": "local_daily_budget_usd",
         "SWITCHYARD_LOCAL_HOURLY_BUDGET_USD": "local_hourly_budget_usd",
         "BUDGET_ACTION": "budget_action",
+        "SWITCHYARD_STATE_DIR": "state_dir",
+        "SWITCHYARD_LOCAL_METRICS": "local_metrics",
     }
 
     host: str = "127.0.0.1"
@@ -37,6 +39,10 @@ class LocalSettings(RouterSettings):
     local_daily_budget_usd: float | None = Field(default=None, ge=0)
     local_hourly_budget_usd: float | None = Field(default=None, ge=0)
     budget_action: Literal["alert", "block", "downgrade"] | None = None
+    # Where the master key, the saved state and the metrics file live, and whether EMF metric
+    # lines go to that file (the default) or to the terminal.
+    state_dir: Path = Path(".switchyard")
+    local_metrics: Literal["file", "stdout"] = "file"
 
 
 class CliSettings(AwsParts):
@@ -47,9 +53,12 @@ class CliSettings(AwsParts):
         "SWITCHYARD_URL": "gateway_url",
         "SWITCHYARD_PORT": "port",
         "SWITCHYARD_MASTER_KEY": "master_key",
+        "SWITCHYARD_STATE_DIR": "state_dir",
     }
 
     # The gateway's URL (None: the local runtime's, on ``port``).
     gateway_url: str | None = None
     port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
     master_key: SecretStr | None = None
+    # The local runtime's state directory when it is not ./.switchyard (its master key is there).
+    state_dir: Path | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -34,7 +35,7 @@ class KeyRef(_Strict):
     secret: str | None = None
     # An env variable holding the secret's name or ARN (template.yaml passes the ARNs this way).
     secret_env: str | None = None
-    # JSON field of the secret holding the key in use (DESIGN §6 secrets hold primary and backup).
+    # JSON field of the secret holding the key in use (secrets hold primary and backup: docs/keys.md).
     field: str = "primary"
 
 
@@ -120,7 +121,7 @@ class Price(_Strict):
 
 class RateLimits(_Strict):
     """Requests and tokens per minute, hour and day, and requests in flight (None: no limit).
-    Shared by every instance through the state table (DESIGN §3 step 5, §4)."""
+    Shared by every instance through the state table (docs/state.md)."""
 
     rpm: int | None = Field(default=None, ge=1)
     tpm: int | None = Field(default=None, ge=1)
@@ -198,7 +199,7 @@ BudgetPeriodName = Literal["daily", "weekly", "monthly"]
 
 
 class BudgetsConfig(_Strict):
-    """Spend caps for the whole gateway and how every budget behaves (DESIGN §5, docs/costs.md).
+    """Spend caps for the whole gateway and how every budget behaves (docs/costs.md).
 
     Keys and tenants carry budgets of their own (admin API); these settings apply to all of them.
     """
@@ -331,13 +332,46 @@ def load_routing_config(
     instead, so ``gpt-4o-mini`` still answers on a fresh machine and says ``x-switchyard-provider:
     mock-standin``.
     """
-    raw: Any = yaml.safe_load(_expand(path.read_text(encoding="utf-8"), environment))
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: the routing config must be a mapping")
-    config = _with_secret_names(RoutingConfig.model_validate(raw), environment)
+    config = _parsed(path, environment)
     if mock_unconfigured:
         config = _with_mock_standins(config, environment)
     return _without_unavailable(config, environment)
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """A provider the mock stands in for (``mock_unconfigured``): its name, the upstream models
+    it would have served, and the environment variables that would configure it."""
+
+    provider: str
+    models: tuple[str, ...]
+    needs: tuple[str, ...]
+
+
+def mock_standins(path: Path, environment: dict[str, str]) -> list[StandIn]:
+    """The providers of the config at ``path`` that ``load_routing_config(mock_unconfigured=True)``
+    replaces with the mock stand-in, in config order."""
+    config = _parsed(path, environment)
+    standins = []
+    for name, provider in config.providers.items():
+        if provider.kind == "mock" or provider_available(provider, environment):
+            continue
+        deployments = [d for route in config.models.values() for d in route.deployments]
+        models = {d.model for d in deployments if d.provider == name}
+        models |= {w.pattern for w in config.wildcards if w.provider == name}
+        if not models:
+            continue
+        key = provider.api_key
+        needs = [*provider.requires_env, *([key.env] if key is not None and key.env else [])]
+        standins.append(StandIn(name, tuple(sorted(models)), tuple(needs)))
+    return standins
+
+
+def _parsed(path: Path, environment: dict[str, str]) -> RoutingConfig:
+    raw: Any = yaml.safe_load(_expand(path.read_text(encoding="utf-8"), environment))
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: the routing config must be a mapping")
+    return _with_secret_names(RoutingConfig.model_validate(raw), environment)
 
 
 def _with_secret_names(config: RoutingConfig, environment: dict[str, str]) -> RoutingConfig:
@@ -360,7 +394,10 @@ def _with_mock_standins(config: RoutingConfig, environment: dict[str, str]) -> R
                 "deployments": [
                     d
                     if d.provider in usable
-                    else d.model_copy(update={"provider": MOCK_STANDIN, "id": f"{MOCK_STANDIN}/{d.model}"})
+                    # The id keeps the provider it stands in for: "mock-standin/openai/gpt-4o-mini".
+                    else d.model_copy(
+                        update={"provider": MOCK_STANDIN, "id": f"{MOCK_STANDIN}/{d.deployment_id}"}
+                    )
                     for d in route.deployments
                 ]
             }

@@ -33,6 +33,7 @@ from switchyard.http.middleware import RequestContextMiddleware
 from switchyard.http.openapi import install_docs
 from switchyard.http.usage import admin_router as admin_usage_router
 from switchyard.http.usage import client_router as usage_router
+from switchyard.http.usage_flush import FlushDueUsage, flush_on_sigterm
 from switchyard.metrics.asgi import RequestMetricsMiddleware
 
 
@@ -57,7 +58,8 @@ def create_app(
         gc.collect()
         gc.freeze()
         try:
-            yield
+            async with flush_on_sigterm(gateway.flush):
+                yield
         finally:
             await gateway.aclose()
 
@@ -65,6 +67,7 @@ def create_app(
     install_docs(app)  # /docs, /redoc and /openapi.json, offline
     app.add_middleware(JsonBodyMiddleware)  # innermost: its 415 gets the request id too
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(FlushDueUsage)  # a request arriving at a thawed instance writes old usage
     app.add_middleware(RequestMetricsMiddleware)  # added last: outside the 413 check, sees it
     app.add_exception_handler(SwitchyardError, handle_switchyard_error)
     app.add_exception_handler(HTTPException, handle_http_exception)

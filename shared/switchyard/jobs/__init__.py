@@ -1,1 +1,1 @@
-"""Async jobs (DESIGN §7): submission, the SQS worker, results and signed webhooks."""
+"""Async jobs (docs/jobs.md): submission, the SQS worker, results and signed webhooks."""

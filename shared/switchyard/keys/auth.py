@@ -4,7 +4,7 @@ A warm container answers most lookups from memory: a record is trusted for ``ttl
 60 s, the documented bound on how long a revoked key keeps working in a container that had
 seen it), an unknown key for a few seconds (so a stream of bad keys costs few reads). When the
 store cannot be reached, a cached record is used past its TTL (auth degrades, never breaks,
-DESIGN §4) and a key never seen is refused with 503.
+docs/state.md) and a key never seen is refused with 503.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Provider API keys: Secrets Manager through a warm cache, environment variables as the fallback.
 
-Secrets hold JSON ``{"primary": "...", "backup": "..."}`` (DESIGN §6); a plain-string secret is
+Secrets hold JSON ``{"primary": "...", "backup": "..."}`` (docs/keys.md); a plain-string secret is
 taken as the primary key. Secrets Manager is read through Powertools parameters, imported only
 when a secret is configured so that a local run never loads boto3.
 """

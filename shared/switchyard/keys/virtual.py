@@ -1,4 +1,4 @@
-"""Virtual keys and tenants (DESIGN §3 step 1): create, update, rotate with a grace period, revoke.
+"""Virtual keys and tenants: create, update, rotate with a grace period, revoke.
 
 A key is ``sk-sy-`` and 43 url-safe characters (256 random bits); only its sha256 is stored, and its
 public id (``k_…``, :func:`switchyard.keys.ids.key_id`) names it everywhere else, so the plaintext

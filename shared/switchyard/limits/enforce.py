@@ -1,4 +1,4 @@
-"""Limits as the request path applies them (DESIGN §3 step 5).
+"""Limits as the request path applies them.
 
 A client key over its limit gets a 429 with ``Retry-After`` and the ``x-ratelimit-*`` headers; a
 deployment over its own limit is skipped like an open breaker, and the attempt loop fails over.

@@ -1,4 +1,4 @@
-"""One mapping from an upstream HTTP failure to a :class:`ProviderError` kind (DESIGN §3 table)."""
+"""One mapping from an upstream HTTP failure to a :class:`ProviderError` kind (errors.POLICY)."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from switchyard.metrics.requests import RequestMetrics
 
 _MAX_RATE_LIMIT_WAITS = 2  # per deployment, then fail over
-_MAX_SERVER_RETRIES = 1  # per deployment (DESIGN §3: one retry with backoff)
+_MAX_SERVER_RETRIES = 1  # per deployment (the error table: one retry with backoff)
 _DEFAULT_RETRY_AFTER_S = 1.0
 
 

@@ -1,4 +1,4 @@
-"""DynamoDB trouble degrades, never breaks (DESIGN §4): wrappers that fall back to memory.
+"""DynamoDB trouble degrades, never breaks: wrappers that fall back to memory.
 
 Each wrapper puts a shared adapter (primary) in front of an in-memory one (fallback). When the
 primary raises ``StateUnavailableError`` (throttled, timed out, unreachable), the call is served by

@@ -1,6 +1,6 @@
 """The DynamoDB plumbing every adapter shares: the client, the call counter, error translation.
 
-boto3 is imported only when a client is built (the router's cold import stays small, DESIGN §10).
+boto3 is imported only when a client is built (the router's cold import stays small, docs/scaling.md).
 It is synchronous, so each call runs in a worker thread; every call has connect and read timeouts
 and at most ``max_attempts`` tries (botocore's standard retry mode). A conditional check that fails
 becomes :class:`ConditionFailed` carrying the item as it was; every other failure (throttling,

@@ -1,4 +1,4 @@
-"""Budget counters on the state table (DESIGN §4-5): one item per scope and shard holds its spend
+"""Budget counters on the state table: one item per scope and shard holds its spend
 per period, so a charge to a key's daily, weekly and monthly budgets is one conditional
 ``UpdateItem``. A hot scope (the global budget, a busy tenant) spreads its writes over N shards,
 each capped at its share of the budget; reads sum them.

@@ -12,7 +12,7 @@ Item shape (pk = scope, sk = ``state``)::
 
 Every answer DynamoDB gives about an item (GetItem, ALL_NEW after a write, ALL_OLD after a failed
 condition) refreshes this store's copy of the whole item, so a deployment's limit lease also
-refreshes its breaker (the piggyback of DESIGN §4) and a lost race costs no extra read. Breakers
+refreshes its breaker (the piggyback of docs/state.md) and a lost race costs no extra read. Breakers
 are read again only when the copy is older than ``refresh_s``.
 """
 

@@ -1,12 +1,18 @@
 """Writes each request's usage to the :class:`~switchyard.state.ports.UsageLedger`.
 
 The request pipeline attributes every accounted answer (and every request that got none) to its key and
-tenant and hands it here. Deltas are summed in memory per aggregate and written at most every
-``flush_s`` (one ``UpdateItem ADD`` per aggregate touched), in the background: a request pays no
-AWS call for its usage (DESIGN §10: about one call per request in all), and a busy container
-writes each aggregate a few times a minute instead of once per request. :meth:`drain` writes
-what is left (the gateway calls it at shutdown). A failed write is logged and counted, never
-raised; its deltas are lost rather than retried twice into a counter.
+tenant and hands it here. Deltas are summed in memory per aggregate and written once the oldest of
+them is ``flush_s`` old (one ``UpdateItem ADD`` per aggregate touched), in the background: a
+request pays no AWS call for its usage (about one call per request in all, docs/scaling.md), and a
+busy container writes each aggregate a few times a minute instead of once per request.
+
+When it is written: a timer set by the first delta of an empty buffer writes it ``flush_s`` later
+whether or not requests come (a long-lived process, the local runtime); a Lambda instance is frozen
+between requests, so its timer fires when the next request thaws it, and that request's arrival
+writes an overdue buffer too (:meth:`flush_if_due`, called by the HTTP app for every request).
+:meth:`drain` writes what is left: at shutdown (SIGTERM, in Lambda too) and after each jobs batch.
+A failed write is logged and counted, never raised; its deltas are lost rather than retried twice
+into a counter.
 """
 
 from __future__ import annotations
@@ -42,7 +48,8 @@ class UsageRecorder:
         self._flush_s = flush_s
         self._clock = clock
         self._buffer: dict[tuple[str, str, str, str, str], UsageDelta] = {}
-        self._last_flush = clock()
+        self._oldest: float | None = None  # when the buffer's oldest delta came in
+        self._timer: asyncio.TimerHandle | None = None
         self._pending: set[asyncio.Task[None]] = set()
         self.failures = 0
 
@@ -70,6 +77,12 @@ class UsageRecorder:
         """A request that got no answer (every deployment failed, or it was refused)."""
         self._add(UsageDelta(tenant=tenant, key_id=key_id, model=model, day=day_of(self._clock()), errors=1))
 
+    def flush_if_due(self) -> None:
+        """Write the buffer if its oldest delta is ``flush_s`` old (a request arriving at an
+        instance that was frozen with usage in hand)."""
+        if self._oldest is not None and self._clock() - self._oldest >= self._flush_s:
+            self._flush()
+
     async def drain(self) -> None:
         """Write everything buffered and wait for the writes under way (shutdown, tests)."""
         self._flush()
@@ -84,11 +97,16 @@ class UsageRecorder:
     def _add(self, delta: UsageDelta) -> None:
         slot = (delta.tenant, delta.day, delta.key_id, delta.model, delta.provider)
         self._buffer[slot] = summed(self._buffer.get(slot), delta)
-        if self._clock() - self._last_flush >= self._flush_s:
-            self._flush()
+        if self._oldest is None:
+            self._oldest = self._clock()
+            # Measured on the loop's own clock: the injected one may be a test's, standing still.
+            self._timer = asyncio.get_running_loop().call_later(self._flush_s, self._flush)
+        self.flush_if_due()
 
     def _flush(self) -> None:
-        self._last_flush = self._clock()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._oldest = None, None
         if not self._buffer:
             return
         deltas, self._buffer = list(self._buffer.values()), {}
