@@ -201,6 +201,19 @@ class Reply:
         )
 
     @classmethod
+    def model_not_found(cls, model: str = "up-a") -> Reply:
+        """404 for a model the upstream does not serve (OpenAI's ``model_not_found``; Anthropic's
+        ``not_found_error`` "model: …")."""
+        return cls.error(
+            404,
+            f"The model `{model}` does not exist or you do not have access to it.",
+            error_type="invalid_request_error",
+            anthropic_type="not_found_error",
+            code="model_not_found",
+            param="model",
+        )
+
+    @classmethod
     def bad_request(cls) -> Reply:
         """A generic 400 that is none of the refined kinds (no context/quota/filter markers)."""
         return cls.error(

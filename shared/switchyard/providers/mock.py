@@ -62,6 +62,7 @@ _ANSWERS: dict[str, tuple[int, bytes]] = {
     "context_length": _error(400, "context_length_exceeded", "Mock prompt exceeds the context window."),
     "content_filter": _error(400, "content_filter", "Mock content policy violation."),
     "invalid_request": _error(400, "invalid_request_error", "Mock invalid request."),
+    "model_not_found": _error(404, "model_not_found", "Mock: the model does not exist."),
     "429": _error(429, "rate_limit_exceeded", "Mock rate limit reached."),
     "500": _error(500, "api_error", "Mock server error."),
     "502": _error(502, "api_error", "Mock bad gateway."),

@@ -241,10 +241,9 @@ class Router:
     async def _exhausted(self, run: _Run) -> Exception:
         """The error for a request no candidate answered."""
         last = run.failures[-1] if run.failures else None
-        if last is not None and last.kind is Kind.CONTEXT_LENGTH:
-            return last  # nothing with a larger window was left to try: the caller must shorten
-        if last is None and run.context_floor is not None:
-            return ProviderError(Kind.CONTEXT_LENGTH, "The request exceeds every configured context window.")
+        final = _caller_must_change(run, last)
+        if final is not None:
+            return final
         limited = bool(run.failures) and all(
             f.kind in (Kind.RATE_LIMITED, Kind.QUOTA_EXCEEDED) for f in run.failures
         )
@@ -275,6 +274,20 @@ class Router:
         else:
             message = f"No deployment for this model could answer; the last failure was: {last.message}"
         return GatewayError(message, status=503, retry_after=retry_after, last=last)
+
+
+def _caller_must_change(run: _Run, last: ProviderError | None) -> ProviderError | None:
+    """The failure to answer as is when retrying later would not help: the prompt is too long for
+    every window left, or every deployment tried said its upstream has no such model (and none
+    was only held back by a breaker or a limit, which might serve it later)."""
+    if last is not None and last.kind is Kind.CONTEXT_LENGTH:
+        return last  # nothing with a larger window was left to try: the caller must shorten
+    if last is None and run.context_floor is not None:
+        return ProviderError(Kind.CONTEXT_LENGTH, "The request exceeds every configured context window.")
+    unknown = all(f.kind is Kind.MODEL_NOT_FOUND for f in run.failures)
+    if last is not None and unknown and not (run.skipped or run.limited):
+        return last
+    return None
 
 
 def _fits_context(cand: Candidate, floor: int | None) -> bool:
