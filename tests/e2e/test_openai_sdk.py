@@ -184,6 +184,14 @@ def test_models_list(client: openai.OpenAI) -> None:
     assert ids == ["fast", "limited", "m"]
 
 
+def test_models_retrieve(client: openai.OpenAI) -> None:
+    model = client.models.retrieve("m")
+    assert (model.id, model.object, model.owned_by) == ("m", "model", "a")
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.models.retrieve("no-such-model")
+    assert caught.value.code == "model_not_found"
+
+
 async def test_twenty_concurrent_requests_all_succeed(
     fake_upstream: FakeUpstream, runtime: LocalRuntime
 ) -> None:
