@@ -1,6 +1,7 @@
 """Whether and how one request uses the cache: on by default only for deterministic requests
-(``temperature: 0`` or a ``seed``), controlled per request by ``cache: {ttl, no-cache, no-store}``
-in the body or the ``x-switchyard-cache-ttl`` / ``x-switchyard-cache: no-cache|no-store`` headers.
+(chat with ``temperature: 0`` or a ``seed``; every embeddings request), controlled per request by
+``cache: {ttl, no-cache, no-store}`` in the body or the ``x-switchyard-cache-ttl`` /
+``x-switchyard-cache: no-cache|no-store`` headers.
 
 ``no-cache`` skips the lookup but stores the fresh answer; ``no-store`` never writes (a lookup may
 still hit); an explicit TTL opts a non-deterministic request in; a TTL of 0 stores nothing.
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from switchyard.api.chat import ChatRequest
+from switchyard.api.requests import CanonicalRequest
 from switchyard.cache.keys import cache_key
 from switchyard.errors import InvalidRequestError
 
@@ -32,23 +34,31 @@ SKIP = CachePlan()
 
 
 def plan_for(
-    request: ChatRequest, namespace: str, headers: Mapping[str, str], *, default_ttl_s: int
+    request: CanonicalRequest, namespace: str, headers: Mapping[str, str], *, default_ttl_s: int
 ) -> CachePlan:
     """Raises InvalidRequestError for a malformed ``x-switchyard-cache-ttl``."""
-    if request.stream:
+    if isinstance(request, ChatRequest) and request.stream:
         return SKIP  # streamed answers are not replayed yet
     control = request.cache
     directives = {d.strip().lower() for d in headers.get(HEADER, "").split(",")}
     no_cache = "no-cache" in directives or bool(control and control.no_cache)
     no_store = "no-store" in directives or bool(control and control.no_store)
     ttl = control.ttl if control is not None and control.ttl is not None else _header_ttl(headers)
-    if ttl is None and not (request.temperature == 0 or request.seed is not None):
+    if ttl is None and not _deterministic(request):
         return SKIP
     lookup = not no_cache
     store = not no_store and ttl != 0
     if not (lookup or store):
         return SKIP
     return CachePlan(cache_key(request, namespace), lookup, store, default_ttl_s if ttl is None else ttl)
+
+
+def _deterministic(request: CanonicalRequest) -> bool:
+    """The same request gets the same answer: an embedding always, a chat answer only when
+    sampling is off or seeded."""
+    if isinstance(request, ChatRequest):
+        return request.temperature == 0 or request.seed is not None
+    return True
 
 
 def _header_ttl(headers: Mapping[str, str]) -> int | None:

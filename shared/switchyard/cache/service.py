@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from time import time
 
-from switchyard.api.chat import ChatRequest
+from switchyard.api.requests import CanonicalRequest
 from switchyard.cache.policy import SKIP, CachePlan, plan_for
 from switchyard.metrics import CACHE_ENTRY_TOO_LARGE, CACHE_HIT, CACHE_MISS
 from switchyard.metrics.sink import MetricSink
@@ -50,7 +50,7 @@ class CacheService:
         self._default_ttl_s = default_ttl_s
         self._clock = clock
 
-    def plan(self, request: ChatRequest, namespace: str, headers: Mapping[str, str]) -> CachePlan:
+    def plan(self, request: CanonicalRequest, namespace: str, headers: Mapping[str, str]) -> CachePlan:
         if not self._enabled:
             return SKIP
         return plan_for(request, namespace, headers, default_ttl_s=self._default_ttl_s)

@@ -8,7 +8,7 @@ call elsewhere (a budget's downgrade), the answer is not the asked model's and i
 from __future__ import annotations
 
 from switchyard.accounting import Accounting
-from switchyard.api.chat import ChatRequest
+from switchyard.api.requests import CanonicalRequest
 from switchyard.cache.policy import CachePlan
 from switchyard.cache.service import CachedAnswer, CacheService
 from switchyard.core.call import Answer, Call, ServedBy
@@ -47,7 +47,7 @@ class CacheStage:
 class _Store(Entry):
     __slots__ = ("_cache", "_plan", "_request")
 
-    def __init__(self, cache: CacheService, plan: CachePlan, request: ChatRequest) -> None:
+    def __init__(self, cache: CacheService, plan: CachePlan, request: CanonicalRequest) -> None:
         self._cache = cache
         self._plan = plan
         self._request = request
