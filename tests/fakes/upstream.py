@@ -5,6 +5,7 @@ test "providers", each under its own path prefix ``/<name>``:
 
     POST /<name>/v1/chat/completions   OpenAI Chat Completions (JSON, or SSE with ``stream: true``)
     POST /<name>/v1/messages           Anthropic Messages (JSON, or SSE events)
+    POST /<name>/v1/embeddings         OpenAI Embeddings (one vector per input, floats or base64)
     GET  /<name>/v1/models             OpenAI model list
 
 Each name has a queue of scripted :class:`Reply` values, consumed one per completion call, then a
@@ -37,7 +38,15 @@ import yaml
 from aiohttp import web
 
 from fakes.constants import FAKE_KEY_ENV
-from fakes.replies import MALFORMED_BODY, Dialect, Reply, completion_body, error_body, sse_events
+from fakes.replies import (
+    MALFORMED_BODY,
+    Dialect,
+    Reply,
+    completion_body,
+    embeddings_body,
+    error_body,
+    sse_events,
+)
 
 # Fast, test-sized defaults for the routing config the fake writes (override per test).
 FAST_RETRY = {
@@ -53,6 +62,7 @@ QUIET_BREAKER = {"failure_threshold": 1000, "window_s": 30, "cooldown_s": 30}
 _ENDPOINTS: dict[tuple[str, str], Dialect | None] = {
     ("POST", "chat/completions"): "openai",
     ("POST", "messages"): "anthropic",
+    ("POST", "embeddings"): "embeddings",
     ("GET", "models"): None,
 }
 
@@ -311,7 +321,7 @@ class FakeUpstream:
             self._stream_ends.setdefault(name, []).append(how)
 
     def count(self, name: str | None = None) -> int:
-        """Completion calls (chat/completions and messages) of ``name``, or of every name."""
+        """Model calls (chat/completions, messages, embeddings) of ``name``, or of every name."""
         return sum(1 for c in self.calls(name) if c.method == "POST")
 
     # -- serving -------------------------------------------------------------------------------
@@ -359,6 +369,9 @@ class FakeUpstream:
         seq = next(self._seq)
         match reply.kind:
             case "ok" | "stream":
+                if dialect == "embeddings":
+                    payload = embeddings_body(reply, body, model=model)
+                    return web.json_response(payload, headers=dict(reply.headers))
                 wants_stream = isinstance(body, dict) and body.get("stream") is True
                 if reply.kind == "stream" or wants_stream:
                     return await self._stream(request, reply, dialect, body, model=model, seq=seq)
