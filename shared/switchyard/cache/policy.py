@@ -3,6 +3,9 @@
 ``cache: {ttl, no-cache, no-store}`` in the body or the ``x-switchyard-cache-ttl`` /
 ``x-switchyard-cache: no-cache|no-store`` headers.
 
+A streamed request uses the same entries as a buffered one (the key ignores the streaming flags):
+a hit is replayed as a stream, and a complete stream is stored.
+
 ``no-cache`` skips the lookup but stores the fresh answer; ``no-store`` never writes (a lookup may
 still hit); an explicit TTL opts a non-deterministic request in; a TTL of 0 stores nothing.
 """
@@ -15,9 +18,10 @@ from dataclasses import dataclass
 from switchyard.api.chat import ChatRequest
 from switchyard.api.requests import CanonicalRequest
 from switchyard.cache.keys import cache_key
+from switchyard.cache.purge import MAX_ENTRY_AGE_S, scopes_of
 from switchyard.errors import InvalidRequestError
 
-MAX_TTL_S = 30 * 86400
+MAX_TTL_S = MAX_ENTRY_AGE_S
 HEADER = "x-switchyard-cache"
 TTL_HEADER = "x-switchyard-cache-ttl"
 
@@ -28,17 +32,24 @@ class CachePlan:
     lookup: bool = False
     store: bool = False
     ttl_s: int = 0
+    scopes: tuple[str, ...] = ()  # the purge scopes its entry falls under (cache.purge)
+    at: float = 0.0  # when the request began: an entry purged after it is stale
 
 
 SKIP = CachePlan()
 
 
 def plan_for(
-    request: CanonicalRequest, namespace: str, headers: Mapping[str, str], *, default_ttl_s: int
+    request: CanonicalRequest,
+    namespace: str,
+    headers: Mapping[str, str],
+    *,
+    default_ttl_s: int,
+    tenant: str = "",
+    now: float = 0.0,
 ) -> CachePlan:
-    """Raises InvalidRequestError for a malformed ``x-switchyard-cache-ttl``."""
-    if isinstance(request, ChatRequest) and request.stream:
-        return SKIP  # streamed answers are not replayed yet
+    """``namespace`` is the caller's key id. Raises InvalidRequestError for a malformed
+    ``x-switchyard-cache-ttl``."""
     control = request.cache
     directives = {d.strip().lower() for d in headers.get(HEADER, "").split(",")}
     no_cache = "no-cache" in directives or bool(control and control.no_cache)
@@ -50,7 +61,9 @@ def plan_for(
     store = not no_store and ttl != 0
     if not (lookup or store):
         return SKIP
-    return CachePlan(cache_key(request, namespace), lookup, store, default_ttl_s if ttl is None else ttl)
+    key = cache_key(request, namespace)
+    scopes = scopes_of(tenant, namespace, request.model)
+    return CachePlan(key, lookup, store, default_ttl_s if ttl is None else ttl, scopes, now)
 
 
 def _deterministic(request: CanonicalRequest) -> bool:

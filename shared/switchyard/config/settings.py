@@ -85,6 +85,9 @@ class Settings(BaseModel):
     limits_fail_closed: bool = False
     cache_enabled: bool = True
     cache_ttl_s: int = Field(default=3600, ge=1, le=30 * 86400)
+    # How long a container trusts its copy of the cache's purge markers: the bound on how long a
+    # purge takes to reach every container (docs/state.md). One read of one item per period.
+    cache_purge_refresh_s: float = Field(default=5.0, ge=0, le=300)
     metrics_namespace: str = "Switchyard"
     # The budget function: what a global cost alarm in ALARM sets (the template's GlobalBudgetAction;
     # None: the template's default, under ``make run``). Local cost alarms' thresholds (None: the
@@ -145,6 +148,7 @@ _STATE_ENV = {
     "SWITCHYARD_STATE_REFRESH_S": "state_refresh_s",
     "SWITCHYARD_STATE_RETRY_S": "state_retry_s",
     "SWITCHYARD_CACHE_TTL_S": "cache_ttl_s",
+    "SWITCHYARD_CACHE_PURGE_REFRESH_S": "cache_purge_refresh_s",
     "POWERTOOLS_METRICS_NAMESPACE": "metrics_namespace",
     "SWITCHYARD_LOCAL_STATE": "local_state",
     "SWITCHYARD_TEMPLATE": "template_path",

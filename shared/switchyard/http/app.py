@@ -18,6 +18,7 @@ from switchyard.config.settings import Settings
 from switchyard.errors import SwitchyardError
 from switchyard.gateway import open_gateway
 from switchyard.http.admin import router as admin_router
+from switchyard.http.cache import router as admin_cache_router
 from switchyard.http.chat import router as chat_router
 from switchyard.http.embeddings import router as embeddings_router
 from switchyard.http.errors import (
@@ -74,5 +75,6 @@ def create_app(
     app.include_router(health_router)
     app.include_router(admin_router)
     app.include_router(admin_usage_router)
+    app.include_router(admin_cache_router)
     app.include_router(usage_router)
     return app
