@@ -36,7 +36,7 @@ class PurgeMarks:
     """The purge markers as this container knows them, and the purges it makes."""
 
     def __init__(
-        self, store: ResponseCache, *, refresh_s: float = 5.0, clock: Callable[[], float] = time
+        self, store: ResponseCache, *, refresh_s: float = 30.0, clock: Callable[[], float] = time
     ) -> None:
         self._store = store
         self._refresh_s = refresh_s

@@ -45,7 +45,7 @@ class CacheService:
         *,
         enabled: bool = True,
         default_ttl_s: int = 3600,
-        purge_refresh_s: float = 5.0,
+        purge_refresh_s: float = 30.0,
         clock: Callable[[], float] = time,
     ) -> None:
         self._store = store
