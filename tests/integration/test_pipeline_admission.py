@@ -36,7 +36,7 @@ from switchyard.config.routing import RateLimits
 from switchyard.config.settings import Settings
 from switchyard.core import Call, StreamEnd, StreamFailed
 from switchyard.core.stages import KeyLimitsStage
-from switchyard.errors import SwitchyardError
+from switchyard.errors import InvalidRequestError, SwitchyardError
 from switchyard.gateway import Gateway, open_gateway
 from switchyard.http.app import create_app
 from switchyard.keys.auth import Identity
@@ -231,6 +231,14 @@ async def test_the_cases_reach_every_stage_and_both_use_cases(gateway: Gateway) 
     """The fault stages are where the cases say, after each built-in stage, in order."""
     names = [s.name for s in gateway.pipeline.stages]
     assert names == [n for s in BUILTIN for n in (s, f"fault-{s}")]
+
+
+async def test_an_embeddings_call_does_not_stream_and_takes_nothing(gateway: Gateway) -> None:
+    assert await _probe(gateway) == ("one", 1)
+    before = await _held(gateway)
+    with pytest.raises(InvalidRequestError, match="do not stream"):
+        await gateway.pipeline.stream(_call(embeddings=True))
+    assert await _held(gateway) == before  # refused before admission: not even a request counted
 
 
 @pytest.mark.parametrize("embeddings", [False, True])
