@@ -87,7 +87,7 @@ class Settings(BaseModel):
     cache_ttl_s: int = Field(default=3600, ge=1, le=30 * 86400)
     # How long a container trusts its copy of the cache's purge markers: the bound on how long a
     # purge takes to reach every container (docs/state.md). One GetItem per period, on a hit: at a
-    # request every 2 s (DESIGN's Lambda shape) 30 s adds ~0.07 calls to a cache hit's 1.1.
+    # request every 2 s per instance (docs/scaling.md) 30 s adds ~0.07 calls to a cache hit's 1.1.
     cache_purge_refresh_s: float = Field(default=30.0, ge=0, le=300)
     metrics_namespace: str = "Switchyard"
     # The budget function: what a global cost alarm in ALARM sets (the template's GlobalBudgetAction;
