@@ -29,7 +29,7 @@ help:
 	@echo "make validate  sam validate --lint (region $(REGION))"
 	@echo "make build     sam build (layers for python3.13 arm64)"
 	@echo "make bench     benchmarks: overhead + throughput, streaming TTFB, AWS calls per request, jobs,"
-	@echo "               limits under fan-out, Bedrock client, make run against its in-memory mode"
+	@echo "               limits under fan-out, Bedrock client, make run against memory, embeddings"
 	@echo "make deploy    sam build, then sam deploy --guided"
 	@echo "make clean     remove build and tool caches (keeps .venv)"
 
@@ -101,15 +101,11 @@ bench: venv
 	$(PY) benchmarks/ttfb.py
 	$(PY) benchmarks/aws_calls.py
 	$(PY) benchmarks/jobs.py
-	@echo "make run       start the local runtime on http://127.0.0.1:8080 (mock provider without keys;"
-	@echo "               state kept in .switchyard/ across restarts)"
-	@echo "make reset     remove the local runtime's saved state (keys, usage, jobs...): the next run starts clean"
-	@echo "make test      run every test ($(PYTEST_WORKERS) workers), coverage floor $(COVERAGE_FLOOR) %"
-	@echo "make lint      ruff check (complexity bound), ruff format --check, mypy, import contract"
-	@echo "make validate  sam validate --lint (region $(REGION))"
-	@echo "make build     sam build (layers for python3.13 arm64)"
-	@echo "make bench     benchmarks: overhead + throughput, streaming TTFB, AWS calls per request, jobs,"
-	@echo "               limits under fan-out, Bedrock client, make run against its in-memory mode"
+	$(PY) benchmarks/fanout.py
+	$(PY) benchmarks/bedrock_client.py
+	$(PY) benchmarks/local_state.py
+	$(PY) benchmarks/embeddings.py
+	@echo "cold start at Lambda's CPU share (root, cgroup v1): $(PY) benchmarks/coldstart.py --help"
 
 deploy: build
 	$(SAM) deploy --guided

@@ -44,6 +44,7 @@ class Kind(StrEnum):
     BAD_RESPONSE = "bad_response"
     AUTH = "auth"
     CONTEXT_LENGTH = "context_length"
+    MODEL_NOT_FOUND = "model_not_found"  # the upstream does not serve the deployment's model
     CONTENT_FILTER = "content_filter"
     INVALID_REQUEST = "invalid_request"
     # client-side and gateway-side conditions
@@ -102,6 +103,9 @@ POLICY: dict[Kind, Policy] = {
     Kind.BAD_RESPONSE:        Policy(502, Action.NEXT, True, _API, _API, True),
     Kind.AUTH:                Policy(502, Action.RETRY_BACKUP_KEY, False, _API, _API, True),
     Kind.CONTEXT_LENGTH:      Policy(400, _NEXT_LARGER, False, _INVALID, _INVALID, False),
+    # A deployment whose model its upstream does not know (retired, misspelt, not pulled): a
+    # configuration problem of that deployment, not ill health, so the next one is tried.
+    Kind.MODEL_NOT_FOUND:     Policy(404, Action.NEXT, False, _INVALID, _NOT_FOUND, False),
     Kind.CONTENT_FILTER:      Policy(400, Action.STOP, False, _INVALID, _INVALID, False),
     Kind.INVALID_REQUEST:     Policy(400, Action.STOP, False, _INVALID, _INVALID, False),
     Kind.AUTHENTICATION:      Policy(401, Action.STOP, False, _AUTHN, _AUTHN, False),
@@ -296,6 +300,7 @@ PROVIDER_KINDS: frozenset[Kind] = frozenset(
         Kind.BAD_RESPONSE,
         Kind.AUTH,
         Kind.CONTEXT_LENGTH,
+        Kind.MODEL_NOT_FOUND,
         Kind.CONTENT_FILTER,
         Kind.INVALID_REQUEST,
     }

@@ -26,7 +26,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".artifacts"
 FLAGS = (
-    "--headless",
+    "--headless=new",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-dev-shm-usage",
@@ -46,6 +46,7 @@ def browser() -> Iterator[Any]:
             "apt-get install -y chromium chromium-driver"
         )
     from selenium import webdriver
+    from selenium.common.exceptions import SessionNotCreatedException
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
@@ -53,7 +54,15 @@ def browser() -> Iterator[Any]:
     profile = tempfile.mkdtemp(prefix="switchyard-chromium-")
     for flag in (*FLAGS, f"--user-data-dir={profile}"):
         options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+    # On a busy machine Chromium can miss chromedriver's start-up deadline ("DevToolsActivePort
+    # file doesn't exist"); a bounded retry tells that apart from a browser that cannot start.
+    for attempt in range(3):
+        try:
+            driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+            break
+        except SessionNotCreatedException:
+            if attempt == 2:
+                raise
     driver.set_page_load_timeout(30)
     try:
         yield driver

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import openai
 import pytest
 
-from fakes import DEFAULT_CONTENT, FAKE_KEY, MASTER_KEY, FakeUpstream, Reply, ToolCallSpec
+from fakes import DEFAULT_CONTENT, FAKE_KEY, MASTER_KEY, FakeUpstream, Reply, ToolCallSpec, fake_vector
 from switchyard.config.routing import MOCK_STANDIN
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ def runtime(
         models={
             "m": {"deployments": [{"provider": "a", "model": "up-a"}, {"provider": "b", "model": "up-b"}]},
             "limited": {"deployments": [{"provider": "r", "model": "up-r"}]},
+            "e": {"deployments": [{"provider": "a", "model": "emb"}, {"provider": "b", "model": "emb"}]},
         },
         aliases={"fast": "m"},
         api_key_env="OPENAI_API_KEY",
@@ -181,7 +182,34 @@ def test_unknown_model_raises_not_found(fake_upstream: FakeUpstream, client: ope
 
 def test_models_list(client: openai.OpenAI) -> None:
     ids = sorted(model.id for model in client.models.list())
-    assert ids == ["fast", "limited", "m"]
+    assert ids == ["e", "fast", "limited", "m"]
+
+
+def test_embeddings_in_the_sdks_default_base64_and_as_floats(
+    fake_upstream: FakeUpstream, client: openai.OpenAI
+) -> None:
+    inputs = ["first text", "second text"]
+    fake_upstream.script("a", Reply.ok(input_tokens=6), Reply.overloaded())
+
+    default = client.embeddings.create(model="e", input=inputs)  # the SDK asks for base64
+    floats = client.embeddings.with_raw_response.create(
+        model="e", input="third", encoding_format="float", dimensions=4
+    )
+
+    assert [d.embedding for d in default.data] == [fake_vector(t) for t in inputs]
+    assert (default.model, default.usage.prompt_tokens, default.usage.total_tokens) == ("emb", 6, 6)
+    assert fake_upstream.calls("a")[0].body["encoding_format"] == "base64"
+    assert floats.parse().data[0].embedding == fake_vector("third", 4)
+    assert floats.headers["x-switchyard-provider"] == "b"  # a was overloaded: failover
+    assert floats.headers["x-switchyard-attempts"] == "2"
+
+
+def test_models_retrieve(client: openai.OpenAI) -> None:
+    model = client.models.retrieve("m")
+    assert (model.id, model.object, model.owned_by) == ("m", "model", "a")
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.models.retrieve("no-such-model")
+    assert caught.value.code == "model_not_found"
 
 
 async def test_twenty_concurrent_requests_all_succeed(
@@ -209,6 +237,8 @@ def test_default_config_without_keys_answers_with_the_mock(
         standin = sdk.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MESSAGES)
         mock = sdk.chat.completions.with_raw_response.create(model="mock-1", messages=MESSAGES)
         failover = sdk.chat.completions.with_raw_response.create(model="mock-failover", messages=MESSAGES)
+        embedded = sdk.embeddings.with_raw_response.create(model="text-embedding-3-small", input="Hello")
+        again = sdk.embeddings.with_raw_response.create(model="text-embedding-3-small", input="Hello")
 
     for raw in (standin, mock, failover):
         assert raw.status_code == 200
@@ -222,6 +252,9 @@ def test_default_config_without_keys_answers_with_the_mock(
     assert mock.headers["x-switchyard-provider"] == "mock"
     assert failover.headers["x-switchyard-attempts"] == "2"
     assert failover.headers["x-switchyard-provider"] == "mock"
+    vector = embedded.parse().data[0].embedding
+    assert embedded.headers["x-switchyard-provider"] == MOCK_STANDIN and len(vector) == 1536
+    assert again.headers["x-switchyard-cache"] == "hit" and again.parse().data[0].embedding == vector
 
 
 def test_runtime_prints_how_to_call_it(runtime: LocalRuntime) -> None:

@@ -250,3 +250,31 @@ def test_anthropic_sdk_raises_on_a_mid_stream_failure(
 def test_anthropic_sdk_error_before_streaming_is_a_typed_error(claude: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.NotFoundError):
         claude.messages.create(model="no-such-model", max_tokens=10, messages=MESSAGES, stream=True)
+
+
+@pytest.mark.parametrize("model", ["gpt", "claude"])
+def test_a_deterministic_stream_is_cached_and_replayed_to_both_sdks(
+    fake_upstream: FakeUpstream, oai: openai.OpenAI, claude: anthropic.Anthropic, model: str
+) -> None:
+    """Stored once the first stream is over; the same request streamed again, through either SDK
+    (its own dialect), is a hit: no upstream call, the same text."""
+    prompt = [{"role": "user", "content": f"Say hello, {model}."}]  # an entry of this test's own
+    first = oai.chat.completions.with_raw_response.create(
+        model=model, messages=prompt, stream=True, temperature=0, max_tokens=64
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in first.parse() if c.choices)
+    again = oai.chat.completions.with_raw_response.create(
+        model=model, messages=prompt, stream=True, temperature=0, max_tokens=64
+    )
+    replayed = "".join(c.choices[0].delta.content or "" for c in again.parse() if c.choices)
+    # The Anthropic dialect of the same canonical request.
+    with claude.messages.stream(
+        model=model, max_tokens=64, messages=prompt, extra_body={"temperature": 0}
+    ) as stream:
+        anthropic_text = "".join(stream.text_stream)
+        anthropic_cache = stream.response.headers["x-switchyard-cache"]
+
+    assert text == replayed == anthropic_text == DEFAULT_CONTENT
+    assert (first.headers["x-switchyard-cache"], again.headers["x-switchyard-cache"]) == ("miss", "hit")
+    assert anthropic_cache == "hit"
+    assert fake_upstream.count(MODELS[model][0]) == 1

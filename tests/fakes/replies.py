@@ -1,7 +1,8 @@
 """What the fake upstream answers: scripted :class:`Reply` values and their wire rendering.
 
 A :class:`Reply` is dialect-neutral; the server renders it as an OpenAI Chat Completions answer on
-``/v1/chat/completions`` and as an Anthropic Messages answer on ``/v1/messages``. Usage is given as
+``/v1/chat/completions``, as an Anthropic Messages answer on ``/v1/messages`` and as an OpenAI
+embeddings list on ``/v1/embeddings`` (one vector per input: :func:`fake_vector`). Usage is given as
 fresh (uncached) input tokens, output tokens, cache reads and cache writes, and rendered the way
 each provider reports it: OpenAI's ``prompt_tokens`` includes the cached tokens, Anthropic's
 ``input_tokens`` does not (the cache counts are separate fields).
@@ -9,13 +10,18 @@ each provider reports it: OpenAI's ``prompt_tokens`` includes the cached tokens,
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import struct
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Dialect = Literal["openai", "anthropic", "bedrock"]
+Dialect = Literal["openai", "anthropic", "bedrock", "embeddings"]
+# The dimensions of a fake vector when the request names none.
+FAKE_DIMENSIONS = 8
 ReplyKind = Literal["ok", "error", "stall", "malformed", "drop", "drop_mid_body", "stream"]
 
 DEFAULT_CONTENT = "Hello from the fake upstream."
@@ -239,6 +245,19 @@ class Reply:
         )
 
     @classmethod
+    def model_not_found(cls, model: str = "up-a") -> Reply:
+        """404 for a model the upstream does not serve (OpenAI's ``model_not_found``; Anthropic's
+        ``not_found_error`` "model: …")."""
+        return cls.error(
+            404,
+            f"The model `{model}` does not exist or you do not have access to it.",
+            error_type="invalid_request_error",
+            anthropic_type="not_found_error",
+            code="model_not_found",
+            param="model",
+        )
+
+    @classmethod
     def bad_request(cls) -> Reply:
         """A generic 400 that is none of the refined kinds (no context/quota/filter markers)."""
         return cls.error(
@@ -286,6 +305,30 @@ def error_body(reply: Reply, dialect: Dialect, *, api_key: str) -> Any:
     if dialect == "anthropic":
         return {"type": "error", "error": {"type": reply.anthropic_type, "message": message}}
     return {"error": {"message": message, "type": reply.error_type, "param": reply.param, "code": reply.code}}
+
+
+def fake_vector(text: str, dimensions: int = FAKE_DIMENSIONS) -> list[float]:
+    """The fake's vector for an input (its JSON text for a token array): the same every time,
+    and exactly representable as float32, so its base64 form decodes to the same numbers."""
+    digest = hashlib.sha256(text.encode()).digest()
+    return [(digest[i % 32] - 128) / 128 for i in range(dimensions)]
+
+
+def embeddings_body(reply: Reply, body: Any, *, model: str) -> dict[str, Any]:
+    """One embedding per input of the request ``body``; ``reply.input_tokens`` as its usage."""
+    request = body if isinstance(body, dict) else {}
+    raw = request.get("input", "")
+    items = [raw] if isinstance(raw, str) or (raw and isinstance(raw[0], int)) else list(raw)
+    dimensions = request.get("dimensions") or FAKE_DIMENSIONS
+    data = []
+    for index, item in enumerate(items):
+        vector = fake_vector(item if isinstance(item, str) else json.dumps(item), dimensions)
+        encoded: Any = vector
+        if request.get("encoding_format") == "base64":
+            encoded = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+        data.append({"object": "embedding", "index": index, "embedding": encoded})
+    usage = {"prompt_tokens": reply.input_tokens, "total_tokens": reply.input_tokens}
+    return {"object": "list", "data": data, "model": model, "usage": usage}
 
 
 def completion_body(reply: Reply, dialect: Dialect, *, model: str, seq: int) -> dict[str, Any]:

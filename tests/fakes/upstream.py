@@ -5,6 +5,7 @@ test "providers", each under its own path prefix ``/<name>``:
 
     POST /<name>/v1/chat/completions   OpenAI Chat Completions (JSON, or SSE with ``stream: true``)
     POST /<name>/v1/messages           Anthropic Messages (JSON, or SSE events)
+    POST /<name>/v1/embeddings         OpenAI Embeddings (one vector per input, floats or base64)
     GET  /<name>/v1/models             OpenAI model list
     POST /<name>/model/<id>/converse   Amazon Bedrock Converse (and ``converse-stream``: the binary
                                        event stream), SigV4 checked (:mod:`fakes.bedrock`)
@@ -44,7 +45,15 @@ from aiohttp import web
 
 from fakes import bedrock
 from fakes.constants import FAKE_KEY, FAKE_KEY_ENV
-from fakes.replies import MALFORMED_BODY, Dialect, Reply, completion_body, error_body, sse_events
+from fakes.replies import (
+    MALFORMED_BODY,
+    Dialect,
+    Reply,
+    completion_body,
+    embeddings_body,
+    error_body,
+    sse_events,
+)
 
 # Fast, test-sized defaults for the routing config the fake writes (override per test).
 FAST_RETRY = {
@@ -60,6 +69,7 @@ QUIET_BREAKER = {"failure_threshold": 1000, "window_s": 30, "cooldown_s": 30}
 _ENDPOINTS: dict[tuple[str, str], Dialect | None] = {
     ("POST", "chat/completions"): "openai",
     ("POST", "messages"): "anthropic",
+    ("POST", "embeddings"): "embeddings",
     ("GET", "models"): None,
     ("POST", "converse"): "bedrock",
     ("POST", "converse-stream"): "bedrock",
@@ -341,7 +351,7 @@ class FakeUpstream:
             self._stream_ends.setdefault(name, []).append(how)
 
     def count(self, name: str | None = None) -> int:
-        """Completion calls (chat/completions and messages) of ``name``, or of every name."""
+        """Model calls (chat/completions, messages, embeddings) of ``name``, or of every name."""
         return sum(1 for c in self.calls(name) if c.method == "POST")
 
     # -- serving -------------------------------------------------------------------------------
@@ -438,11 +448,7 @@ class FakeUpstream:
             return _bedrock_response(request, reply)
         match reply.kind:
             case "ok" | "stream":
-                wants_stream = isinstance(body, dict) and body.get("stream") is True
-                if reply.kind == "stream" or wants_stream:
-                    return await self._stream(request, reply, dialect, body, model=model, seq=seq)
-                payload = completion_body(reply, dialect, model=model, seq=seq)
-                return web.json_response(payload, headers=dict(reply.headers))
+                return await self._answer(request, reply, dialect, body, model=model, seq=seq)
             case "error":
                 key = _presented_key(request)
                 payload = error_body(reply, dialect, api_key=key)
@@ -463,6 +469,18 @@ class FakeUpstream:
                 _close(request)
                 return response
         raise AssertionError(f"unknown reply kind {reply.kind!r}")
+
+    async def _answer(
+        self, request: web.Request, reply: Reply, dialect: Dialect, body: Any, *, model: str, seq: int
+    ) -> web.StreamResponse:
+        """A good answer: vectors, a stream (asked for, or scripted), or a completion."""
+        if dialect == "embeddings":
+            return web.json_response(embeddings_body(reply, body, model=model), headers=dict(reply.headers))
+        wants_stream = isinstance(body, dict) and body.get("stream") is True
+        if reply.kind == "stream" or wants_stream:
+            return await self._stream(request, reply, dialect, body, model=model, seq=seq)
+        payload = completion_body(reply, dialect, model=model, seq=seq)
+        return web.json_response(payload, headers=dict(reply.headers))
 
     async def _stream(
         self, request: web.Request, reply: Reply, dialect: Dialect, body: Any, *, model: str, seq: int

@@ -14,7 +14,7 @@ import httpx
 import openai
 import pytest
 
-from fakes import DEFAULT_CONTENT, FakeUpstream, Reply, ToolCallSpec
+from fakes import DEFAULT_CONTENT, FakeUpstream, Reply, ToolCallSpec, fake_vector
 from switchyard.config.routing import load_routing_config
 
 MESSAGES = [{"role": "user", "content": "Hi"}]
@@ -133,6 +133,17 @@ def test_models_lists_the_configured_ids(fake_upstream: FakeUpstream) -> None:
     assert ids == ["m-1", "m-2"]
     assert fake_upstream.count("p") == 0  # count() is completion calls only
     assert [c.path for c in fake_upstream.calls("p")] == ["/v1/models"]
+
+
+def test_embeddings_answer_one_fake_vector_per_input_in_either_format(fake_upstream: FakeUpstream) -> None:
+    fake_upstream.script("p", Reply.ok(input_tokens=3))
+    with openai.OpenAI(base_url=fake_upstream.base_url("p"), api_key="k", max_retries=0) as client:
+        as_base64 = client.embeddings.create(model="e", input=["a", "b"])  # the SDK's default
+        as_floats = client.embeddings.create(model="e", input=[[1, 2]], encoding_format="float", dimensions=3)
+    assert [d.embedding for d in as_base64.data] == [fake_vector("a"), fake_vector("b")]
+    assert as_base64.usage.prompt_tokens == 3
+    assert as_floats.data[0].embedding == fake_vector("[1, 2]", 3)
+    assert fake_upstream.count("p") == 2
 
 
 # -- scripting ------------------------------------------------------------------------------------
@@ -371,7 +382,7 @@ def test_stop_closes_the_port_and_a_stopped_server_can_be_stopped_again() -> Non
 
 def test_unknown_paths_are_404_and_recorded(fake_upstream: FakeUpstream) -> None:
     with httpx.Client() as client:
-        response = client.post(f"{fake_upstream.url('p')}/v1/embeddings", json={"input": "x"})
+        response = client.post(f"{fake_upstream.url('p')}/v1/completions", json={"prompt": "x"})
     assert response.status_code == 404
     assert [c.reply for c in fake_upstream.calls("p")] == ["not_found"]
 

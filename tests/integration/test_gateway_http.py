@@ -297,7 +297,37 @@ async def test_models_lists_public_models_and_aliases(fake_upstream: FakeUpstrea
     assert body["object"] == "list"
     assert sorted(card["id"] for card in body["data"]) == ["fast", "m", "n"]  # not the keyless one
     assert {card["object"] for card in body["data"]} == {"model"}
+    assert {card["id"]: card["owned_by"] for card in body["data"]} == {"fast": "a", "m": "a", "n": "b"}
     assert_no_leak(response, fake_upstream)
+
+
+async def test_a_restricted_key_lists_and_shows_only_the_models_it_may_use(
+    fake_upstream: FakeUpstream, gateway
+) -> None:
+    client = await gateway(_catalogue(fake_upstream))
+    allowed = ["n", "gpt-4.1", "hidden", "no-such-model"]  # hidden: its provider has no key
+    made = await client.post("/admin/keys", json={"tenant": "acme", "models": allowed})
+    as_key = {"Authorization": f"Bearer {made.json()['key']}"}
+
+    listed = await client.get("/v1/models", headers=as_key)
+    shown = await client.get("/v1/models/gpt-4.1", headers=as_key)
+    refused = [await client.get(f"/v1/models/{name}", headers=as_key) for name in ("m", "fast", "hidden")]
+
+    assert [card["id"] for card in listed.json()["data"]] == ["gpt-4.1", "n"]  # a wildcard's match too
+    assert shown.status_code == 200 and shown.json() == {
+        "id": "gpt-4.1",
+        "object": "model",
+        "created": 0,
+        "owned_by": "a",
+    }
+    for response in refused:  # not the key's, or not routable: the same 404, nothing revealed
+        assert_openai_error(response, fake_upstream, 404, code="model_not_found")
+    # The master key may use any routable name, "provider/model" ones included.
+    assert (await client.get("/v1/models/a/up-anything")).json()["owned_by"] == "a"
+    assert (await client.get("/v1/models/fast")).json()["id"] == "fast"
+    assert_openai_error(
+        await client.get("/v1/models/no-such-model"), fake_upstream, 404, code="model_not_found"
+    )
     assert fake_upstream.calls() == []  # listing models does not call providers
 
 

@@ -275,6 +275,54 @@ async def test_context_length_with_no_larger_window_is_a_400(fake_upstream: Fake
     assert (fake_upstream.count("small"), fake_upstream.count("same")) == (1, 0)
 
 
+async def test_model_not_found_fails_over_to_the_next_deployment(
+    fake_upstream: FakeUpstream, gateway
+) -> None:
+    config = fake_upstream.routing_config(
+        providers={"a": "openai", "c": "anthropic", "b": "openai_compatible"},
+        models={"m": {"deployments": [dep("a", "up-a"), dep("c", "up-c"), dep("b", "up-b")]}},
+    )
+    client = await gateway(config)
+    fake_upstream.script("a", Reply.model_not_found("up-a"))
+    fake_upstream.script("c", Reply.model_not_found("up-c"))  # Anthropic's not_found_error
+
+    response = await ask(client)
+
+    assert_served(response, fake_upstream, provider="b", model="up-b", attempts=3)
+    assert [fake_upstream.count(n) for n in ("a", "c", "b")] == [1, 1, 1]  # no retry of a 404
+
+
+async def test_model_not_found_everywhere_is_a_404_model_not_found(
+    fake_upstream: FakeUpstream, gateway
+) -> None:
+    client = await gateway(two_deployments(fake_upstream))
+    fake_upstream.script("a", Reply.model_not_found("up-a"))
+    fake_upstream.script("b", Reply.model_not_found("up-b"))
+
+    response = await ask(client)
+
+    error = assert_openai_error(
+        response, fake_upstream, 404, code="model_not_found", error_type="invalid_request_error"
+    )
+    assert "does not exist" in error["message"]  # the upstream's own words, scrubbed
+    assert (fake_upstream.count("a"), fake_upstream.count("b")) == (1, 1)
+
+
+async def test_a_404_for_a_route_is_not_a_missing_model_and_stops(
+    fake_upstream: FakeUpstream, gateway
+) -> None:
+    """A provider whose base URL is wrong answers 404 for the path (a web server's page, naming no
+    model): no other model would fix it and the error table keeps it ``invalid_request`` (the
+    caller sees a 400, b is not tried)."""
+    client = await gateway(two_deployments(fake_upstream))
+    fake_upstream.script("a", Reply.error(404, body={"detail": "Not Found"}))
+
+    response = await ask(client)
+
+    assert_openai_error(response, fake_upstream, 400, error_type="invalid_request_error")
+    assert fake_upstream.count("b") == 0
+
+
 async def test_content_filter_stops_with_a_400(fake_upstream: FakeUpstream, gateway) -> None:
     client = await gateway(two_deployments(fake_upstream))
     fake_upstream.script("a", Reply.content_filter())

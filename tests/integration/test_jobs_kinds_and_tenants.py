@@ -1,4 +1,4 @@
-"""Messages-kind jobs and per-tenant ownership, through the ASGI app (memory state, in-process
+"""Messages- and embeddings-kind jobs and per-tenant ownership, through the ASGI app (memory state, in-process
 queue, the worker driven by hand) against the fake upstream: an Anthropic request in, an Anthropic
 message out (validated by the ``anthropic`` SDK's own types), served through the same routing core
 as chat jobs; jobs shared by the keys of one tenant and invisible to others; webhooks signed with
@@ -16,7 +16,7 @@ import pytest
 from pydantic import SecretStr
 
 from conftest import GATEWAY_ENV, ConfigFile, running
-from fakes import MASTER_KEY, FakeUpstream, Reply
+from fakes import MASTER_KEY, FakeUpstream, Reply, fake_vector
 from jobkit import ANTHROPIC_REQUEST, MESSAGES, jobs_config
 from stagekit import recording
 from switchyard.accounting import UsageRecord
@@ -28,7 +28,7 @@ from switchyard.jobs.service import JobsService
 from switchyard.jobs.webhooks import SIGNATURE_HEADER, WebhookSender, verify
 from switchyard.keys.ids import key_id
 from switchyard.keys.virtual import KeyService, KeySpec
-from switchyard.worker.jobs import JobWorker
+from switchyard.worker.jobs import JobRetryError, JobWorker
 
 CHAT = {"model": "m", "messages": MESSAGES}
 HOOK = "https://93.184.216.34/hook"  # a public address literal: no DNS; MockTransport connects nowhere
@@ -115,6 +115,31 @@ async def test_a_messages_job_runs_through_fallback_and_stores_an_anthropic_mess
     assert served.body["system"] == "Answer in one line." and served.body["model"] == "up-c"
     [record] = usage.records  # charged once, to the provider that answered
     assert (record.provider, record.attempts, record.request_id) == ("c", 2, job["id"])
+
+
+async def test_an_embeddings_job_is_retried_through_the_queue_and_stores_the_embeddings_list(
+    app: App, fake_upstream: FakeUpstream
+) -> None:
+    usage = recording(app.gateway)
+    fake_upstream.script("a", Reply.overloaded())  # the fallback, c, has no embeddings: none answers
+    request = {"model": "mx", "input": ["chunk one", "chunk two"], "dimensions": 3}
+    async with app.client(MASTER_KEY) as client:
+        submitted = await client.post("/v1/jobs", json={"kind": "embeddings", "request": request})
+        assert submitted.status_code == 202
+        [job] = submitted.json()["data"]
+        queue = app.jobs.queue
+        assert isinstance(queue, MemoryJobQueue)
+        [body] = queue.drain()
+        worker = JobWorker(app.gateway, app.jobs)
+        with pytest.raises(JobRetryError):  # 503: back to the queue, as for chat
+            await worker.run(body)
+        assert (await worker.run(body)).outcome == "ran"  # the redelivery: a answers
+        done = (await client.get(f"/v1/jobs/{job['id']}")).json()
+    assert (done["kind"], done["status"]) == ("embeddings", "succeeded")
+    assert [e["embedding"] for e in done["result"]["data"]] == [fake_vector(t, 3) for t in request["input"]]
+    assert (fake_upstream.count("a"), fake_upstream.count("c")) == (2, 0)  # c was never called
+    [record] = usage.records  # charged once: the delivery that was answered
+    assert (record.public_model, record.provider, record.usage.completion_tokens) == ("mx", "a", 0)
 
 
 async def test_a_messages_job_put_straight_on_the_queue_is_answered_in_anthropic_shape(

@@ -214,5 +214,7 @@ async def test_messages_pass_the_same_cache_and_limits_gate(fake_upstream: FakeU
     assert (first.headers["x-switchyard-cache"], second.headers["x-switchyard-cache"]) == ("miss", "hit")
     assert second.json()["content"] == first.json()["content"]
     assert second.json()["type"] == "message"
-    assert streamed.headers["x-switchyard-cache"] == "skip"  # streams are not replayed
-    assert fake_upstream.count("a") == 2
+    assert streamed.headers["x-switchyard-cache"] == "hit"  # replayed as Anthropic events
+    events, _ = parse_sse(streamed.text)
+    assert events[0].event == "message_start" and events[-1].event == "message_stop"
+    assert fake_upstream.count("a") == 1

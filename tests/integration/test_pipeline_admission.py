@@ -7,7 +7,9 @@ or makes the provider fail (before the answer, or mid-stream), or has the caller
 got the answer, or leave a stream early. After each case, the key's limits and the budgets are
 what they were before it (a request that was admitted keeps counting as one request), and the
 next request is admitted by the key (one slot) and served by the first deployment (one slot).
-The same runs through HTTP in both dialects and through the jobs worker.
+Embeddings requests, the pipeline's second kind of call, run the buffered cases too. The same
+runs through HTTP (chat in both dialects, and embeddings) and through the jobs worker (chat,
+messages and embeddings jobs).
 """
 
 from __future__ import annotations
@@ -28,13 +30,14 @@ from conftest import running
 from fakes import MASTER_KEY
 from stagekit import Fault
 from switchyard.api.chat import ChatRequest
+from switchyard.api.embeddings import EmbeddingRequest
 from switchyard.budgets.service import Scope
 from switchyard.compose.gateway import Gateway, open_gateway
 from switchyard.config.routing import RateLimits
 from switchyard.config.settings import RouterSettings
 from switchyard.core import Call, StreamEnd, StreamFailed
 from switchyard.core.stages import KeyLimitsStage
-from switchyard.errors import SwitchyardError
+from switchyard.errors import InvalidRequestError, SwitchyardError
 from switchyard.http.app import create_app
 from switchyard.keys.auth import Identity
 from switchyard.keys.ids import key_hash, key_id
@@ -108,7 +111,12 @@ async def _held(gateway: Gateway) -> tuple[str, str, Decimal, Decimal]:
     )
 
 
-def _call(**metadata: str) -> Call:
+def _call(*, embeddings: bool = False, **metadata: str) -> Call:
+    if embeddings:
+        request: ChatRequest | EmbeddingRequest = EmbeddingRequest.model_validate(
+            {"model": "m", "input": ["hello", "world"], "dimensions": 8, "metadata": metadata or None}
+        )
+        return Call(request, KEY, "req-leak", IDENTITY)
     body: dict[str, Any] = {
         "model": "m",
         "max_tokens": 20,
@@ -171,6 +179,16 @@ CASES: list[tuple[str, str | None, str, dict[str, str]]] = [
     ("streamed", None, "mid-stream", {"mock_stream_fault": "drop", "mock_stream_after": "2"}),
     ("streamed", None, "client-gone-at-once", {}),
     ("streamed", None, "client-gone-mid-way", {}),
+    # The second kind of call through the same stages: every buffered case again.
+    *[
+        ("embeddings", f"fault-{s}", f"{h}:{m}", {})
+        for s in BUILTIN
+        for h in ("enter", "answered")
+        for m in ("raise", "cancel")
+    ],
+    ("embeddings", None, "provider", {"mock_fault": "invalid_request"}),
+    ("embeddings", None, "provider-cancelled", {"mock_latency_ms": "5000"}),
+    ("embeddings", None, "caller", {}),
 ]
 
 
@@ -183,9 +201,9 @@ async def test_nothing_is_held_after_a_failure_anywhere(
     if fault is not None:
         hook, mode = how.split(":")
         _faults(gateway)[fault].arm(hook, mode)
-    call = _call(**metadata)
+    call = _call(embeddings=use_case == "embeddings", **metadata)
     work: Awaitable[None]
-    if use_case == "buffered":
+    if use_case in ("buffered", "embeddings"):
         work = _buffered(gateway, call, caller_fails=how == "caller")
     else:
         leave_after = {"client-gone-at-once": 0, "client-gone-mid-way": 2}.get(how)
@@ -213,6 +231,26 @@ async def test_the_cases_reach_every_stage_and_both_use_cases(gateway: Gateway) 
     """The fault stages are where the cases say, after each built-in stage, in order."""
     names = [s.name for s in gateway.pipeline.stages]
     assert names == [n for s in BUILTIN for n in (s, f"fault-{s}")]
+
+
+async def test_an_embeddings_call_does_not_stream_and_takes_nothing(gateway: Gateway) -> None:
+    assert await _probe(gateway) == ("one", 1)
+    before = await _held(gateway)
+    with pytest.raises(InvalidRequestError, match="do not stream"):
+        await gateway.pipeline.stream(_call(embeddings=True))
+    assert await _held(gateway) == before  # refused before admission: not even a request counted
+
+
+@pytest.mark.parametrize("embeddings", [False, True])
+async def test_a_call_in_flight_holds_tokens_and_budget(gateway: Gateway, embeddings: bool) -> None:
+    """What the cases above see given back is really taken, by either kind of call: a leak
+    would show."""
+    assert await _probe(gateway) == ("one", 1)  # the key's limits are known from here on
+    before = await _held(gateway)
+    async with gateway.pipeline.answer(_call(embeddings=embeddings)):
+        during = await _held(gateway)
+    assert int(during[1]) < int(before[1]), "no tokens held"
+    assert during[2] > before[2] and during[3] > before[3], "no budget reserved"
 
 
 @pytest.mark.parametrize("route", ["/v1/chat/completions", "/v1/messages"])
@@ -257,6 +295,32 @@ async def test_http_in_both_dialects_gives_back_what_a_failed_request_took(
         assert again.status_code == 200 and again.headers["x-switchyard-model"] == "one"
 
 
+@pytest.mark.parametrize(("fault", "hook"), [("fault-budgets", "enter"), ("fault-cache", "answered")])
+async def test_http_embeddings_give_back_what_a_failed_request_took(
+    config_file: Callable[..., Path], fault: str, hook: str
+) -> None:
+    settings = RouterSettings(
+        config_path=config_file(_config()), master_key=SecretStr(MASTER_KEY), cache_enabled=False
+    )
+    app = create_app(settings)
+    async with (
+        running(app) as asgi,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://gw") as client,
+    ):
+        gateway: Gateway = app.state.gateway
+        await gateway.state.keys.put(_key_record())
+        body = {"model": "m", "input": ["hi", "there"], "dimensions": 8}
+        headers = {"authorization": f"Bearer {VIRTUAL_KEY}"}
+        assert (await client.post("/v1/embeddings", json=body, headers=headers)).status_code == 200
+        before = await _held(gateway)
+        _faults(gateway)[fault].arm(hook, "raise")
+        failed = await client.post("/v1/embeddings", json=body, headers=headers)
+        assert failed.status_code == 500 and failed.json()["error"]["type"] == "api_error"
+        assert (await _held(gateway))[1:] == before[1:]
+        again = await client.post("/v1/embeddings", json=body, headers=headers)
+        assert again.status_code == 200 and again.headers["x-switchyard-model"] == "one"
+
+
 def _key_record() -> KeyRecord:
     return KeyRecord(
         key_id=KEY,
@@ -267,7 +331,7 @@ def _key_record() -> KeyRecord:
     )
 
 
-@pytest.mark.parametrize("kind", ["chat", "messages"])
+@pytest.mark.parametrize("kind", ["chat", "messages", "embeddings"])
 @pytest.mark.parametrize(("fault", "hook"), [("fault-limits", "enter"), ("fault-usage", "answered")])
 async def test_a_job_that_fails_in_the_pipeline_gives_back_what_it_took(
     gateway: Gateway, kind: str, fault: str, hook: str
@@ -276,6 +340,8 @@ async def test_a_job_that_fails_in_the_pipeline_gives_back_what_it_took(
     worker = JobWorker(gateway, gateway.jobs)
     messages = [{"role": "user", "content": "hello"}]
     request: dict[str, Any] = {"model": "m", "max_tokens": 20, "messages": messages}
+    if kind == "embeddings":
+        request = {"model": "m", "input": ["hello"], "dimensions": 8}
     body = {"job_id": "job_leak0001", "key_id": KEY, "kind": kind, "request": request}
     assert (await worker.run(json.dumps(body))).outcome == "ran"
     before = await _held(gateway)

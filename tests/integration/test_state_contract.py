@@ -251,6 +251,25 @@ async def test_cache_refuses_values_over_its_limit(backend: Backend) -> None:
     assert await cache.get("big") is None
 
 
+async def test_purge_markers_are_shared_move_forward_and_are_forgotten_when_old(backend: Backend) -> None:
+    one, other = backend().cache, backend().cache
+    assert await one.purges() == {}
+    await one.purge("key#k_1", T0 + 10, forget_before=0)
+    await other.purge("model#m", T0 + 5, forget_before=0)
+    await other.purge("key#k_1", T0 + 7, forget_before=0)  # earlier than the marker: it stays
+    assert await one.purges() == {"key#k_1": T0 + 10, "model#m": T0 + 5}
+    await one.purge("all", T0 + 20, forget_before=T0 + 6)  # model#m is older than any entry now
+    assert await other.purges() == {"key#k_1": T0 + 10, "all": T0 + 20}
+    await one.put("k", b"v", expires_at=T0 + 60)  # entries and markers live side by side
+    assert await other.get("k") == b"v"
+
+
+async def test_concurrent_purges_of_different_scopes_all_land(backend: Backend) -> None:
+    scopes = [f"tenant#t{i}" for i in range(6)]
+    await asyncio.gather(*(backend().cache.purge(s, T0 + i, forget_before=0) for i, s in enumerate(scopes)))
+    assert await backend().cache.purges() == {s: T0 + i for i, s in enumerate(scopes)}
+
+
 # ------------------------------------------------------------------------------------ keys
 
 RECORD = KeyRecord(

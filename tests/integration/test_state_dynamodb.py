@@ -138,3 +138,28 @@ async def test_an_item_deleted_by_ttl_starts_over(state_tables: Any) -> None:
         assert not await stores.state.save("d", closed, expected_version=1)  # learns it is gone
         assert await stores.state.load("d") == BreakerRecord()
         assert await stores.state.save("d", BreakerRecord(version=1), expected_version=0)
+
+
+async def test_a_purge_costs_one_read_and_one_write_and_never_forgets_a_renewed_marker(
+    state_tables: Any,
+) -> None:
+    """Forgetting a marker is conditional on it being as old as when it was read: a purge that
+    renewed it in between keeps it (the write is retried without forgetting)."""
+    with dynamo_stores(state_tables, Clock()) as one, dynamo_stores(state_tables, Clock()) as other:
+        await one.cache.purge("tenant#old", T0, forget_before=0)
+        one.calls.reset()
+        await one.cache.purge("key#k", T0 + 100, forget_before=T0 + 50)  # forgets tenant#old
+        assert one.calls.by_operation() == {"GetItem": 1, "UpdateItem": 1}
+        assert await other.cache.purges() == {"key#k": T0 + 100}
+
+        await one.cache.purge("tenant#old", T0, forget_before=0)
+        read = one.cache.purges
+
+        async def read_then_renewed() -> dict[str, float]:
+            seen = await read()  # tenant#old at T0: to be forgotten ...
+            await other.cache.purge("tenant#old", T0 + 60, forget_before=0)  # ... renewed meanwhile
+            return seen
+
+        one.cache.purges = read_then_renewed  # type: ignore[method-assign]
+        await one.cache.purge("model#m", T0 + 110, forget_before=T0 + 50)
+        assert await other.cache.purges() == {"key#k": T0 + 100, "tenant#old": T0 + 60, "model#m": T0 + 110}

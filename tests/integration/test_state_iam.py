@@ -85,6 +85,11 @@ async def test_the_router_policy_allows_exactly_the_calls_it_makes(
             assert (await client.get("/admin/tenants")).status_code == 200
             as_key = {"Authorization": f"Bearer {made['key']}"}
             assert (await client.post("/v1/chat/completions", json=body, headers=as_key)).status_code == 200
+            # The cache: statistics (the table's size), a purge, and a lookup that finds it stale.
+            assert (await client.get("/admin/cache")).status_code == 200
+            assert (await client.post("/admin/cache/purge", json={"model": "m"})).status_code == 200
+            stale = await client.post("/v1/chat/completions", json={**body, "seed": 1})
+            assert stale.headers["x-switchyard-cache"] == "miss"
         used = app.state.gateway.state.calls.by_table()
 
     logical = {name: logical_id for logical_id, name in state_tables.tables.items()}

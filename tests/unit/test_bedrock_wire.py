@@ -223,7 +223,7 @@ def test_usage_adds_cache_reads_and_writes_to_the_prompt() -> None:
         (400, "ValidationException", "Malformed input request", Kind.INVALID_REQUEST),
         (403, "AccessDeniedException", "You don't have access to the model", Kind.AUTH),
         (403, "UnrecognizedClientException", "The security token included is invalid", Kind.AUTH),
-        (404, "ResourceNotFoundException", "Model not found", Kind.INVALID_REQUEST),
+        (404, "ResourceNotFoundException", "Model not found", Kind.MODEL_NOT_FOUND),  # fails over
     ],
 )
 def test_bedrock_errors_are_classified_by_their_exception_name(

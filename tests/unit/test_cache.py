@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from switchyard.cache.keys import cache_key
 from switchyard.cache.policy import SKIP, CachePlan, plan_for
 from switchyard.cache.service import CachedAnswer, CacheService
 from switchyard.errors import InvalidRequestError
-from switchyard.metrics import CACHE_ENTRY_TOO_LARGE, CACHE_HIT, CACHE_MISS
+from switchyard.metrics import CACHE_ENTRY_TOO_LARGE, CACHE_HIT, CACHE_MISS, CACHE_PURGED
 from switchyard.metrics.sink import MetricSink
 from switchyard.state.memory import MemoryResponseCache
 
@@ -82,7 +83,8 @@ def test_deterministic_requests_use_the_cache_by_default() -> None:
         assert chosen.key == cache_key(req(**fields), "k_tenant")
     assert plan() == SKIP
     assert plan(temperature=0.2) == SKIP
-    assert plan(temperature=0, stream=True) == SKIP
+    # A stream uses the same entry as the buffered request (replayed as a stream on a hit).
+    assert plan(temperature=0, stream=True).key == plan(temperature=0).key is not None
 
 
 def test_an_explicit_ttl_opts_in_and_sets_the_lifetime() -> None:
@@ -127,7 +129,7 @@ async def test_the_service_stores_compressed_answers_and_counts_hits_and_misses(
     clock, metrics = Clock(), MetricSink(publish=lambda counts: None)
     store = MemoryResponseCache(clock=clock)
     service = CacheService(store, metrics, default_ttl_s=60, clock=clock)
-    chosen = service.plan(req(temperature=0), "k_tenant", {})
+    chosen = service.plan(req(temperature=0), key_id="k_tenant", tenant="t", headers={})
     assert await service.lookup(chosen) is None
     body = b'{"id": "x", "choices": [' + b'{"text": "same words again"},' * 200 + b"{}]}"
     answer = CachedAnswer(body, "prov", "up-model", "prov/up-model")
@@ -135,7 +137,7 @@ async def test_the_service_stores_compressed_answers_and_counts_hits_and_misses(
     assert chosen.key is not None
     stored = await store.get(chosen.key)
     assert stored is not None and len(stored) < len(body) / 5
-    assert await service.lookup(chosen) == answer
+    assert await service.lookup(chosen) == replace(answer, stored_at=chosen.at)
     clock.advance(60)
     assert await service.lookup(chosen) is None
     assert metrics.totals() == {CACHE_MISS: 2, CACHE_HIT: 1}
@@ -145,7 +147,7 @@ async def test_answers_too_large_for_an_item_are_skipped_and_counted() -> None:
     metrics = MetricSink(publish=lambda counts: None)
     store = MemoryResponseCache(max_value_bytes=1000, clock=Clock())
     service = CacheService(store, metrics, clock=Clock())
-    chosen = service.plan(req(temperature=0), "k_tenant", {})
+    chosen = service.plan(req(temperature=0), key_id="k_tenant", tenant="t", headers={})
     incompressible = random.Random(0).randbytes(4000)
     assert not await service.save(chosen, CachedAnswer(incompressible, "p", "m", "p/m"))
     assert await service.lookup(chosen) is None
@@ -156,9 +158,76 @@ async def test_disabled_or_unreadable_caches_answer_nothing() -> None:
     clock = Clock(T0)
     store = MemoryResponseCache(clock=clock)
     off = CacheService(store, MetricSink(publish=lambda counts: None), enabled=False)
-    assert off.plan(req(temperature=0), "k", {}) == SKIP
+    assert off.plan(req(temperature=0), key_id="k", tenant="t", headers={}) == SKIP
     service = CacheService(store, MetricSink(publish=lambda counts: None), clock=clock)
-    chosen = service.plan(req(temperature=0), "k", {})
+    chosen = service.plan(req(temperature=0), key_id="k", tenant="t", headers={})
     assert chosen.key is not None
     await store.put(chosen.key, b"not zlib", expires_at=T0 + 60)
     assert await service.lookup(chosen) is None
+
+
+# ------------------------------------------------------------------------------------ purges
+
+
+async def test_a_purge_makes_older_entries_of_its_scope_stale_and_nothing_else() -> None:
+    clock, metrics = Clock(T0), MetricSink(publish=lambda counts: None)
+    store = MemoryResponseCache(clock=clock)
+    service = CacheService(store, metrics, purge_refresh_s=5, clock=clock)
+
+    def planned(key_id: str, tenant: str, model: str = "m") -> CachePlan:
+        return service.plan(req(temperature=0, model=model), key_id=key_id, tenant=tenant, headers={})
+
+    plans = {
+        "a": planned("k_a", "acme"),
+        "b": planned("k_b", "acme"),
+        "c": planned("k_c", "other"),
+        "n": planned("k_c", "other", "n"),
+    }
+    for chosen in plans.values():
+        assert await service.save(chosen, CachedAnswer(b"{}", "p", "m", "p/m"))
+    clock.advance(1)
+
+    async def hits() -> set[str]:
+        return {name for name, chosen in plans.items() if await service.lookup(chosen) is not None}
+
+    assert await hits() == {"a", "b", "c", "n"}
+    await service.purge(["key#k_a"])
+    assert await hits() == {"b", "c", "n"}
+    await service.purge(["model#n"])
+    assert await hits() == {"b", "c"}
+    await service.purge(["tenant#acme"])
+    assert await hits() == {"c"}
+    # An answer to a request that began after the purge is fresh again.
+    clock.advance(1)
+    plans["a"] = planned("k_a", "acme")
+    await service.save(plans["a"], CachedAnswer(b"{}", "p", "m", "p/m"))
+    assert await hits() == {"a", "c"}
+    await service.purge(["all"])
+    assert await hits() == set()
+    assert metrics.totals()[CACHE_PURGED] == 1 + 2 + 3 + 2 + 4  # the stale entries each hits() met
+
+
+async def test_another_container_sees_a_purge_within_its_refresh_period() -> None:
+    clock = Clock(T0)
+    store = MemoryResponseCache(clock=clock)
+    one, other = (
+        CacheService(store, MetricSink(publish=lambda counts: None), purge_refresh_s=5, clock=clock)
+        for _ in range(2)
+    )
+    chosen = one.plan(req(temperature=0), key_id="k", tenant="t", headers={})
+    await one.save(chosen, CachedAnswer(b"{}", "p", "m", "p/m"))
+    clock.advance(1)
+    assert await other.lookup(chosen) is not None  # reads the (empty) markers: fresh for 5 s
+    await one.purge(["key#k"])
+    assert await one.lookup(chosen) is None  # the purging container at once
+    assert await other.lookup(chosen) is not None  # the other one's copy is still fresh
+    clock.advance(5)
+    assert await other.lookup(chosen) is None
+
+
+async def test_markers_only_move_forward_and_old_ones_are_forgotten() -> None:
+    store = MemoryResponseCache(clock=Clock(T0))
+    await store.purge("key#k", T0 + 10, forget_before=0)
+    await store.purge("key#k", T0 + 5, forget_before=0)
+    await store.purge("model#m", T0 + 20, forget_before=T0 + 11)  # forgets key#k (older than that)
+    assert await store.purges() == {"model#m": T0 + 20}

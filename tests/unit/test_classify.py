@@ -130,7 +130,37 @@ HTTP_ROWS = [
         Kind.INVALID_REQUEST,
         None,
     ),
-    ("404", 404, _err("model_not_found", "The model does not exist"), {}, Kind.INVALID_REQUEST, None),
+    ("404-model", 404, _err("model_not_found", "The model does not exist"), {}, Kind.MODEL_NOT_FOUND, None),
+    (
+        "404-anthropic-model",
+        404,
+        json.dumps({"type": "error", "error": {"type": "not_found_error", "message": "model: x"}}).encode(),
+        {},
+        Kind.MODEL_NOT_FOUND,
+        None,
+    ),
+    (
+        "404-gemini-model",
+        404,
+        json.dumps(
+            [{"error": {"code": 404, "message": "models/x is not found", "status": "NOT_FOUND"}}]
+        ).encode(),
+        {},
+        Kind.MODEL_NOT_FOUND,
+        None,
+    ),
+    (
+        "404-ollama-model",
+        404,
+        b'{"error":"model \\"x\\" not found, try pulling it first"}',
+        {},
+        Kind.MODEL_NOT_FOUND,
+        None,
+    ),
+    ("400-model-code", 400, _err("model_not_found", "No such model"), {}, Kind.MODEL_NOT_FOUND, None),
+    # A 404 that names no model is a wrong path (the base URL), not a missing model.
+    ("404-route", 404, b'{"error": {"message": "Unknown path"}}', {}, Kind.INVALID_REQUEST, None),
+    ("404-html", 404, b"<html><body>Not Found</body></html>", {}, Kind.INVALID_REQUEST, None),
     ("400-overloaded", 400, _err(None, "Model is overloaded", "overloaded"), {}, Kind.OVERLOADED, None),
 ]
 

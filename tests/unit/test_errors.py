@@ -27,6 +27,7 @@ from switchyard.errors import (
         (Kind.BAD_RESPONSE, Action.NEXT, True),
         (Kind.AUTH, Action.RETRY_BACKUP_KEY, False),
         (Kind.CONTEXT_LENGTH, Action.NEXT_LARGER_CONTEXT, False),
+        (Kind.MODEL_NOT_FOUND, Action.NEXT, False),
         (Kind.CONTENT_FILTER, Action.STOP, False),
         (Kind.INVALID_REQUEST, Action.STOP, False),
     ],
@@ -38,7 +39,7 @@ def test_policy_row(kind: Kind, action: Action, trips: bool) -> None:
 
 def test_every_kind_has_a_policy_and_provider_kinds_are_rows() -> None:
     assert set(POLICY) == set(Kind)
-    assert len(PROVIDER_KINDS) == 10
+    assert len(PROVIDER_KINDS) == 11
 
 
 def test_client_visible_statuses_and_codes() -> None:
@@ -47,4 +48,6 @@ def test_client_visible_statuses_and_codes() -> None:
     assert ProviderError(Kind.CONTEXT_LENGTH, "x").code == "context_length_exceeded"
     assert ProviderError(Kind.CONTEXT_LENGTH, "x").status == 400
     assert ProviderError(Kind.CONTENT_FILTER, "x").code == "content_filter"
+    assert ProviderError(Kind.MODEL_NOT_FOUND, "x").code == "model_not_found"
+    assert ProviderError(Kind.MODEL_NOT_FOUND, "x").status == 404
     assert GatewayError("x", status=429, retry_after=3).status == 429

@@ -12,6 +12,7 @@ from switchyard.jobs.schema import (
     JOB_MESSAGE,
     JOB_SPEC,
     ChatJobMessage,
+    EmbeddingsJobMessage,
     JobBatch,
     MessagesJobMessage,
     MessagesJobSpec,
@@ -23,6 +24,7 @@ from switchyard.jobs.schema import (
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "docs" / "jobs.schema.json"
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 ANTHROPIC = {"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+EMBEDDINGS = {"model": "e", "input": ["a", "b"]}
 
 
 def test_the_shipped_json_schema_is_the_models() -> None:
@@ -53,14 +55,32 @@ def test_a_messages_job_validates_its_request_as_an_anthropic_one() -> None:
         JOB_SPEC.validate_python({"kind": "completions", "request": CHAT})
 
 
-def test_a_batch_mixes_kinds_and_the_schema_names_both() -> None:
+def test_a_batch_mixes_kinds_and_the_schema_names_every_one() -> None:
     specs = JobBatch.model_validate(
-        {"jobs": [{"request": CHAT}, {"kind": "messages", "request": ANTHROPIC}]}
+        {
+            "jobs": [
+                {"request": CHAT},
+                {"kind": "messages", "request": ANTHROPIC},
+                {"kind": "embeddings", "request": EMBEDDINGS},
+            ]
+        }
     ).specs()
-    assert [s.kind for s in specs] == ["chat", "messages"]
+    assert [s.kind for s in specs] == ["chat", "messages", "embeddings"]
     variants = json_schema()["oneOf"]
     kinds = [json_schema()["$defs"][v["$ref"].rsplit("/", 1)[1]]["properties"]["kind"] for v in variants]
-    assert [k.get("const") for k in kinds] == ["chat", "messages"]
+    assert [k.get("const") for k in kinds] == ["chat", "messages", "embeddings"]
+
+
+def test_an_embeddings_job_validates_its_request_as_an_embeddings_one() -> None:
+    message = JOB_MESSAGE.validate_python(
+        {"job_id": "job_0123456789", "key_id": "k", "kind": "embeddings", "request": EMBEDDINGS}
+    )
+    assert isinstance(message, EmbeddingsJobMessage) and message.request.inputs == ["a", "b"]
+    for request in (CHAT, {**EMBEDDINGS, "input": []}):  # a chat body, an empty input
+        with pytest.raises(ValidationError):
+            JOB_MESSAGE.validate_python(
+                {"job_id": "job_0123456789", "key_id": "k", "kind": "embeddings", "request": request}
+            )
 
 
 @pytest.mark.parametrize(

@@ -149,6 +149,7 @@ EXPECTED_FAULTS = {
     "context_length": (Kind.CONTEXT_LENGTH, 400),
     "content_filter": (Kind.CONTENT_FILTER, 400),
     "invalid_request": (Kind.INVALID_REQUEST, 400),
+    "model_not_found": (Kind.MODEL_NOT_FOUND, 404),
     "429": (Kind.RATE_LIMITED, 429),
     "500": (Kind.SERVER_ERROR, 500),
     "502": (Kind.SERVER_ERROR, 502),

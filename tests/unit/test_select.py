@@ -7,6 +7,7 @@ import pytest
 
 from switchyard.config.routing import RoutingConfig
 from switchyard.errors import NotFoundError
+from switchyard.routing.catalog import model_card, visible_models
 from switchyard.routing.select import RouteTable
 
 CONFIG = RoutingConfig.model_validate(
@@ -71,3 +72,21 @@ def test_weighted_first_choice_follows_the_weights() -> None:
     assert 0.70 < firsts["a/x"] / 4000 < 0.80  # weight 3 of 4
     # every ordering still holds both deployments for failover
     assert sorted(ids(table, "w", 7)) == ["a/x", "b/y"]
+
+
+def test_knows_every_routable_name_and_nothing_else() -> None:
+    table = RouteTable(CONFIG)
+    assert all(table.knows(n) for n in ("m", "fast", "oa/anything", "gpt-4.1-nano"))
+    assert not any(table.knows(n) for n in ("nope", "zz/gpt-4", "claude-3"))
+    assert [table.first_provider(n) for n in ("n", "fast", "gpt-4o")] == ["b", "a", "oa"]
+
+
+def test_the_catalog_shows_a_key_only_what_it_may_use() -> None:
+    table = RouteTable(CONFIG)
+    assert [c.id for c in visible_models(table, frozenset())] == table.public_models
+    allowed = frozenset({"n", "gpt-4o", "nope"})
+    assert [c.id for c in visible_models(table, allowed)] == ["gpt-4o", "n"]
+    assert model_card(table, allowed, "n").owned_by == "b"
+    for name in ("m", "nope"):  # not the key's / not routable: the same 404
+        with pytest.raises(NotFoundError, match="does not exist or you do not have access"):
+            model_card(table, allowed, name)

@@ -7,7 +7,7 @@ metrics) when the request leaves.
 """
 
 from switchyard.accounting.cost import ZERO, candidate_price, cost_usd, format_usd, route_prices
-from switchyard.accounting.estimate import StreamUsage, completion_usage, estimate_usage
+from switchyard.accounting.estimate import StreamUsage, completion_usage, embedding_usage, estimate_usage
 from switchyard.accounting.record import Accounting, UsageRecord
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "candidate_price",
     "completion_usage",
     "cost_usd",
+    "embedding_usage",
     "estimate_usage",
     "format_usd",
     "route_prices",

@@ -38,7 +38,7 @@ from decimal import Decimal
 from time import time
 
 from switchyard.accounting import format_usd, route_prices
-from switchyard.api.chat import ChatRequest
+from switchyard.api.requests import CanonicalRequest
 from switchyard.budgets.periods import period_end, period_key, previous_key
 from switchyard.budgets.shards import ShardWrite, roomiest, shard_caps
 from switchyard.config.prices import PriceTable
@@ -46,7 +46,7 @@ from switchyard.config.routing import BudgetsConfig
 from switchyard.errors import BudgetExceededError, GatewayError
 from switchyard.events import BUDGET_THRESHOLD, EventPublisher
 from switchyard.keys.auth import MASTER_TENANT, Identity
-from switchyard.limits.windows import estimate_tokens
+from switchyard.limits.windows import token_estimate
 from switchyard.observability import logger
 from switchyard.routing.select import RouteTable
 from switchyard.state.ports import (
@@ -185,7 +185,7 @@ class Budgets:
 
     # ------------------------------------------------------------------------ admission
 
-    async def admit(self, request: ChatRequest, identity: Identity | None) -> Ticket:
+    async def admit(self, request: CanonicalRequest, identity: Identity | None) -> Ticket:
         """Reserve ``request``'s worst-case cost on every budget it falls under. Raises
         BudgetExceededError (429, ``Retry-After`` until the period ends) when a ``block`` budget,
         or the global override, refuses it; NotFoundError for an unknown model."""
@@ -245,14 +245,12 @@ class Budgets:
             scopes.append(whole)
         return scopes
 
-    def estimate(self, request: ChatRequest, model: str) -> Decimal:
+    def estimate(self, request: CanonicalRequest, model: str) -> Decimal:
         """The most ``request`` can cost on ``model``'s route: its prompt estimate and its output
-        limit (or ``estimate_output_tokens``) at the route's highest prices, and the highest
-        per-request fee (a web search's; search queries and citation tokens are not known
-        before the answer)."""
-        default_output = self._config.estimate_output_tokens
-        output = (request.output_limit or default_output) * (request.n or 1)
-        prompt = estimate_tokens(request, default_output) - output
+        limit (or ``estimate_output_tokens``; none for embeddings) at the route's highest prices, and
+        the highest per-request fee (a web search's; search queries and citation tokens are not
+        known before the answer)."""
+        prompt, output = token_estimate(request, self._config.estimate_output_tokens)
         price_in, price_out, fee = self._unit_price(model)
         return (prompt * price_in + output * price_out) / _PER_TOKEN + fee
 

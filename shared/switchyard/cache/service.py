@@ -1,22 +1,24 @@
 """The response cache over the :class:`~switchyard.state.ports.ResponseCache` port.
 
 A value is the answer's JSON body as it was served, behind one line of JSON naming who served it
-(for the ``x-switchyard-*`` headers of a hit), zlib-compressed. A value too large for the store
-is not written, and counted.
+(for the ``x-switchyard-*`` headers of a hit), what it cost and when its request began (for
+purges: :mod:`switchyard.cache.purge`), zlib-compressed. A value too large for the store is not
+written, and counted; an entry a purge made stale is a miss, and counted.
 """
 
 from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from time import time
 
-from switchyard.api.chat import ChatRequest
+from switchyard.api.requests import CanonicalRequest
 from switchyard.cache.policy import SKIP, CachePlan, plan_for
-from switchyard.metrics import CACHE_ENTRY_TOO_LARGE, CACHE_HIT, CACHE_MISS
+from switchyard.cache.purge import PurgeMarks
+from switchyard.metrics import CACHE_ENTRY_TOO_LARGE, CACHE_HIT, CACHE_MISS, CACHE_PURGED
 from switchyard.metrics.sink import MetricSink
 from switchyard.observability import logger
 from switchyard.state.ports import ResponseCache, ValueTooLargeError
@@ -32,6 +34,7 @@ class CachedAnswer:
     deployment_id: str
     # What the answer cost when it was served: what each hit on it saves.
     cost_usd: Decimal = Decimal(0)
+    stored_at: float = 0.0  # when its request began (entries from before purges existed: 0)
 
 
 class CacheService:
@@ -42,24 +45,33 @@ class CacheService:
         *,
         enabled: bool = True,
         default_ttl_s: int = 3600,
+        purge_refresh_s: float = 30.0,
         clock: Callable[[], float] = time,
     ) -> None:
         self._store = store
         self._metrics = metrics
-        self._enabled = enabled
-        self._default_ttl_s = default_ttl_s
+        self.enabled = enabled
+        self.default_ttl_s = default_ttl_s
         self._clock = clock
+        self.purges = PurgeMarks(store, refresh_s=purge_refresh_s, clock=clock)
 
-    def plan(self, request: ChatRequest, namespace: str, headers: Mapping[str, str]) -> CachePlan:
-        if not self._enabled:
+    def plan(
+        self, request: CanonicalRequest, *, key_id: str, tenant: str, headers: Mapping[str, str]
+    ) -> CachePlan:
+        if not self.enabled:
             return SKIP
-        return plan_for(request, namespace, headers, default_ttl_s=self._default_ttl_s)
+        return plan_for(
+            request, key_id, headers, default_ttl_s=self.default_ttl_s, tenant=tenant, now=self._clock()
+        )
 
     async def lookup(self, plan: CachePlan) -> CachedAnswer | None:
         if plan.key is None or not plan.lookup:
             return None
         value = await self._store.get(plan.key)
         answer = _decode(value) if value is not None else None
+        if answer is not None and await self.purges.stale(plan.scopes, answer.stored_at):
+            self._metrics.count(CACHE_PURGED)
+            answer = None
         self._metrics.count(CACHE_HIT if answer is not None else CACHE_MISS)
         return answer
 
@@ -67,7 +79,7 @@ class CacheService:
         """Store the answer if the plan says so; False when it was not stored (too large)."""
         if plan.key is None or not plan.store:
             return False
-        value = _encode(answer)
+        value = _encode(answer, stored_at=plan.at)
         try:
             if len(value) > self._store.max_value_bytes:
                 raise ValueTooLargeError(f"{len(value)} bytes")
@@ -77,10 +89,21 @@ class CacheService:
             return False
         return True
 
+    async def purge(self, scopes: Sequence[str]) -> float:
+        """Mark every entry of ``scopes`` stale (``cache.purge``); returns when. Raises
+        StateUnavailableError."""
+        return await self.purges.purge(scopes)
 
-def _encode(answer: CachedAnswer) -> bytes:
+
+def _encode(answer: CachedAnswer, *, stored_at: float) -> bytes:
     head = json.dumps(
-        {"p": answer.provider, "m": answer.model, "d": answer.deployment_id, "c": str(answer.cost_usd)},
+        {
+            "p": answer.provider,
+            "m": answer.model,
+            "d": answer.deployment_id,
+            "c": str(answer.cost_usd),
+            "s": stored_at,
+        },
         separators=(",", ":"),
     )
     return zlib.compress(head.encode() + b"\n" + answer.body, _LEVEL)
@@ -91,7 +114,8 @@ def _decode(value: bytes) -> CachedAnswer | None:
         head, _, body = zlib.decompress(value).partition(b"\n")
         meta = json.loads(head)
         cost = Decimal(str(meta.get("c", "0")))  # entries written before costs were kept: 0
-        return CachedAnswer(body, str(meta["p"]), str(meta["m"]), str(meta["d"]), cost)
+        stored_at = float(meta.get("s", 0.0))
+        return CachedAnswer(body, str(meta["p"]), str(meta["m"]), str(meta["d"]), cost, stored_at)
     except (zlib.error, ValueError, KeyError, TypeError, InvalidOperation):
         logger.warning("unreadable cache entry ignored")
         return None

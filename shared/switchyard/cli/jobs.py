@@ -48,7 +48,8 @@ def register(subparsers: Any) -> None:
     submit.add_argument(
         "file",
         type=Path,
-        help="one request (or {'request': …, 'kind': …}) per line; kind 'messages': an Anthropic request",
+        help="one request (or {'request': …, 'kind': …}) per line; kind 'messages': an Anthropic request, "
+        "'embeddings': an embeddings request",
     )
     submit.add_argument("--out", type=Path, required=True, help="results, one JSON object per input line")
     submit.add_argument("--batch", type=int, default=100, help="jobs per POST /v1/jobs")
@@ -172,7 +173,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 def read_specs(path: Path, webhook_url: str | None) -> list[dict[str, Any]]:
     """Each non-empty line: a request, or a job ({"request": …, "kind": …, "metadata": …}). A bare
-    request may carry ``kind`` too ("messages": an Anthropic Messages request; default "chat"),
+    request may carry ``kind`` too ("messages": an Anthropic Messages request, "embeddings": an
+    embeddings request; default "chat"),
     which is moved to the job: neither request dialect has such a field."""
     specs = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):

@@ -56,6 +56,7 @@ class Gateway:
     accounting: Accounting  # prices every answer
     usage: UsageRecorder  # usage aggregates, written in the background
     budgets: Budgets  # spend reserved against key, tenant and global budgets
+    cache: CacheService  # the response cache (its statistics and purges: /admin/cache)
     # Operational events (provider key rejected, budget thresholds): EventBridge or memory.
     events: EventPublisher
     jobs: JobsService  # async jobs (submission, results, webhooks)
@@ -139,11 +140,16 @@ async def open_gateway(
         fail_closed=settings.budgets_fail_closed,
     )
     cache = CacheService(
-        state.cache, metrics, enabled=settings.cache_enabled, default_ttl_s=settings.cache_ttl_s, clock=clock
+        state.cache,
+        metrics,
+        enabled=settings.cache_enabled,
+        default_ttl_s=settings.cache_ttl_s,
+        purge_refresh_s=settings.cache_purge_refresh_s,
+        clock=clock,
     )
     builtin: list[Stage] = [
         AccessStage(),
-        CacheStage(cache),
+        CacheStage(cache, usage),
         UsageStage(usage),
         KeyLimitsStage(KeyLimits(limiter, limits, metrics)),
         BudgetStage(budgets),
@@ -164,6 +170,7 @@ async def open_gateway(
         accounting,
         usage,
         budgets,
+        cache,
         events,
         jobs,
     )

@@ -186,6 +186,7 @@ class ServingParts(_FromEnv):
         "SWITCHYARD_REQUEST_TIMEOUT_S": "request_timeout_s",
         "SWITCHYARD_CACHE": "cache_enabled",
         "SWITCHYARD_CACHE_TTL_S": "cache_ttl_s",
+        "SWITCHYARD_CACHE_PURGE_REFRESH_S": "cache_purge_refresh_s",
         "SWITCHYARD_BUDGET_CACHE_TTL_S": "budget_cache_ttl_s",
         "SWITCHYARD_USAGE_FLUSH_S": "usage_flush_s",
     }
@@ -194,6 +195,10 @@ class ServingParts(_FromEnv):
     request_timeout_s: float = Field(default=120.0, gt=0)
     cache_enabled: bool = True
     cache_ttl_s: int = Field(default=3600, ge=1, le=30 * 86400)
+    # How long a container trusts its copy of the cache's purge markers: the bound on how long a
+    # purge takes to reach every container (docs/state.md). One GetItem per period, on a hit: at a
+    # request every 2 s per instance (docs/scaling.md) 30 s adds ~0.07 calls to a cache hit's 1.1.
+    cache_purge_refresh_s: float = Field(default=30.0, ge=0, le=300)
     # How long a container trusts its copy of a tenant's budgets and of the global budget override
     # (two reads per period: at 2 s a request, 60 s keeps them ~0.07 a request).
     budget_cache_ttl_s: float = Field(default=60.0, ge=0, le=300)

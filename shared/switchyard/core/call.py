@@ -1,9 +1,10 @@
 """One request on its way through the pipeline, and the answers it can get.
 
 A :class:`Call` is made by an entry point (an HTTP route, the jobs worker) from the caller's
-request in the canonical (OpenAI chat) shape. Stages read and rewrite it on the way in; whatever
-answers it (the cache, a provider, a stage of its own) is an :class:`Answer`, or for a streamed
-request a :class:`Streamed` answer (:mod:`switchyard.core.streamed`).
+request in a canonical shape: an OpenAI chat request, or an embeddings request (``kind``).
+Stages read and rewrite it on the way in; whatever answers it (the cache, a provider, a stage of
+its own) is an :class:`Answer`, or for a streamed request a :class:`Streamed` answer
+(:mod:`switchyard.core.streamed`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from time import perf_counter
 
 from switchyard.accounting import UsageRecord, format_usd
 from switchyard.api.chat import ChatCompletion, ChatRequest
+from switchyard.api.requests import CanonicalRequest, RequestKind, kind_of
 from switchyard.keys.auth import MASTER_TENANT, Identity
 
 
@@ -37,7 +39,8 @@ class ServedBy:
 
 @dataclass(slots=True)
 class Answer:
-    """A buffered answer: the canonical (OpenAI) JSON body and who served it. ``record`` is its
+    """A buffered answer: the canonical (OpenAI) JSON body (a chat completion, or for an embeddings
+    call an embeddings list; :meth:`parsed` is for chat answers only) and who served it. ``record`` is its
     priced usage when the gateway accounts it (an upstream answer, a cache hit)."""
 
     body: bytes
@@ -62,7 +65,7 @@ class Call:
     (``x-switchyard-cache``, ``x-ratelimit-*``, ``x-switchyard-budget``).
     """
 
-    request: ChatRequest
+    request: CanonicalRequest
     key_id: str
     request_id: str
     identity: Identity | None = None  # None: an unknown caller (tests, the bare core)
@@ -82,8 +85,14 @@ class Call:
         return self.identity.tenant if self.identity is not None else MASTER_TENANT
 
     @property
+    def kind(self) -> RequestKind:
+        """ "chat" or "embeddings": a stage that reads or rewrites chat answers leaves an embeddings
+        call alone."""
+        return kind_of(self.request)
+
+    @property
     def streamed(self) -> bool:
-        return bool(self.request.stream)
+        return isinstance(self.request, ChatRequest) and bool(self.request.stream)
 
 
 def answer_headers(call: Call, served_by: ServedBy) -> dict[str, str]:

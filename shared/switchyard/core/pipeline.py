@@ -21,15 +21,18 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from time import perf_counter
 
-from switchyard.accounting import Accounting, completion_usage
+from switchyard.accounting import Accounting, completion_usage, embedding_usage
+from switchyard.api.chat import ChatRequest, Usage
+from switchyard.api.embeddings import EmbeddingRequest
+from switchyard.api.requests import kind_of
 from switchyard.core.admission import Admission
 from switchyard.core.call import Answer, Call, ServedBy
 from switchyard.core.stage import Entry, Stage
 from switchyard.core.streamed import Streamed, StreamParts
-from switchyard.errors import SwitchyardError
+from switchyard.errors import InvalidRequestError, SwitchyardError
 from switchyard.limits.limiter import Grant
 from switchyard.metrics.requests import RequestMetrics
-from switchyard.routing.attempt import Outcome, Router, buffered_call
+from switchyard.routing.attempt import Outcome, Router, buffered_call, embeddings_call
 from switchyard.routing.breaker import Breakers
 from switchyard.routing.stream import open_stream
 
@@ -60,14 +63,18 @@ class Pipeline:
 
     async def stream(self, call: Call) -> Streamed:
         """Admitted, and open past the upstream's first token. Raises as :meth:`answer` does while
-        nothing has been sent; the caller must close what it gets (``Streamed.aclose``)."""
+        nothing has been sent; the caller must close what it gets (``Streamed.aclose``). Raises
+        InvalidRequestError for a request that does not stream (embeddings), before admission."""
+        request = call.request
+        if not isinstance(request, ChatRequest):
+            raise InvalidRequestError(f"{kind_of(request).capitalize()} requests do not stream.")
         scope = Admission(self.stages, call)
         await scope.__aenter__()
         parts = StreamParts(call, scope, self.accounting, self.breakers, self.metrics)
         if call.answer is not None:
             return Streamed.replay(parts, call.answer)
         try:
-            outcome = await self.router.run(call.request, self.timeout_s, open_stream)
+            outcome = await self.router.run(request, self.timeout_s, open_stream)
         except SwitchyardError as exc:
             try:
                 return Streamed.replay(parts, await _rescued(call, scope, exc))
@@ -81,10 +88,22 @@ class Pipeline:
         return Streamed.upstream(parts, outcome)
 
     async def _upstream(self, call: Call, scope: Admission) -> Answer:
-        outcome = await self.router.run(call.request, self.timeout_s, buffered_call)
+        """A provider's answer through the attempt loop, priced (a chat completion, or the
+        embeddings of an embeddings call)."""
+        request = call.request
+        if isinstance(request, EmbeddingRequest):
+            embedded = await self.router.run(request, self.timeout_s, embeddings_call)
+            scope.hold(_Deployment(embedded.grant))
+            self._price(call, embedded, *embedding_usage(request, embedded.result))
+            return Answer(embedded.result.to_json(), served_by(embedded), call.record)
+        outcome = await self.router.run(request, self.timeout_s, buffered_call)
         scope.hold(_Deployment(outcome.grant))
         completion = outcome.result
-        usage, estimated = completion_usage(call.request, completion)
+        self._price(call, outcome, *completion_usage(request, completion))
+        # An OpenAI-dialect upstream's validated JSON goes out as it came (no re-serialization).
+        return Answer(completion.to_json(), served_by(outcome), call.record, completion)
+
+    def _price[T](self, call: Call, outcome: Outcome[T], usage: Usage, estimated: bool) -> None:
         call.record = self.accounting.record(
             outcome.candidate,
             usage,
@@ -93,8 +112,6 @@ class Pipeline:
             latency_s=perf_counter() - call.started,
             estimated=estimated,
         )
-        # An OpenAI-dialect upstream's validated JSON goes out as it came (no re-serialization).
-        return Answer(completion.to_json(), served_by(outcome), call.record, completion)
 
 
 async def _rescued(call: Call, scope: Admission, error: SwitchyardError) -> Answer:

@@ -18,8 +18,10 @@ from switchyard.compose.gateway import open_gateway
 from switchyard.config.settings import RouterSettings
 from switchyard.errors import SwitchyardError
 from switchyard.http.admin import router as admin_router
+from switchyard.http.cache import router as admin_cache_router
 from switchyard.http.chat import router as chat_router
 from switchyard.http.content_type import JsonBodyMiddleware
+from switchyard.http.embeddings import router as embeddings_router
 from switchyard.http.errors import (
     handle_http_exception,
     handle_request_validation,
@@ -75,10 +77,12 @@ def create_app(
     app.add_exception_handler(Exception, handle_unexpected)
     app.include_router(chat_router)
     app.include_router(messages_router)
+    app.include_router(embeddings_router)
     app.include_router(jobs_router)
     app.include_router(models_router)
     app.include_router(health_router)
     app.include_router(admin_router)
     app.include_router(admin_usage_router)
+    app.include_router(admin_cache_router)
     app.include_router(usage_router)
     return app

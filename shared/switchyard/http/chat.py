@@ -15,15 +15,8 @@ from switchyard.http.streaming import SSEResponse
 
 router = APIRouter(dependencies=[Depends(require_client_key)])
 
-_OPENAPI_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": ChatRequest.model_json_schema(ref_template="#/{model}")}},
-    }
-}
 
-
-@router.post("/v1/chat/completions", openapi_extra=_OPENAPI_BODY)
+@router.post("/v1/chat/completions")
 @router.post("/chat/completions", include_in_schema=False)
 async def chat_completions(request: Request) -> Response:
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from switchyard.api.chat import ChatRequest
+from switchyard.api.requests import CanonicalRequest
 from switchyard.compose.gateway import Gateway
 from switchyard.config.settings import RouterSettings
 from switchyard.core import Call
@@ -52,7 +52,7 @@ async def require_admin_key(request: Request) -> None:
     raise PermissionDeniedError("This route needs the admin key.", code="admin_key_required")
 
 
-def call_of(request: Request, body: ChatRequest) -> Call:
+def call_of(request: Request, body: CanonicalRequest) -> Call:
     """The pipeline's call for an authenticated request whose body is ``body`` (canonical)."""
     state = request.state
     return Call(body, state.key_id, state.request_id, state.identity, request.headers)

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from switchyard.errors import InvalidRequestError, NotFoundError
 from switchyard.http.deps import gateway_of, require_client_key
 from switchyard.http.errors import from_validation
-from switchyard.jobs.schema import JOB_SPEC, KINDS, ChatJobSpec, JobBatch, MessagesJobSpec
+from switchyard.jobs.schema import JOB_SPEC, KINDS, AnyJobSpec, JobBatch
 from switchyard.jobs.service import JobsService, job_view
 from switchyard.keys.auth import Identity
 from switchyard.state.jobs import JobStatus
@@ -38,7 +38,7 @@ def _tenant(request: Request) -> str:
     return identity.tenant
 
 
-def _specs(raw: bytes) -> list[ChatJobSpec | MessagesJobSpec]:
+def _specs(raw: bytes) -> list[AnyJobSpec]:
     try:
         body: Any = json.loads(raw)
         if isinstance(body, dict) and "jobs" in body:
@@ -51,7 +51,7 @@ def _specs(raw: bytes) -> list[ChatJobSpec | MessagesJobSpec]:
 
 
 def _without_kind_tags(exc: ValidationError) -> ValidationError:
-    """The error with the union's tag ("chat", "messages") left out of its locations, so that
+    """The error with the union's tag ("chat", "messages", "embeddings") left out of its locations, so that
     ``param`` names the caller's own field (``jobs.1.request.max_tokens``)."""
     errors = exc.errors(include_url=False)
     for error in errors:

@@ -21,17 +21,8 @@ from switchyard.http.streaming import SSEResponse
 
 router = APIRouter(dependencies=[Depends(require_client_key)])
 
-_OPENAPI_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": AnthropicRequest.model_json_schema(ref_template="#/{model}")}
-        },
-    }
-}
 
-
-@router.post("/v1/messages", openapi_extra=_OPENAPI_BODY)
+@router.post("/v1/messages")
 async def messages(request: Request) -> Response:
     try:
         body = AnthropicRequest.model_validate_json(await request.body())

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, Request
 
 from switchyard.api.chat import ModelCard, ModelList
 from switchyard.http.deps import gateway_of, require_client_key
+from switchyard.keys.auth import Identity
+from switchyard.routing.catalog import model_card, visible_models
 
 models_router = APIRouter(dependencies=[Depends(require_client_key)])
 health_router = APIRouter()
@@ -16,8 +18,17 @@ health_router = APIRouter()
 @models_router.get("/v1/models")
 @models_router.get("/models", include_in_schema=False)
 async def list_models(request: Request) -> ModelList:
-    table = gateway_of(request).table
-    return ModelList(data=[ModelCard(id=name) for name in table.public_models])
+    """The models the calling key may use."""
+    identity: Identity = request.state.identity
+    return ModelList(data=visible_models(gateway_of(request).table, identity.models))
+
+
+@models_router.get("/v1/models/{model:path}")
+@models_router.get("/models/{model:path}", include_in_schema=False)
+async def show_model(request: Request, model: str) -> ModelCard:
+    """One model, if the calling key may use it (404 ``model_not_found`` otherwise)."""
+    identity: Identity = request.state.identity
+    return model_card(gateway_of(request).table, identity.models, model)
 
 
 @health_router.get("/health")

@@ -3,7 +3,7 @@
 Both work offline: the Swagger UI and ReDoc assets are served by the gateway itself, from the
 ``fastapi-offline`` package (``/docs/static/…``), never from a CDN. The document is FastAPI's,
 completed here (the routes stay thin): the request bodies the routes parse themselves (chat,
-messages, jobs) as components, so that every ``$ref`` resolves; the bearer and ``x-api-key``
+messages, embeddings, jobs) as components, so that every ``$ref`` resolves; the bearer and ``x-api-key``
 security schemes, so that "Authorize" works; the error statuses each route really answers, in
 its dialect's error shape (400 for bad input: the API never answers FastAPI's 422); and a
 summary and description for every operation (:mod:`switchyard.http.openapi_routes`).
@@ -24,6 +24,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from switchyard.api.anthropic import AnthropicRequest, AnthropicResponse
 from switchyard.api.chat import ChatCompletion, ChatRequest
+from switchyard.api.embeddings import EmbeddingRequest, EmbeddingResponse
 from switchyard.api.errors import AnthropicErrorBody, OpenAIErrorBody
 from switchyard.http.openapi_routes import (
     DESCRIPTION,
@@ -41,11 +42,13 @@ _REF = "#/components/schemas/{model}"
 _MODELS: tuple[tuple[type[BaseModel], JsonSchemaMode], ...] = (
     (ChatRequest, "validation"),
     (AnthropicRequest, "validation"),
+    (EmbeddingRequest, "validation"),
     (JobBatch, "validation"),
     (ChatJobSpec, "validation"),
     (MessagesJobSpec, "validation"),
     (ChatCompletion, "serialization"),
     (AnthropicResponse, "serialization"),
+    (EmbeddingResponse, "serialization"),
     (OpenAIErrorBody, "serialization"),
     (AnthropicErrorBody, "serialization"),
 )

@@ -23,7 +23,10 @@ it cost (`x-switchyard-provider`, `-model`, `-attempts`, `-cache`, `-cost-usd`).
 """
 
 TAGS = [
-    {"name": "inference", "description": "Chat Completions and Messages, buffered or streamed (SSE)"},
+    {
+        "name": "inference",
+        "description": "Chat Completions and Messages, buffered or streamed (SSE); embeddings; models",
+    },
     {"name": "jobs", "description": "Async jobs: submit, read, list, cancel; signed webhooks"},
     {"name": "usage", "description": "Usage and cost from the daily aggregates"},
     {"name": "admin", "description": "Master key only: virtual keys, tenants, budgets, anyone's usage"},
@@ -70,6 +73,7 @@ def _json_body(schema: dict[str, Any], example: dict[str, Any], description: str
 
 _CHAT_EXAMPLE = {"model": "mock-1", "messages": [{"role": "user", "content": "Hello"}]}
 _MESSAGES_EXAMPLE = {"model": "mock-1", "max_tokens": 200, "messages": [{"role": "user", "content": "Hello"}]}
+_EMBEDDINGS_EXAMPLE = {"model": "text-embedding-3-small", "input": ["Hello", "world"], "dimensions": 8}
 
 REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/chat/completions"): _json_body(
@@ -77,6 +81,9 @@ REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ),
     ("POST", "/v1/messages"): _json_body(
         {"$ref": _REF.format("AnthropicRequest")}, _MESSAGES_EXAMPLE, "An Anthropic Messages request."
+    ),
+    ("POST", "/v1/embeddings"): _json_body(
+        {"$ref": _REF.format("EmbeddingRequest")}, _EMBEDDINGS_EXAMPLE, "An OpenAI embeddings request."
     ),
     ("POST", "/v1/jobs"): _json_body(
         {
@@ -120,6 +127,14 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         _INFERENCE,
         _answer("AnthropicResponse", stream=True),
     ),
+    ("POST", "/v1/embeddings"): Operation(
+        "Embeddings (OpenAI)",
+        "Vectors for a string, a list of strings or token arrays, from a deployment of `model` "
+        "(failover between deployments of one model, cache, limits, budgets); `encoding_format` "
+        "`float` or `base64`, `dimensions`.",
+        _INFERENCE,
+        _answer("EmbeddingResponse", stream=False),
+    ),
     ("POST", "/v1/jobs"): Operation(
         "Submit jobs",
         "Queues one job or a batch (202); results by `GET /v1/jobs/{job_id}` or a signed webhook. "
@@ -139,7 +154,14 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("DELETE", "/v1/jobs/{job_id}"): Operation(
         "Cancel a job", "Only a queued job can be cancelled (400 otherwise).", (400, 401, 404, 503)
     ),
-    ("GET", "/v1/models"): Operation("List models", "The public model names and aliases.", (401,)),
+    ("GET", "/v1/models"): Operation(
+        "List models", "The models (and aliases) the calling key may use.", (401,)
+    ),
+    ("GET", "/v1/models/{model}"): Operation(
+        "Show a model",
+        "One model the calling key may use (`provider/model` names too); 404 for any other.",
+        (401, 404),
+    ),
     ("GET", "/v1/usage"): Operation(
         "Your usage", "The calling key's usage and cost, grouped, with cheaper-route advice.", (400, 401, 503)
     ),
@@ -185,6 +207,18 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Budgets and spend",
         "Each budget's cap, this period's spend, and a cost alarm's global override.",
         (*_ADMIN, 404),
+    ),
+    ("GET", "/admin/cache"): Operation(
+        "Cache statistics",
+        "Lookups, hits, misses, stores, hit rate and savings by model, key, tenant or day, and the "
+        "purges in effect.",
+        _ADMIN,
+    ),
+    ("POST", "/admin/cache/purge"): Operation(
+        "Purge the cache",
+        "Every cached answer, or a tenant's, key's or model's, becomes stale (a marker: one write, "
+        "whatever it covers; every container sees it within its refresh interval).",
+        _ADMIN_BODY,
     ),
     ("GET", "/admin/usage"): Operation(
         "Anyone's usage", "Usage and cost of any tenants or key, grouped.", _ADMIN

@@ -19,7 +19,8 @@ client_router = APIRouter(dependencies=[Depends(require_client_key)], tags=["usa
 admin_router = APIRouter(prefix="/admin", dependencies=[Depends(require_admin_key)], tags=["admin"])
 
 
-def _range(request: Request, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
+def date_range(request: Request, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
+    """The range asked, by default the current month so far (UTC)."""
     today = dt.datetime.fromtimestamp(gateway_of(request).auth.wall(), dt.UTC).date()
     return start or today.replace(day=1), end or today
 
@@ -32,7 +33,7 @@ async def own_usage(
     group_by: GroupBy = "model",
 ) -> UsageReport:
     identity = request.state.identity
-    first, last = _range(request, start, end)
+    first, last = date_range(request, start, end)
     ledger = gateway_of(request).state.usage
     deltas = await read(ledger, [identity.tenant], first, last, key_id=identity.key_id)
     return _report(request, deltas, first, last, group_by)
@@ -48,7 +49,7 @@ async def any_usage(
     group_by: GroupBy = "model",
 ) -> UsageReport:
     gateway = gateway_of(request)
-    first, last = _range(request, start, end)
+    first, last = date_range(request, start, end)
     tenants = tenant or ["default", *(t.tenant for t in await gateway.state.keys.list_tenants())]
     deltas = await read(gateway.state.usage, dict.fromkeys(tenants), first, last, key_id=key_id)
     return _report(request, deltas, first, last, group_by)

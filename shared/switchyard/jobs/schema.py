@@ -3,8 +3,8 @@
 :data:`JobMessage` is the one schema shared by the HTTP submission and by any IAM-authorised
 producer that puts messages straight on the queue; ``docs/jobs.schema.json`` is its JSON Schema
 (a test keeps the file equal to the model). ``kind`` picks the request's dialect: "chat" (OpenAI
-Chat Completions, the default) or "messages" (Anthropic Messages). ``key_id`` names the key
-charged for the job; the key's tenant owns it.
+Chat Completions, the default), "messages" (Anthropic Messages) or "embeddings" (OpenAI
+Embeddings). ``key_id`` names the key charged for the job; the key's tenant owns it.
 """
 
 from __future__ import annotations
@@ -17,14 +17,16 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapt
 
 from switchyard.api.anthropic import AnthropicRequest
 from switchyard.api.chat import ChatRequest
+from switchyard.api.embeddings import EmbeddingRequest
 
 JOB_ID_PATTERN = r"^job_[A-Za-z0-9_-]{8,64}$"
 _Metadata = dict[str, str]
-type JobKind = Literal["chat", "messages"]
-KINDS: tuple[JobKind, ...] = ("chat", "messages")
+type JobKind = Literal["chat", "messages", "embeddings"]
+KINDS: tuple[JobKind, ...] = ("chat", "messages", "embeddings")
 
 _CHAT_DOC = "An OpenAI Chat Completions request."
 _MESSAGES_DOC = "An Anthropic Messages API request; the result is an Anthropic message."
+_EMBEDDINGS_DOC = "An OpenAI Embeddings request; the result is an embeddings list."
 
 
 def _kind_of(value: Any) -> str:
@@ -56,12 +58,22 @@ class MessagesJobSpec(_Spec):
     request: AnthropicRequest = Field(description=_MESSAGES_DOC)
 
 
+class EmbeddingsJobSpec(_Spec):
+    """One embeddings job of a submission."""
+
+    kind: Literal["embeddings"]
+    request: EmbeddingRequest = Field(description=_EMBEDDINGS_DOC)
+
+
+type AnyJobSpec = ChatJobSpec | MessagesJobSpec | EmbeddingsJobSpec
 # One job of a submission; ``kind`` picks the request dialect (absent: "chat").
 type JobSpec = Annotated[
-    Annotated[ChatJobSpec, Tag("chat")] | Annotated[MessagesJobSpec, Tag("messages")],
+    Annotated[ChatJobSpec, Tag("chat")]
+    | Annotated[MessagesJobSpec, Tag("messages")]
+    | Annotated[EmbeddingsJobSpec, Tag("embeddings")],
     Discriminator(_kind_of),
 ]
-JOB_SPEC: TypeAdapter[ChatJobSpec | MessagesJobSpec] = TypeAdapter(JobSpec)
+JOB_SPEC: TypeAdapter[AnyJobSpec] = TypeAdapter(JobSpec)
 
 
 class JobBatch(BaseModel):
@@ -74,7 +86,7 @@ class JobBatch(BaseModel):
     webhook_url: str | None = Field(default=None, max_length=2048)
     metadata: _Metadata = Field(default_factory=dict, max_length=16)
 
-    def specs(self) -> list[ChatJobSpec | MessagesJobSpec]:
+    def specs(self) -> list[AnyJobSpec]:
         return [
             spec.model_copy(
                 update={
@@ -119,12 +131,24 @@ class MessagesJobMessage(_Message):
     request: AnthropicRequest = Field(description=_MESSAGES_DOC + " stream is ignored.")
 
 
+class EmbeddingsJobMessage(_Message):
+    """An embeddings job on the queue."""
+
+    model_config = ConfigDict(title="SwitchyardEmbeddingsJobMessage")
+
+    kind: Literal["embeddings"]
+    request: EmbeddingRequest = Field(description=_EMBEDDINGS_DOC)
+
+
+type AnyJobMessage = ChatJobMessage | MessagesJobMessage | EmbeddingsJobMessage
 # A message on the jobs queue (schema version 1).
 type JobMessage = Annotated[
-    Annotated[ChatJobMessage, Tag("chat")] | Annotated[MessagesJobMessage, Tag("messages")],
+    Annotated[ChatJobMessage, Tag("chat")]
+    | Annotated[MessagesJobMessage, Tag("messages")]
+    | Annotated[EmbeddingsJobMessage, Tag("embeddings")],
     Discriminator(_kind_of),
 ]
-JOB_MESSAGE: TypeAdapter[ChatJobMessage | MessagesJobMessage] = TypeAdapter(JobMessage)
+JOB_MESSAGE: TypeAdapter[AnyJobMessage] = TypeAdapter(JobMessage)
 
 
 def json_schema() -> dict[str, Any]:

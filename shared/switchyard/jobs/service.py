@@ -21,6 +21,7 @@ from switchyard.jobs.guard import UnsafeTargetError, WebhookGuard
 from switchyard.jobs.queue import JobQueue, QueueUnavailableError
 from switchyard.jobs.schema import (
     JOB_MESSAGE,
+    AnyJobSpec,
     ChatJobSpec,
     MessagesJobSpec,
     idempotent_job_id,
@@ -59,7 +60,7 @@ class JobsService:
 
     async def submit(
         self,
-        specs: Sequence[ChatJobSpec | MessagesJobSpec],
+        specs: Sequence[AnyJobSpec],
         key_id: str,
         tenant: str,
         idempotency_key: str | None = None,
@@ -96,7 +97,7 @@ class JobsService:
 
     def _record(
         self,
-        spec: ChatJobSpec | MessagesJobSpec,
+        spec: AnyJobSpec,
         key_id: str,
         tenant: str,
         idem: str | None,
@@ -135,9 +136,9 @@ class JobsService:
                 await result
 
 
-def _check_request(spec: ChatJobSpec | MessagesJobSpec, param: str) -> None:
+def _check_request(spec: AnyJobSpec, param: str) -> None:
     """Refuse at submission what the worker could only fail later."""
-    if spec.request.stream:
+    if isinstance(spec, ChatJobSpec | MessagesJobSpec) and spec.request.stream:
         # Nobody listens to a job's answer as it is made: it is stored whole. Ignoring the flag
         # silently would hide the caller's mistake (direct queue messages cannot be answered, so
         # the worker drops it there).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from switchyard.api.chat import ChatRequest
+from switchyard.api.requests import CanonicalRequest
 from switchyard.config.routing import DeploymentConfig, LimitsConfig, RateLimits
 from switchyard.errors import RateLimitError
 from switchyard.limits.lease import Denial
@@ -44,7 +44,7 @@ class KeyLimits:
             self._specs[key_id] = spec
         return spec
 
-    def estimate(self, key_id: str, request: ChatRequest) -> int:
+    def estimate(self, key_id: str, request: CanonicalRequest) -> int:
         """The request's estimated tokens, or 0 when this key's tokens are not limited."""
         if not self.spec(key_id).counts_tokens:
             return 0
@@ -79,7 +79,7 @@ class DeploymentLimits:
         self._metrics = metrics
         self._specs: dict[str, LimitSpec] = {}
 
-    async def admit(self, deployment: DeploymentConfig, request: ChatRequest) -> Grant | Denial:
+    async def admit(self, deployment: DeploymentConfig, request: CanonicalRequest) -> Grant | Denial:
         """A grant, or the denial that keeps this deployment out of this request."""
         spec = self._specs.get(deployment.deployment_id)
         if spec is None:

@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 
 from switchyard.api.chat import ChatRequest, TextPart
+from switchyard.api.embeddings import EmbeddingRequest
+from switchyard.api.requests import CanonicalRequest
 from switchyard.config.routing import RateLimits
 from switchyard.state.ports import DAY, HOUR, MINUTE
 
@@ -83,9 +85,23 @@ def window_start(now: float, period: int) -> int:
     return int(now // period) * period
 
 
-def estimate_tokens(request: ChatRequest, default_output: int) -> int:
-    """Prompt characters / 4 (rounded up) plus per-message overhead, plus the output the request
-    allows (``max_completion_tokens`` / ``max_tokens``, else ``default_output``) for each choice."""
+def estimate_tokens(request: CanonicalRequest, default_output: int) -> int:
+    """The request's estimated prompt and the output it allows (:func:`token_estimate`)."""
+    prompt, output = token_estimate(request, default_output)
+    return prompt + output
+
+
+def token_estimate(request: CanonicalRequest, default_output: int) -> tuple[int, int]:
+    """Prompt tokens and the output tokens the request allows, before any call. A chat request:
+    prompt characters / 4 (rounded up) plus per-message overhead, and ``max_completion_tokens`` /
+    ``max_tokens`` (else ``default_output``) for each choice. An embeddings request: its inputs
+    (token arrays counted, text at four characters a token), and no output."""
+    if isinstance(request, EmbeddingRequest):
+        return request.estimated_tokens(), 0
+    return _chat_prompt_tokens(request), (request.output_limit or default_output) * (request.n or 1)
+
+
+def _chat_prompt_tokens(request: ChatRequest) -> int:
     chars = 0
     for message in request.messages:
         content = message.content
@@ -98,9 +114,7 @@ def estimate_tokens(request: ChatRequest, default_output: int) -> int:
     for tool in request.tools or ():
         chars += len(tool.function.name) + len(tool.function.description or "")
         chars += len(json.dumps(tool.function.parameters)) if tool.function.parameters else 0
-    prompt = -(-chars // 4) + _MESSAGE_OVERHEAD_TOKENS * len(request.messages)
-    output = request.output_limit or default_output
-    return prompt + output * (request.n or 1)
+    return -(-chars // 4) + _MESSAGE_OVERHEAD_TOKENS * len(request.messages)
 
 
 def duration(seconds: float) -> str:

@@ -57,6 +57,9 @@ def banner(settings: LocalSettings, facts: Facts) -> str:
         f"    curl -s {url}/v1/chat/completions -H 'Authorization: Bearer {key}' "
         "-H 'Content-Type: application/json' "
         """-d '{"model": "mock-1", "messages": [{"role": "user", "content": "Hello"}]}'""",
+        f"    curl -s {url}/v1/embeddings -H 'Authorization: Bearer {key}' "
+        "-H 'Content-Type: application/json' "
+        """-d '{"model": "text-embedding-3-small", "input": "Hello", "dimensions": 4}'""",
         "",
     ]
     return "\n".join(lines)

@@ -19,6 +19,7 @@ LIMIT_WRITES_THROTTLED = "LimitWritesThrottled"
 CACHE_HIT = "CacheHit"
 CACHE_MISS = "CacheMiss"
 CACHE_ENTRY_TOO_LARGE = "CacheEntryTooLarge"
+CACHE_PURGED = "CachePurged"  # an entry found stale after a purge (also counted as a miss)
 # A client key over its limit (answered 429), a deployment over its own (skipped, failover).
 KEY_RATE_LIMITED = "KeyRateLimited"
 DEPLOYMENT_RATE_LIMITED = "DeploymentRateLimited"

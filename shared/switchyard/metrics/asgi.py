@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
 # The routes that answer with a model: what Requests, Errors and Latency count. Health probes,
 # admin and job polling would only dilute the error rate and the latency percentiles.
-MODEL_PATHS = frozenset({"/v1/chat/completions", "/chat/completions", "/v1/messages"})
+MODEL_PATHS = frozenset(
+    {"/v1/chat/completions", "/chat/completions", "/v1/messages", "/v1/embeddings", "/embeddings"}
+)
 
 
 class RequestMetricsMiddleware:

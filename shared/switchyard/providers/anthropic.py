@@ -10,11 +10,13 @@ from pydantic_core import to_json
 
 from switchyard.api.anthropic import AnthropicResponse
 from switchyard.api.chat import ChatCompletion, ChatRequest
+from switchyard.api.embeddings import EmbeddingRequest, EmbeddingResponse
 from switchyard.api.stream import ChatCompletionChunk
 from switchyard.providers.anthropic_stream import AnthropicStream
 from switchyard.providers.anthropic_wire import from_anthropic_response, to_anthropic_request
 from switchyard.providers.base import Target
 from switchyard.providers.classify import bad_response
+from switchyard.providers.embeddings import no_embeddings
 from switchyard.providers.http import Upstream, base_url, post_json
 from switchyard.providers.sse_http import open_sse
 
@@ -57,6 +59,10 @@ class AnthropicProvider:
                 if translation.done:
                     return
         yield translation.end()
+
+    async def embed(self, request: EmbeddingRequest, target: Target) -> EmbeddingResponse:
+        """Anthropic has no embeddings API: ``model_not_found``, and the next deployment."""
+        raise no_embeddings(target.provider)
 
     def _url(self, target: Target) -> str:
         base = base_url(target, self._default_base_url)

@@ -1,9 +1,10 @@
 """Azure OpenAI: OpenAI's Chat Completions dialect at a deployment's own URL.
 
 A deployment is addressed by name in the path, ``{endpoint}/openai/deployments/{deployment}/
-chat/completions?api-version=…``, so a routing deployment's ``model`` is the Azure deployment
-name (its price, unless the table knows that name, comes from the deployment's own ``price``).
-The key goes in the ``api-key`` header, not ``Authorization``.
+chat/completions?api-version=…`` (``…/embeddings`` for an embeddings deployment), so a routing
+deployment's ``model`` is the Azure deployment name (its price, unless the table knows that
+name, comes from the deployment's own ``price``). The key goes in the ``api-key`` header, not
+``Authorization``.
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ class AzureOpenAIProvider(OpenAICompatibleProvider):
         super().__init__(client, endpoint, stream_usage=stream_usage)
         self._query = f"?api-version={quote(api_version, safe='')}"
 
-    def _url(self, target: Target) -> str:
+    def _url(self, target: Target, endpoint: str = "chat/completions") -> str:
         deployment = quote(target.upstream_model, safe="")
         base = base_url(target, self._default_base_url)
-        return f"{base}/openai/deployments/{deployment}/chat/completions{self._query}"
+        return f"{base}/openai/deployments/{deployment}/{endpoint}{self._query}"
 
     def _headers(self, target: Target) -> dict[str, str]:
         headers = {"api-key": target.api_key} if target.api_key else {}

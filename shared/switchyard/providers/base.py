@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from switchyard.api.chat import ChatCompletion, ChatRequest
+from switchyard.api.embeddings import EmbeddingRequest, EmbeddingResponse
 from switchyard.api.stream import ChatCompletionChunk
 
 
@@ -44,4 +45,12 @@ class Provider(Protocol):
         ``chat`` does, at any point of the iteration; a stream that ends without its end marker
         or stops sending past ``target.stream_idle_timeout_s`` raises a ProviderError too, never
         ends quietly. The last chunk carries usage whenever the upstream reports it."""
+        ...
+
+    async def embed(self, request: EmbeddingRequest, target: Target) -> EmbeddingResponse:
+        """The embeddings of every input, in the OpenAI shape whatever the upstream dialect: one
+        item per input, ordered by ``index``, each vector in ``request.format`` (floats, or base64
+        float32), ``model`` the upstream model, usage when the upstream reports it. Raises
+        ProviderError as ``chat`` does; an adapter whose upstream has no embeddings raises a
+        ``model_not_found`` ProviderError without calling it, so the attempt loop moves on."""
         ...

@@ -26,6 +26,7 @@ import httpx
 from pydantic_core import to_json
 
 from switchyard.api.chat import ChatCompletion, ChatRequest
+from switchyard.api.embeddings import EmbeddingRequest, EmbeddingResponse
 from switchyard.api.stream import ChatCompletionChunk
 from switchyard.providers.aws_sigv4 import SigV4Signer
 from switchyard.providers.base import Target
@@ -33,6 +34,7 @@ from switchyard.providers.bedrock_errors import classify_bedrock
 from switchyard.providers.bedrock_stream import BedrockStream
 from switchyard.providers.bedrock_wire import from_converse_response, to_converse_request
 from switchyard.providers.classify import bad_response, classify_transport
+from switchyard.providers.embeddings import no_embeddings
 from switchyard.providers.eventstream import EVENTSTREAM, open_event_stream
 from switchyard.providers.http import Upstream, base_url, parsed_url, timeout_for
 
@@ -61,6 +63,11 @@ class BedrockProvider:
         """The adapter with a signer for ``region`` and the credentials ``environment`` names
         (botocore's default chain when it names none). Raises ValueError as the constructor."""
         return cls(client, region, SigV4Signer(_SERVICE, region, environment))
+
+    async def embed(self, request: EmbeddingRequest, target: Target) -> EmbeddingResponse:
+        """Bedrock's embeddings models (Titan, Cohere) take their own request shapes, not wired
+        here yet: ``model_not_found``, and the next deployment is tried."""
+        raise no_embeddings(target.provider)
 
     async def chat(self, request: ChatRequest, target: Target) -> ChatCompletion:
         body = to_json(to_converse_request(request))

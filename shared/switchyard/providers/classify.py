@@ -37,7 +37,7 @@ _CONTENT_MARKERS = (
 _CREDIT_MARKERS = ("credit balance",)
 
 # Kinds the caller can fix by changing the request: the upstream's own words help them do it.
-_DETAILED = frozenset({Kind.INVALID_REQUEST, Kind.CONTEXT_LENGTH, Kind.CONTENT_FILTER})
+_DETAILED = frozenset({Kind.INVALID_REQUEST, Kind.CONTEXT_LENGTH, Kind.CONTENT_FILTER, Kind.MODEL_NOT_FOUND})
 _DETAIL_MAX = 300
 # Upstream messages can echo endpoints and credentials; these go before any text reaches a caller.
 _SCRUB: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -143,6 +143,8 @@ def classify_status(status: int, body: bytes, headers: Mapping[str, str]) -> Pro
 
 def _refine(status: int, text: str) -> Kind:
     """The status's row of :data:`_BY_STATUS`, refined by what the body says."""
+    if _model_not_found(status, text):
+        return Kind.MODEL_NOT_FOUND
     if status == 429 and any(m in text for m in _QUOTA_MARKERS):
         return Kind.QUOTA_EXCEEDED
     if status == 400 and any(m in text for m in _CREDIT_MARKERS):
@@ -154,6 +156,16 @@ def _refine(status: int, text: str) -> Kind:
     if status == 400 and "overloaded" in text:
         return Kind.OVERLOADED
     return _BY_STATUS.get(status) or (Kind.SERVER_ERROR if status >= 500 else Kind.INVALID_REQUEST)
+
+
+def _model_not_found(status: int, text: str) -> bool:
+    """A 404 that names a model (OpenAI's ``model_not_found``, Anthropic's ``not_found_error``
+    "model: …", Gemini's "models/… is not found", Ollama's "model … not found"), or a 400 coded
+    ``model_not_found``. A 404 that names none is a wrong route (a base URL's path), which no
+    other deployment of the same provider would fix: it stays ``invalid_request``."""
+    if status == 404:
+        return "model" in text
+    return status == 400 and "model_not_found" in text
 
 
 def classify_transport(exc: httpx.HTTPError) -> ProviderError:
@@ -216,6 +228,7 @@ _MESSAGES: dict[Kind, str] = {
     Kind.BAD_RESPONSE: "The upstream provider sent a malformed response.",
     Kind.AUTH: "The upstream provider rejected the gateway's credentials.",
     Kind.CONTEXT_LENGTH: "The request exceeds the model's context window.",
+    Kind.MODEL_NOT_FOUND: "The upstream provider does not serve the requested model.",
     Kind.CONTENT_FILTER: "The request was rejected by the provider's content policy.",
     Kind.INVALID_REQUEST: "The upstream provider rejected the request as invalid.",
 }

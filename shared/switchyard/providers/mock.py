@@ -1,7 +1,8 @@
 """A deterministic mock provider with injectable latency and faults (``make run`` without keys,
 failover demos, tests, benchmarks).
 
-The same request always gets the same answer. Behaviour comes from :class:`MockSettings` and can be
+The same request always gets the same answer (for embeddings, the same vectors:
+:mod:`switchyard.providers.mock_embeddings`). Behaviour comes from :class:`MockSettings` and can be
 overridden per request through ``metadata``:
 
 - ``mock_fault``: a name of :data:`FAULTS`, optionally ``<name>@<provider>`` to fail only on that
@@ -39,11 +40,13 @@ from switchyard.api.chat import (
     ToolCall,
     Usage,
 )
+from switchyard.api.embeddings import EmbeddingRequest, EmbeddingResponse
 from switchyard.api.stream import ChatCompletionChunk
 from switchyard.config.routing import MockSettings
 from switchyard.errors import Kind, ProviderError
 from switchyard.providers.base import Target
 from switchyard.providers.classify import bad_response, classify_status, classify_transport
+from switchyard.providers.mock_embeddings import mock_embeddings
 from switchyard.providers.mock_stream import completion_chunks, replay, stream_fault
 
 
@@ -62,6 +65,7 @@ _ANSWERS: dict[str, tuple[int, bytes]] = {
     "context_length": _error(400, "context_length_exceeded", "Mock prompt exceeds the context window."),
     "content_filter": _error(400, "content_filter", "Mock content policy violation."),
     "invalid_request": _error(400, "invalid_request_error", "Mock invalid request."),
+    "model_not_found": _error(404, "model_not_found", "Mock: the model does not exist."),
     "429": _error(429, "rate_limit_exceeded", "Mock rate limit reached."),
     "500": _error(500, "api_error", "Mock server error."),
     "502": _error(502, "api_error", "Mock bad gateway."),
@@ -82,6 +86,17 @@ class MockProvider:
 
     async def chat(self, request: ChatRequest, target: Target) -> ChatCompletion:
         meta = request.metadata or {}
+        await self._behave(meta, target)
+        content = meta.get("mock_content")
+        return _answer(request, target, self._settings.content if content is None else content)
+
+    async def embed(self, request: EmbeddingRequest, target: Target) -> EmbeddingResponse:
+        """Deterministic vectors, after the same faults and latency as ``chat``."""
+        await self._behave(request.metadata or {}, target)
+        return mock_embeddings(request, target)
+
+    async def _behave(self, meta: dict[str, str], target: Target) -> None:
+        """The configured or requested latency, then the fault (raised), if any."""
         fault = self._fault(meta, target)
         latency_s = self._latency_s(meta)
         if fault == Kind.TIMEOUT or latency_s >= target.timeout_s:
@@ -92,8 +107,6 @@ class MockProvider:
             await asyncio.sleep(latency_s)
         if fault is not None:
             raise _fault_error(fault, meta)
-        content = meta.get("mock_content")
-        return _answer(request, target, self._settings.content if content is None else content)
 
     async def stream(self, request: ChatRequest, target: Target) -> AsyncGenerator[ChatCompletionChunk]:
         """The answer of ``chat`` (same faults and latency before anything is sent), streamed in

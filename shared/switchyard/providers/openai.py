@@ -1,4 +1,5 @@
-"""The OpenAI Chat Completions adapter: the canonical format goes upstream nearly as it came in."""
+"""The OpenAI adapter (Chat Completions and Embeddings): the canonical format goes upstream nearly
+as it came in."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from switchyard.api.chat import ChatCompletion, ChatRequest, StreamOptions
+from switchyard.api.embeddings import EmbeddingRequest, EmbeddingResponse
 from switchyard.api.stream import ChatCompletionChunk
 from switchyard.providers.base import Target
 from switchyard.providers.classify import bad_response, classify_stream_error
+from switchyard.providers.embeddings import embeddings_body, parse_embeddings
 from switchyard.providers.http import Upstream, base_url, post_json
 from switchyard.providers.sse_http import open_sse
 
@@ -53,6 +56,13 @@ class OpenAIProvider:
         if not finished:
             raise bad_response("(the stream ended before it was complete)")
 
+    async def embed(self, request: EmbeddingRequest, target: Target) -> EmbeddingResponse:
+        body = embeddings_body(request, target.upstream_model, native_base64=self._native_base64)
+        raw = await post_json(
+            self._client, target, self._url(target, "embeddings"), body, self._headers(target)
+        )
+        return parse_embeddings(raw, request)
+
     def _stream_body(self, request: ChatRequest, target: Target) -> bytes:
         update: dict[str, Any] = {"stream": True}
         drop = self._drop
@@ -64,8 +74,8 @@ class OpenAIProvider:
             drop = drop | {"stream_options"}
         return request.model_copy(update=update).upstream_json(target.upstream_model, drop)
 
-    def _url(self, target: Target) -> str:
-        return f"{base_url(target, self._default_base_url)}/chat/completions"
+    def _url(self, target: Target, endpoint: str = "chat/completions") -> str:
+        return f"{base_url(target, self._default_base_url)}/{endpoint}"
 
     def _headers(self, target: Target) -> dict[str, str]:
         # Local servers (Ollama, vLLM) have no key: then no Authorization header at all.
@@ -76,6 +86,8 @@ class OpenAIProvider:
 
     # Fields this upstream rejects; subclasses for other dialects extend it.
     _drop: frozenset[str] = frozenset()
+    # Whether the upstream answers ``encoding_format: base64`` itself.
+    _native_base64 = True
 
 
 def parse_chunk(data: bytes, *, is_error: bool = False) -> ChatCompletionChunk:

@@ -21,3 +21,6 @@ class OpenAICompatibleProvider(OpenAIProvider):
         super().__init__(client, default_base_url, stream_usage=stream_usage)
 
     _drop = UNSUPPORTED
+    # Ollama, Gemini's endpoint and others answer floats only (or refuse the option): base64 is
+    # encoded here from the floats.
+    _native_base64 = False

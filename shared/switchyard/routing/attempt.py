@@ -15,6 +15,8 @@ from time import monotonic, perf_counter
 from typing import TYPE_CHECKING
 
 from switchyard.api.chat import ChatCompletion, ChatRequest
+from switchyard.api.embeddings import EmbeddingRequest, EmbeddingResponse
+from switchyard.api.requests import CanonicalRequest
 from switchyard.config.routing import RetryConfig
 from switchyard.errors import Action, GatewayError, Kind, ProviderError
 from switchyard.events import KEY_REJECTED, EventPublisher
@@ -34,9 +36,10 @@ _MAX_SERVER_RETRIES = 1  # per deployment (the error table: one retry with backo
 _DEFAULT_RETRY_AFTER_S = 1.0
 
 
-# One upstream call: the buffered answer, or (for streaming) a stream already past its first event,
-# so that every failure before the first token is still the loop's to retry or fail over.
-type Call[R] = Callable[[Provider, ChatRequest, Target], Awaitable[R]]
+# One upstream call for a request of type Q: the buffered answer, an embeddings list, or (for
+# streaming) a stream already past its first event, so that every failure before the first token
+# is still the loop's to retry or fail over.
+type Call[Q: CanonicalRequest, R] = Callable[[Provider, Q, Target], Awaitable[R]]
 
 
 @dataclass(slots=True)
@@ -54,6 +57,10 @@ class Outcome[T]:
 
 async def buffered_call(provider: Provider, request: ChatRequest, target: Target) -> ChatCompletion:
     return await provider.chat(request, target)
+
+
+async def embeddings_call(provider: Provider, request: EmbeddingRequest, target: Target) -> EmbeddingResponse:
+    return await provider.embed(request, target)
 
 
 @dataclass(slots=True)
@@ -105,16 +112,17 @@ class Router:
         self._clock = clock
         self._sleep = sleep
 
-    async def run[T](self, request: ChatRequest, timeout_s: float, call: Call[T]) -> Outcome[T]:
+    async def run[Q: CanonicalRequest, T](self, request: Q, timeout_s: float, call: Call[Q, T]) -> Outcome[T]:
         """Answer ``request`` from the first candidate that can, through the upstream ``call``
-        (:func:`buffered_call`, or a stream's opening). Raises NotFoundError for an unknown model,
-        ProviderError for a stop-kind failure (400s), GatewayError when every candidate failed or
-        none could be tried. The answering deployment's limit grant comes back in the outcome: its
-        caller settles it with the answer's tokens."""
+        (:func:`buffered_call`, :func:`embeddings_call`, or a stream's opening). Raises
+        NotFoundError for an unknown model, ProviderError for a stop-kind failure (400s),
+        GatewayError when every candidate failed or none could be tried. The answering
+        deployment's limit grant comes back in the outcome: its caller settles it with the
+        answer's tokens."""
         run = _Run(deadline=self._clock() + timeout_s)
-        candidates = within_output_limit(
-            self._table.candidates(request.model, self._rng), request.output_limit, _output_param(request)
-        )
+        candidates = self._table.candidates(request.model, self._rng)
+        if isinstance(request, ChatRequest):  # an embeddings request has no output to limit
+            candidates = within_output_limit(candidates, request.output_limit, _output_param(request))
         for index, cand in enumerate(candidates):
             if self._out_of_budget(run):
                 break
@@ -138,7 +146,7 @@ class Router:
                 return Outcome(result, cand, run.attempts, grant)
         raise await self._exhausted(run)
 
-    async def _admit_limits(self, cand: Candidate, request: ChatRequest, run: _Run) -> Grant | None:
+    async def _admit_limits(self, cand: Candidate, request: CanonicalRequest, run: _Run) -> Grant | None:
         """The deployment's own limits: a grant, or None to skip it (like an open breaker)."""
         if self._limits is None:
             return NO_GRANT
@@ -148,8 +156,8 @@ class Router:
             return None
         return admitted
 
-    async def _try_deployment[R](
-        self, request: ChatRequest, cand: Candidate, run: _Run, call: Call[R]
+    async def _try_deployment[Q: CanonicalRequest, R](
+        self, request: Q, cand: Candidate, run: _Run, call: Call[Q, R]
     ) -> R | None:
         """Calls one deployment, retrying it as the policy allows; None means fail over."""
         provider = self._providers[cand.provider_name]
@@ -243,10 +251,9 @@ class Router:
     async def _exhausted(self, run: _Run) -> Exception:
         """The error for a request no candidate answered."""
         last = run.failures[-1] if run.failures else None
-        if last is not None and last.kind is Kind.CONTEXT_LENGTH:
-            return last  # nothing with a larger window was left to try: the caller must shorten
-        if last is None and run.context_floor is not None:
-            return ProviderError(Kind.CONTEXT_LENGTH, "The request exceeds every configured context window.")
+        final = _caller_must_change(run, last)
+        if final is not None:
+            return final
         limited = bool(run.failures) and all(
             f.kind in (Kind.RATE_LIMITED, Kind.QUOTA_EXCEEDED) for f in run.failures
         )
@@ -277,6 +284,20 @@ class Router:
         else:
             message = f"No deployment for this model could answer; the last failure was: {last.message}"
         return GatewayError(message, status=503, retry_after=retry_after, last=last)
+
+
+def _caller_must_change(run: _Run, last: ProviderError | None) -> ProviderError | None:
+    """The failure to answer as is when retrying later would not help: the prompt is too long for
+    every window left, or every deployment tried said its upstream has no such model (and none
+    was only held back by a breaker or a limit, which might serve it later)."""
+    if last is not None and last.kind is Kind.CONTEXT_LENGTH:
+        return last  # nothing with a larger window was left to try: the caller must shorten
+    if last is None and run.context_floor is not None:
+        return ProviderError(Kind.CONTEXT_LENGTH, "The request exceeds every configured context window.")
+    unknown = all(f.kind is Kind.MODEL_NOT_FOUND for f in run.failures)
+    if last is not None and unknown and not (run.skipped or run.limited):
+        return last
+    return None
 
 
 def _fits_context(cand: Candidate, floor: int | None) -> bool:

@@ -49,6 +49,22 @@ class RouteTable:
     def public_models(self) -> list[str]:
         return sorted(self._routes)
 
+    def knows(self, public_model: str) -> bool:
+        """Whether ``public_model`` routes: a configured model or alias, ``provider/model``, or a
+        wildcard's match."""
+        if public_model in self._routes:
+            return True
+        try:
+            self._direct(public_model)
+        except NotFoundError:
+            return False
+        return True
+
+    def first_provider(self, public_model: str) -> str:
+        """The provider of the model's first deployment (its ``owned_by``). Raises NotFoundError."""
+        groups = self._routes.get(public_model) or (self._direct(public_model),)
+        return groups[0].candidates[0].provider_name
+
     def candidates(self, public_model: str, rng: random.Random) -> list[Candidate]:
         """Ordered candidates for one request. Raises NotFoundError for an unknown model."""
         groups = self._routes.get(public_model)

@@ -170,3 +170,13 @@ class DegradingResponseCache:
             lambda: self._primary.put(key, value, expires_at=expires_at),
             lambda: self._fallback.put(key, value, expires_at=expires_at),
         )
+
+    async def purges(self) -> dict[str, float]:
+        # While degraded, entries come from the fallback too: its markers are the ones that apply.
+        return await self._degradation.run(self._primary.purges, self._fallback.purges)
+
+    async def purge(self, scope: str, at: float, *, forget_before: float) -> None:
+        """Never degraded: a purge only this instance would see is no purge. Raises
+        ``StateUnavailableError`` (the operator retries)."""
+        await self._primary.purge(scope, at, forget_before=forget_before)
+        await self._fallback.purge(scope, at, forget_before=forget_before)

@@ -12,6 +12,7 @@ Item shapes::
     pk "usage#<tenant>#<YYYY-MM-DD>" sk "<key id>#<model>#<provider>"
                                      key_id model provider requests prompt_tokens completion_tokens
                                      cached_tokens errors cache_hits fallbacks cost_usd saved_usd
+                                     cache_misses cache_stores
                                      expires_at (TTL: the day + 400 days)
 
 Usage counters are one ``UpdateItem ADD`` each (no lost updates); costs are DynamoDB numbers
@@ -41,6 +42,8 @@ _COUNTERS = (
     "errors",
     "cache_hits",
     "fallbacks",
+    "cache_misses",
+    "cache_stores",
 )
 _MONEY = ("cost_usd", "saved_usd")
 
@@ -206,6 +209,8 @@ class DynamoUsageLedger:
                 cache_hits=integer(item, "cache_hits"),
                 fallbacks=integer(item, "fallbacks"),
                 saved_usd=_money(item, "saved_usd"),
+                cache_misses=integer(item, "cache_misses"),
+                cache_stores=integer(item, "cache_stores"),
             )
             for item in items
         ]

@@ -49,7 +49,7 @@ class JobRecord:
     expires_at: float
     webhook_url: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
-    kind: str = "chat"  # the request's dialect: "chat" or "messages" (result in the same one)
+    kind: str = "chat"  # the request's dialect: "chat", "messages" or "embeddings" (result in it)
     attempts: int = 0  # claims so far; a claim's number is its token in checkpoint and finish
     lease_until: float = 0.0  # a running job's claim is good until then
     result: bytes | None = None  # the answer's JSON, in the job's dialect

@@ -110,6 +110,7 @@ class MemoryResponseCache:
         clock: Callable[[], float] = time,
     ) -> None:
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._purges: dict[str, float] = {}
         self._max_entries = max_entries
         self._max_value_bytes = max_value_bytes
         self._clock = clock
@@ -135,6 +136,13 @@ class MemoryResponseCache:
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
+
+    async def purges(self) -> dict[str, float]:
+        return dict(self._purges)
+
+    async def purge(self, scope: str, at: float, *, forget_before: float) -> None:
+        self._purges = {name: when for name, when in self._purges.items() if when >= forget_before}
+        self._purges[scope] = max(at, self._purges.get(scope, at))
 
 
 class MemoryKeyStore:
@@ -200,4 +208,6 @@ def summed(total: UsageDelta | None, delta: UsageDelta) -> UsageDelta:
         cache_hits=total.cache_hits + delta.cache_hits,
         fallbacks=total.fallbacks + delta.fallbacks,
         saved_usd=total.saved_usd + delta.saved_usd,
+        cache_misses=total.cache_misses + delta.cache_misses,
+        cache_stores=total.cache_stores + delta.cache_stores,
     )

@@ -162,6 +162,9 @@ class LimitStore(Protocol):
 
 
 class ResponseCache(Protocol):
+    """Cache entries by key, and the purge markers that make older entries stale
+    (:mod:`switchyard.cache.purge`: a purge is one write, whatever it covers)."""
+
     @property
     def max_value_bytes(self) -> int:
         """The largest value ``put`` accepts."""
@@ -175,6 +178,17 @@ class ResponseCache(Protocol):
     async def put(self, key: str, value: bytes, *, expires_at: float) -> None:
         """Store ``value`` until ``expires_at`` (epoch seconds), replacing any earlier value. Raises
         ``ValueTooLargeError`` over ``max_value_bytes``, ``StateUnavailableError``."""
+        ...
+
+    async def purges(self) -> dict[str, float]:
+        """Every purge marker: scope name -> when it was purged (epoch seconds). Raises
+        ``StateUnavailableError``."""
+        ...
+
+    async def purge(self, scope: str, at: float, *, forget_before: float) -> None:
+        """Mark ``scope`` purged at ``at`` (a later marker already there stays), and forget
+        markers older than ``forget_before`` (no entry outlives them). Raises
+        ``StateUnavailableError``."""
         ...
 
 
@@ -269,6 +283,10 @@ class UsageDelta:
     cache_hits: int = 0
     fallbacks: int = 0  # answers that took more than one upstream attempt
     saved_usd: Decimal = Decimal(0)  # what cache hits saved
+    # Answers a provider served after the cache was looked up and had none; of those, the ones
+    # stored (the cache statistics: switchyard.cache.stats).
+    cache_misses: int = 0
+    cache_stores: int = 0
 
 
 class UsageLedger(Protocol):

@@ -73,6 +73,22 @@ class UsageRecorder:
             )
         )
 
+    def cached(self, record: UsageRecord, key_id: str, tenant: str, *, stored: bool) -> None:
+        """A provider's answer to a request the cache had no entry for (``stored``: kept now),
+        filed in the same aggregate as the answer."""
+        self._add(
+            UsageDelta(
+                tenant=tenant,
+                key_id=key_id,
+                model=record.public_model,
+                day=day_of(self._clock()),
+                requests=0,
+                provider=record.provider,
+                cache_misses=1,
+                cache_stores=1 if stored else 0,
+            )
+        )
+
     def failed(self, model: str, key_id: str, tenant: str) -> None:
         """A request that got no answer (every deployment failed, or it was refused)."""
         self._add(UsageDelta(tenant=tenant, key_id=key_id, model=model, day=day_of(self._clock()), errors=1))

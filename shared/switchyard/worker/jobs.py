@@ -6,7 +6,8 @@ through the request pipeline (the router's own limits, cache, retries, fallback,
 budgets) and, right after the provider call and before the charge, write the job's final status
 and result in one conditional write; then deliver the webhook. A "messages" job is translated to
 the canonical chat request on the way in and its answer back to an Anthropic message on the way
-out, so it is served, cached and charged exactly like a chat job.
+out, so it is served, cached and charged exactly like a chat job; an "embeddings" job runs the
+same pipeline as ``POST /v1/embeddings``.
 
 The crash windows, precisely (docs/jobs.md):
 
@@ -34,11 +35,11 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from switchyard.api.chat import ChatRequest
+from switchyard.api.requests import CanonicalRequest
 from switchyard.core import Answer, Call
 from switchyard.dialects.anthropic import anthropic_response_from_chat, chat_request_from_anthropic
 from switchyard.errors import AuthenticationError, InvalidRequestError, SwitchyardError
-from switchyard.jobs.schema import JOB_MESSAGE, ChatJobMessage, MessagesJobMessage
+from switchyard.jobs.schema import JOB_MESSAGE, AnyJobMessage, EmbeddingsJobMessage, MessagesJobMessage
 from switchyard.jobs.service import JobsService, job_view
 from switchyard.keys.auth import MASTER_TENANT
 from switchyard.observability import logger
@@ -47,7 +48,7 @@ from switchyard.state.jobs import FINAL, JobRecord, JobStatus
 if TYPE_CHECKING:
     from switchyard.compose.gateway import Gateway
 
-type Message = ChatJobMessage | MessagesJobMessage
+type Message = AnyJobMessage
 
 
 class InvalidMessageError(ValueError):
@@ -125,7 +126,7 @@ class JobWorker:
             await self._finish(record, JobStatus.FAILED, error=_error_json(revoked))
             return Ran(job_id, "failed")
 
-        call = Call(_chat_request(message), record.key_id, job_id, identity)
+        call = Call(_canonical_request(message), record.key_id, job_id, identity)
         try:
             async with self._gateway.pipeline.answer(call) as answer:
                 if answer.record is not None and not answer.record.cache_hit:
@@ -234,9 +235,11 @@ def parse(body: str) -> Message:
         raise InvalidMessageError(f"not a job message: {exc.error_count()} errors") from exc
 
 
-def _chat_request(message: Message) -> ChatRequest:
+def _canonical_request(message: Message) -> CanonicalRequest:
     """The canonical request, never streamed (a job's answer is stored whole). Raises
     InvalidRequestError for an Anthropic request that has no canonical form."""
+    if isinstance(message, EmbeddingsJobMessage):
+        return message.request
     if isinstance(message, MessagesJobMessage):
         request = chat_request_from_anthropic(message.request)
     else:
