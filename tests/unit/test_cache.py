@@ -162,3 +162,42 @@ async def test_disabled_or_unreadable_caches_answer_nothing() -> None:
     assert chosen.key is not None
     await store.put(chosen.key, b"not zlib", expires_at=T0 + 60)
     assert await service.lookup(chosen) is None
+
+
+async def test_entries_kept_past_their_ttl_are_stale_answers_never_hits() -> None:
+    clock = Clock(T0)
+    service = CacheService(
+        MemoryResponseCache(clock=clock),
+        MetricSink(publish=lambda counts: None),
+        default_ttl_s=60,
+        stale_keep_s=3600,
+        clock=clock,
+    )
+    chosen = service.plan(req(temperature=0), "k", {})
+    answer = CachedAnswer(b'{"id": "x"}', "p", "m", "p/m")
+    assert await service.save(chosen, answer)
+    streamed = req(temperature=0, stream=True)  # a stream asks for the same answer
+    fresh = await service.stale(streamed, "k", max_stale_s=0)
+    assert fresh is not None and (fresh.answer, fresh.stale_s) == (answer, 0)
+    clock.advance(60 + 600)
+    assert await service.lookup(chosen) is None
+    assert await service.stale(streamed, "k", max_stale_s=599) is None  # older than allowed
+    kept = await service.stale(streamed, "k", max_stale_s=600)
+    assert kept is not None and (kept.answer, kept.stale_s) == (answer, 600)
+    assert await service.stale(streamed, "another key", max_stale_s=600) is None
+    clock.advance(3000)
+    assert await service.stale(streamed, "k", max_stale_s=86400) is None  # no longer kept
+
+
+async def test_without_a_stale_keep_entries_go_at_their_ttl() -> None:
+    clock = Clock(T0)
+    service = CacheService(
+        MemoryResponseCache(clock=clock),
+        MetricSink(publish=lambda counts: None),
+        default_ttl_s=60,
+        clock=clock,
+    )
+    chosen = service.plan(req(temperature=0), "k", {})
+    assert await service.save(chosen, CachedAnswer(b"{}", "p", "m", "p/m"))
+    clock.advance(60)
+    assert await service.stale(req(temperature=0), "k", max_stale_s=86400) is None
