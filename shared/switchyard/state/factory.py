@@ -11,6 +11,7 @@ from typing import Any, Literal
 from switchyard.config.settings import Settings
 from switchyard.metrics import STATE_DEGRADED_BREAKERS, STATE_DEGRADED_CACHE, STATE_DEGRADED_LIMITS
 from switchyard.metrics.sink import MetricSink
+from switchyard.state.conversations import ConversationStore
 from switchyard.state.degrading import Degradation
 from switchyard.state.dynamodb import CallCounter
 from switchyard.state.jobs import JobStore
@@ -22,7 +23,10 @@ from switchyard.state.memory import (
     MemoryUsageLedger,
 )
 from switchyard.state.memory_budgets import MemoryBudgetStore
+from switchyard.state.memory_conversations import MemoryConversationStore
 from switchyard.state.memory_jobs import MemoryJobStore
+from switchyard.state.memory_personas import MemoryPersonaStore
+from switchyard.state.personas import PersonaStore
 from switchyard.state.ports import BreakerStore, BudgetStore, KeyStore, LimitStore, ResponseCache, UsageLedger
 
 
@@ -41,6 +45,10 @@ class State:
     client: Any = None  # the boto3 client, closed with the gateway
     jobs: JobStore = field(default_factory=MemoryJobStore)  # async jobs' status and results
     budgets: BudgetStore = field(default_factory=MemoryBudgetStore)  # spend against budgets
+    personas: PersonaStore = field(default_factory=MemoryPersonaStore)  # tenants' personas
+    # Conversation memory: no in-memory fallback (a conversation half in one instance's memory
+    # would answer differently per instance); its stage degrades to answering without it.
+    conversations: ConversationStore = field(default_factory=MemoryConversationStore)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -65,6 +73,8 @@ def memory_state(*, clock: Callable[[], float] = time) -> State:
         MemoryUsageLedger(),
         jobs=MemoryJobStore(clock=clock),
         budgets=MemoryBudgetStore(clock=clock, keys=keys),
+        personas=MemoryPersonaStore(),
+        conversations=MemoryConversationStore(clock=clock),
     )
 
 
@@ -76,8 +86,10 @@ def dynamo_state(settings: Settings, metrics: MetricSink, *, clock: Callable[[],
     from switchyard.state.dynamodb import Table
     from switchyard.state.dynamodb_budgets import DynamoBudgetStore
     from switchyard.state.dynamodb_cache import DynamoResponseCache
+    from switchyard.state.dynamodb_conversations import DynamoConversationStore
     from switchyard.state.dynamodb_jobs import DynamoJobStore
     from switchyard.state.dynamodb_keys import DynamoKeyStore, DynamoUsageLedger
+    from switchyard.state.dynamodb_personas import DynamoPersonaStore
     from switchyard.state.dynamodb_state import DynamoStateStore
 
     assert settings.state_table is not None
@@ -108,7 +120,19 @@ def dynamo_state(settings: Settings, metrics: MetricSink, *, clock: Callable[[],
     jobs = DynamoJobStore(table, clock=clock)
     budgets = DynamoBudgetStore(table, clock=clock)
     return State(
-        "dynamodb", breakers, limits, cache, keys, usage, calls, tuple(degraded), client, jobs, budgets
+        "dynamodb",
+        breakers,
+        limits,
+        cache,
+        keys,
+        usage,
+        calls,
+        tuple(degraded),
+        client,
+        jobs,
+        budgets,
+        DynamoPersonaStore(table),
+        DynamoConversationStore(table, clock=clock),
     )
 
 
