@@ -177,3 +177,16 @@ class _Apologise(Entry):
         return Answer(
             completion.to_json(), ServedBy("template", call.asked_model, "template", 0), None, completion
         )
+
+
+class Policies:
+    """Keeps the guardrail policy names every call carried when it reached this stage (what a
+    guardrail stage placed here would apply)."""
+
+    name = "policies"
+
+    def __init__(self) -> None:
+        self.seen: list[list[str]] = []
+
+    async def enter(self, call: Call) -> None:
+        self.seen.append(list(call.guardrail_policies))

@@ -24,6 +24,7 @@ from switchyard.config.settings import Settings
 from switchyard.core import Pipeline, Stage
 from switchyard.core.stages import AccessStage, BudgetStage, CacheStage, KeyLimitsStage, UsageStage
 from switchyard.core.stages.configured import with_configured
+from switchyard.core.stages.persona import PersonaStage
 from switchyard.eventbus import EventPublisher, build_publisher
 from switchyard.jobs.service import JobsService
 from switchyard.jobs.setup import open_jobs
@@ -33,6 +34,7 @@ from switchyard.keys.provider_keys import ProviderKeys
 from switchyard.limits.enforce import DeploymentLimits, KeyLimits
 from switchyard.limits.limiter import Limiter
 from switchyard.metrics.sink import MetricSink
+from switchyard.personas import Personas
 from switchyard.providers.http import Upstream, build_client
 from switchyard.providers.registry import build_providers
 from switchyard.routing.attempt import Router
@@ -59,6 +61,7 @@ class Gateway:
     # Operational events (provider key rejected, budget thresholds): EventBridge or memory.
     events: EventPublisher
     jobs: JobsService  # async jobs (submission, results, webhooks)
+    personas: Personas  # tenants' personas, through a warm cache
 
     async def flush(self) -> None:
         """Write what is buffered: usage aggregates, budget settlements, metrics. At shutdown, and
@@ -142,7 +145,9 @@ async def open_gateway(
     cache = CacheService(
         state.cache, metrics, enabled=settings.cache_enabled, default_ttl_s=settings.cache_ttl_s, clock=clock
     )
+    personas = Personas(state.personas, ttl_s=settings.persona_cache_ttl_s)
     builtin: list[Stage] = [
+        PersonaStage(personas, clock=clock),
         AccessStage(),
         CacheStage(cache),
         UsageStage(usage),
@@ -167,4 +172,5 @@ async def open_gateway(
         budgets,
         events,
         jobs,
+        personas,
     )

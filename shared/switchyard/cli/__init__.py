@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 # Modules of switchyard.cli that define ``register(subparsers)``; each subcommand sets
 # ``func(args) -> int`` as its default.
-GROUPS: tuple[str, ...] = ("health", "keys", "jobs", "provider_keys", "usage", "budgets")
+GROUPS: tuple[str, ...] = ("health", "keys", "jobs", "provider_keys", "usage", "budgets", "personas")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -85,6 +85,12 @@ class Settings(BaseModel):
     limits_fail_closed: bool = False
     cache_enabled: bool = True
     cache_ttl_s: int = Field(default=3600, ge=1, le=30 * 86400)
+    # How long a container trusts its copy of a persona: the bound on how long an edited or
+    # deleted persona keeps its old form in containers that had read it (docs/personas.md).
+    persona_cache_ttl_s: float = Field(default=30.0, ge=0, le=300)
+    # Conversation memory unreachable: answer without it (False: x-switchyard-memory: unavailable)
+    # or refuse with 503 (True).
+    memory_fail_closed: bool = False
     metrics_namespace: str = "Switchyard"
     # The budget function: what a global cost alarm in ALARM sets (the template's GlobalBudgetAction;
     # None: the template's default, under ``make run``). Local cost alarms' thresholds (None: the
@@ -145,6 +151,7 @@ _STATE_ENV = {
     "SWITCHYARD_STATE_REFRESH_S": "state_refresh_s",
     "SWITCHYARD_STATE_RETRY_S": "state_retry_s",
     "SWITCHYARD_CACHE_TTL_S": "cache_ttl_s",
+    "SWITCHYARD_PERSONA_CACHE_TTL_S": "persona_cache_ttl_s",
     "POWERTOOLS_METRICS_NAMESPACE": "metrics_namespace",
     "SWITCHYARD_LOCAL_STATE": "local_state",
     "SWITCHYARD_TEMPLATE": "template_path",
@@ -168,6 +175,7 @@ def _state_values(env: Mapping[str, str]) -> dict[str, object]:
     for name, field in (
         ("SWITCHYARD_LIMITS_FAIL_CLOSED", "limits_fail_closed"),
         ("SWITCHYARD_CACHE", "cache_enabled"),
+        ("SWITCHYARD_MEMORY_FAIL_CLOSED", "memory_fail_closed"),
     ):
         flag = _flag(env.get(name))
         if flag is not None:

@@ -15,6 +15,7 @@ from time import perf_counter
 from switchyard.accounting import UsageRecord, format_usd
 from switchyard.api.chat import ChatCompletion, ChatRequest
 from switchyard.keys.auth import MASTER_TENANT, Identity
+from switchyard.state.personas import PersonaRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,7 @@ class Call:
     prompt); ``asked_model`` stays the model the caller named (usage and refusals are filed
     under it). ``answer`` is set by a stage that answers the request itself (a cache hit), and
     then no provider is called. ``headers`` are the answer headers the stages add
-    (``x-switchyard-cache``, ``x-ratelimit-*``, ``x-switchyard-budget``).
+    (``x-switchyard-cache``, ``x-ratelimit-*``, ``x-switchyard-budget``, ``x-switchyard-persona``).
     """
 
     request: ChatRequest
@@ -72,6 +73,12 @@ class Call:
     headers: dict[str, str] = field(default_factory=dict)
     record: UsageRecord | None = None  # what the answer used and cost, once it is accounted
     started: float = field(default_factory=perf_counter)
+    # The persona the call speaks as (set by the persona stage): its memory and last-resort
+    # settings apply to the call.
+    persona: PersonaRecord | None = None
+    # Guardrail policy names that apply to the call beyond the model's, tenant's and key's own
+    # (a persona's policies, appended by the persona stage); read by the guardrail stages.
+    guardrail_policies: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.asked_model:

@@ -29,6 +29,7 @@ from switchyard.http.jobs import router as jobs_router
 from switchyard.http.messages import router as messages_router
 from switchyard.http.meta import health_router, models_router
 from switchyard.http.middleware import RequestContextMiddleware
+from switchyard.http.personas import router as personas_router
 from switchyard.http.usage import admin_router as admin_usage_router
 from switchyard.http.usage import client_router as usage_router
 from switchyard.metrics.asgi import RequestMetricsMiddleware
@@ -71,6 +72,7 @@ def create_app(
     app.include_router(models_router)
     app.include_router(health_router)
     app.include_router(admin_router)
+    app.include_router(personas_router)
     app.include_router(admin_usage_router)
     app.include_router(usage_router)
     return app

@@ -7,7 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from switchyard.api.chat import ModelCard, ModelList
+from switchyard.errors import StateUnavailableError
 from switchyard.http.deps import gateway_of, require_client_key
+from switchyard.observability import logger
+from switchyard.personas import MODEL_PREFIX
 
 models_router = APIRouter(dependencies=[Depends(require_client_key)])
 health_router = APIRouter()
@@ -16,8 +19,15 @@ health_router = APIRouter()
 @models_router.get("/v1/models")
 @models_router.get("/models", include_in_schema=False)
 async def list_models(request: Request) -> ModelList:
-    table = gateway_of(request).table
-    return ModelList(data=[ModelCard(id=name) for name in table.public_models])
+    """The public models, and the caller's tenant's published personas (``persona/<name>``)."""
+    gateway = gateway_of(request)
+    try:
+        personas = await gateway.personas.list_personas(request.state.identity.tenant)
+    except StateUnavailableError as exc:  # the models still answer; the personas can wait
+        logger.warning("personas unavailable for /v1/models", extra={"error": str(exc)})
+        personas = []
+    published = [MODEL_PREFIX + p.name for p in personas if p.published]
+    return ModelList(data=[ModelCard(id=name) for name in [*gateway.table.public_models, *published]])
 
 
 @health_router.get("/health")
