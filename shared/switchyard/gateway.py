@@ -24,7 +24,9 @@ from switchyard.config.settings import Settings
 from switchyard.core import Pipeline, Stage
 from switchyard.core.stages import AccessStage, BudgetStage, CacheStage, KeyLimitsStage, UsageStage
 from switchyard.core.stages.configured import with_configured
+from switchyard.core.stages.memory import MemoryStage
 from switchyard.core.stages.persona import PersonaStage
+from switchyard.core.summarize import Summarizer
 from switchyard.eventbus import EventPublisher, build_publisher
 from switchyard.jobs.service import JobsService
 from switchyard.jobs.setup import open_jobs
@@ -33,6 +35,7 @@ from switchyard.keys.client_auth import read_master_key
 from switchyard.keys.provider_keys import ProviderKeys
 from switchyard.limits.enforce import DeploymentLimits, KeyLimits
 from switchyard.limits.limiter import Limiter
+from switchyard.memory import ConversationMemory
 from switchyard.metrics.sink import MetricSink
 from switchyard.personas import Personas
 from switchyard.providers.http import Upstream, build_client
@@ -42,6 +45,9 @@ from switchyard.routing.breaker import Breakers
 from switchyard.routing.select import RouteTable
 from switchyard.state.factory import State, dynamo_state, memory_state
 from switchyard.usage.recorder import UsageRecorder
+
+# A conversation's summary is a short answer from a cheap model: it gets this long at most.
+_SUMMARY_TIMEOUT_S = 30.0
 
 
 @dataclass(slots=True)
@@ -62,6 +68,7 @@ class Gateway:
     events: EventPublisher
     jobs: JobsService  # async jobs (submission, results, webhooks)
     personas: Personas  # tenants' personas, through a warm cache
+    memory: ConversationMemory  # conversations' remembered turns
 
     async def flush(self) -> None:
         """Write what is buffered: usage aggregates, budget settlements, metrics. At shutdown, and
@@ -146,8 +153,15 @@ async def open_gateway(
         state.cache, metrics, enabled=settings.cache_enabled, default_ttl_s=settings.cache_ttl_s, clock=clock
     )
     personas = Personas(state.personas, ttl_s=settings.persona_cache_ttl_s)
+    memory = ConversationMemory(
+        state.conversations, metrics, fail_closed=settings.memory_fail_closed, clock=clock
+    )
+    summarizer = Summarizer(
+        router, accounting, usage, budgets, timeout_s=min(settings.request_timeout_s, _SUMMARY_TIMEOUT_S)
+    )
     builtin: list[Stage] = [
         PersonaStage(personas, clock=clock),
+        MemoryStage(memory, config.memory, summarizer),
         AccessStage(),
         CacheStage(cache),
         UsageStage(usage),
@@ -173,4 +187,5 @@ async def open_gateway(
         events,
         jobs,
         personas,
+        memory,
     )

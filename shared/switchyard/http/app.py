@@ -19,6 +19,7 @@ from switchyard.errors import SwitchyardError
 from switchyard.gateway import open_gateway
 from switchyard.http.admin import router as admin_router
 from switchyard.http.chat import router as chat_router
+from switchyard.http.conversations import router as conversations_router
 from switchyard.http.errors import (
     handle_http_exception,
     handle_request_validation,
@@ -69,6 +70,7 @@ def create_app(
     app.include_router(chat_router)
     app.include_router(messages_router)
     app.include_router(jobs_router)
+    app.include_router(conversations_router)
     app.include_router(models_router)
     app.include_router(health_router)
     app.include_router(admin_router)
