@@ -24,6 +24,7 @@ from switchyard.config.settings import Settings
 from switchyard.core import Pipeline, Stage
 from switchyard.core.stages import AccessStage, BudgetStage, CacheStage, KeyLimitsStage, UsageStage
 from switchyard.core.stages.configured import with_configured
+from switchyard.core.stages.last_resort import LastResortStage
 from switchyard.core.stages.memory import MemoryStage
 from switchyard.core.stages.persona import PersonaStage
 from switchyard.core.summarize import Summarizer
@@ -149,8 +150,15 @@ async def open_gateway(
         clock=clock,
         ttl_s=settings.budget_cache_ttl_s,
     )
+    # Entries are kept past their TTL as long as the longest stale-if-error rule needs them.
+    stale_keep_s = max(config.last_resort.max_stale_s, settings.cache_stale_keep_s)
     cache = CacheService(
-        state.cache, metrics, enabled=settings.cache_enabled, default_ttl_s=settings.cache_ttl_s, clock=clock
+        state.cache,
+        metrics,
+        enabled=settings.cache_enabled,
+        default_ttl_s=settings.cache_ttl_s,
+        stale_keep_s=stale_keep_s,
+        clock=clock,
     )
     personas = Personas(state.personas, ttl_s=settings.persona_cache_ttl_s)
     memory = ConversationMemory(
@@ -164,6 +172,7 @@ async def open_gateway(
         MemoryStage(memory, config.memory, summarizer),
         AccessStage(),
         CacheStage(cache),
+        LastResortStage(config.last_resort, cache, metrics),
         UsageStage(usage),
         KeyLimitsStage(KeyLimits(limiter, limits, metrics)),
         BudgetStage(budgets),

@@ -85,6 +85,10 @@ class Settings(BaseModel):
     limits_fail_closed: bool = False
     cache_enabled: bool = True
     cache_ttl_s: int = Field(default=3600, ge=1, le=30 * 86400)
+    # How long cache entries are kept past their TTL for stale-if-error answers (the last
+    # resort): at least the routing config's longest last_resort rule; raise it for personas
+    # whose own rule asks for longer.
+    cache_stale_keep_s: int = Field(default=0, ge=0, le=30 * 86400)
     # How long a container trusts its copy of a persona: the bound on how long an edited or
     # deleted persona keeps its old form in containers that had read it (docs/personas.md).
     persona_cache_ttl_s: float = Field(default=30.0, ge=0, le=300)
@@ -151,6 +155,7 @@ _STATE_ENV = {
     "SWITCHYARD_STATE_REFRESH_S": "state_refresh_s",
     "SWITCHYARD_STATE_RETRY_S": "state_retry_s",
     "SWITCHYARD_CACHE_TTL_S": "cache_ttl_s",
+    "SWITCHYARD_CACHE_STALE_KEEP_S": "cache_stale_keep_s",
     "SWITCHYARD_PERSONA_CACHE_TTL_S": "persona_cache_ttl_s",
     "POWERTOOLS_METRICS_NAMESPACE": "metrics_namespace",
     "SWITCHYARD_LOCAL_STATE": "local_state",
