@@ -2,7 +2,8 @@
 or ``metadata.conversation``) is sent with what the conversation remembers (a summary, then the
 turns that fit the token bound) before its own messages, and leaves its messages and the answer
 behind once the answer was served whole: a buffered answer as the caller gets it, a streamed one
-when it completed (a stream cut short is not remembered, nor is an answer of last resort).
+when it completed, saved before the stream's final event so that the caller's next turn finds it
+(a stream cut short is not remembered, nor is an answer of last resort).
 
 The stage runs right after the persona's (the persona's memory settings apply) and before the
 cache, so a cached answer is only ever one for the same conversation so far.
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from functools import partial
+
+import anyio
 
 from switchyard.api.chat import ChatRequest, Message
 from switchyard.api.stream import ChatCompletionChunk
@@ -72,7 +75,7 @@ def _with_recalled(request: ChatRequest, recalled: Recalled) -> ChatRequest:
 
 
 class _Remember(Entry):
-    __slots__ = ("_answer", "_compaction", "_id", "_memory", "_policy", "_said", "_tenant")
+    __slots__ = ("_answer", "_compaction", "_id", "_memory", "_policy", "_said", "_saved", "_tenant")
 
     def __init__(
         self,
@@ -90,6 +93,7 @@ class _Remember(Entry):
         self._said = said
         self._compaction = compaction
         self._answer: Message | None = None
+        self._saved = False
 
     async def answered(self, call: Call, answer: Answer) -> Answer:
         completion = answer.parsed()
@@ -109,11 +113,19 @@ class _Remember(Entry):
         async for chunk in chunks:
             streamed.add(chunk)
             yield chunk
-        if _FALLBACK_HEADER not in call.headers:
-            self._answer = streamed.message()  # only a stream that ran to its end gets here
+        if _FALLBACK_HEADER in call.headers:
+            return
+        # Only a stream that ran to its end gets here. Saved before the stream's last event is
+        # written: a caller that sends its next turn once the stream ended finds this one.
+        self._saved = True
+        with anyio.CancelScope(shield=True):
+            await self._save(streamed.message())
 
     async def leave(self, call: Call, served: bool) -> None:
-        answer = self._answer if served else None
+        if not self._saved:
+            await self._save(self._answer if served else None)
+
+    async def _save(self, answer: Message | None) -> None:
         await self._memory.remember(
             self._tenant, self._id, self._policy, self._said, answer, self._compaction
         )
