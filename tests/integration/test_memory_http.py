@@ -276,3 +276,22 @@ async def test_a_turn_larger_than_a_dynamodb_item_is_remembered(
     assert sent(fake_upstream)[0]["content"] == huge
     shown = (await client.get("/v1/conversations/c1")).json()
     assert shown["messages"][0]["content"] == huge
+
+
+async def test_on_an_unreachable_dynamodb_the_call_is_answered_without_memory(
+    fake_upstream: FakeUpstream, gateway: GatewayFactory, state_tables: Any
+) -> None:
+    from conftest import free_port
+
+    dead = {  # nothing listens there: every DynamoDB call fails to connect
+        **dynamo_settings(state_tables),
+        "aws_endpoint_url": f"http://127.0.0.1:{free_port()}",
+        "state_timeout_s": 1.0,
+        "state_max_attempts": 1,
+    }
+    client = await gateway(config(fake_upstream), settings_extra=dead)
+    answered = await say(client, "Still there?")
+    assert answered.status_code == 200 and answered.headers["x-switchyard-memory"] == "unavailable"
+    assert sent(fake_upstream) == [user("Still there?")]
+    persona = await say(client, "hi", None, headers={"x-switchyard-persona": "never-seen"})
+    assert persona.status_code == 503 and persona.json()["error"]["code"] == "state_unavailable"

@@ -250,3 +250,26 @@ async def test_a_key_limited_to_a_persona_reaches_its_model_through_it_only(
         "/v1/chat/completions", json={"model": "small", "messages": MESSAGES}, headers=locked
     )
     assert direct.status_code == 403
+
+
+async def test_a_persona_read_before_the_store_went_down_is_used_from_memory(
+    fake_upstream: FakeUpstream, gateway: GatewayFactory
+) -> None:
+    from switchyard.state.memory_personas import MemoryPersonaStore
+    from switchyard.state.ports import StateUnavailableError
+
+    class Down(MemoryPersonaStore):
+        async def get(self, tenant: str, name: str) -> Any:
+            raise StateUnavailableError("DynamoDB GetItem: ReadTimeoutError")
+
+    client = await gateway(config(fake_upstream), settings_extra={"persona_cache_ttl_s": 0})  # always read
+    await put(client, "default", "support")
+    headers = {"x-switchyard-persona": "support"}
+    body = {"model": "big", "messages": MESSAGES}
+    assert (await client.post("/v1/chat/completions", json=body, headers=headers)).status_code == 200
+    gateway_app = client._transport.app.app  # type: ignore[attr-defined]
+    gateway_app.state.gateway.personas.store = Down()
+    again = await client.post("/v1/chat/completions", json=body, headers=headers)
+    assert again.status_code == 200 and again.headers["x-switchyard-persona"] == "support"
+    other = await client.post("/v1/chat/completions", json=body, headers={"x-switchyard-persona": "other"})
+    assert other.status_code == 503
