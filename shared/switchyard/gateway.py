@@ -160,7 +160,7 @@ async def open_gateway(
         stale_keep_s=stale_keep_s,
         clock=clock,
     )
-    personas = Personas(state.personas, ttl_s=settings.persona_cache_ttl_s)
+    personas = Personas(state.personas, ttl_s=settings.persona_cache_ttl_s, clock=clock)
     memory = ConversationMemory(
         state.conversations, metrics, fail_closed=settings.memory_fail_closed, clock=clock
     )
