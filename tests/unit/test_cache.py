@@ -201,3 +201,14 @@ async def test_without_a_stale_keep_entries_go_at_their_ttl() -> None:
     assert await service.save(chosen, CachedAnswer(b"{}", "p", "m", "p/m"))
     clock.advance(60)
     assert await service.stale(req(temperature=0), "k", max_stale_s=86400) is None
+
+
+async def test_a_stale_lookup_on_an_unreachable_store_finds_nothing_instead_of_failing() -> None:
+    from switchyard.state.ports import KeptValue, StateUnavailableError
+
+    class Down(MemoryResponseCache):
+        async def get_kept(self, key: str) -> KeptValue | None:
+            raise StateUnavailableError("DynamoDB GetItem: EndpointConnectionError")
+
+    service = CacheService(Down(), MetricSink(publish=lambda counts: None), stale_keep_s=60)
+    assert await service.stale(req(temperature=0), "k", max_stale_s=60) is None
