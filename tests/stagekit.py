@@ -189,4 +189,4 @@ class Policies:
         self.seen: list[list[str]] = []
 
     async def enter(self, call: Call) -> None:
-        self.seen.append(list(call.guardrail_policies))
+        self.seen.append(list(call.guardrails))

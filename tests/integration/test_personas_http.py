@@ -222,7 +222,7 @@ async def test_a_prompt_variable_without_a_value_is_the_callers_400(
     assert fake_upstream.count("a") == 0
 
 
-async def test_a_personas_guardrail_policies_travel_on_the_call(
+async def test_a_personas_guardrails_travel_on_the_call(
     fake_upstream: FakeUpstream, gateway: GatewayFactory
 ) -> None:
     from stagekit import Policies

@@ -39,6 +39,6 @@ class PersonaStage:
         today = dt.datetime.fromtimestamp(self._clock(), dt.UTC).date().isoformat()
         call.request = applied(record, chosen, call.request, today=today)
         call.persona = record
-        call.guardrail_policies.extend(p for p in record.guardrails if p not in call.guardrail_policies)
+        call.guardrails.extend(p for p in record.guardrails if p not in call.guardrails)
         call.headers[HEADER] = record.name
         return None
