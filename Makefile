@@ -26,7 +26,7 @@ help:
 	@echo "make lint      ruff check, ruff format --check, mypy"
 	@echo "make validate  sam validate --lint (region $(REGION))"
 	@echo "make build     sam build (layers for python3.13 arm64)"
-	@echo "make bench     benchmarks: overhead + throughput, streaming TTFB, AWS calls per request, jobs, stage costs"
+	@echo "make bench     benchmarks: overhead + throughput, streaming TTFB, AWS calls per request, limits under fan-out, persona and memory stage costs"
 	@echo "make deploy    sam build, then sam deploy --guided"
 	@echo "make clean     remove build and tool caches (keeps .venv)"
 
@@ -78,6 +78,8 @@ bench: venv
 	$(PY) benchmarks/aws_calls.py
 	$(PY) benchmarks/jobs.py
 	$(PY) benchmarks/stages.py
+	$(PY) benchmarks/fanout.py
+	@echo "cold start at Lambda's CPU share (root, cgroup v1): $(PY) benchmarks/coldstart.py --help"
 
 deploy: build
 	$(SAM) deploy --guided

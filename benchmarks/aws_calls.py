@@ -98,12 +98,12 @@ async def measure(
     endpoint: str, configs: dict[str, Path], workload: str, mode: str, requests: int
 ) -> dict[str, Any]:
     config = configs.get(workload, configs["default"])
-    from switchyard.config.settings import Settings
+    from switchyard.config.settings import RouterSettings
     from switchyard.http.app import create_app
     from switchyard.local.aws import provision
 
     resources = provision(endpoint, prefix=f"bench{time.monotonic_ns()}")
-    settings = Settings(
+    settings = RouterSettings(
         config_path=config,
         master_key=SecretStr(KEY),
         state_table=resources.tables["StateTable"],

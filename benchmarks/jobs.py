@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from fakes import FAKE_KEY, FAKE_KEY_ENV, FakeUpstream, Reply  # noqa: E402
-from switchyard.config.settings import Settings  # noqa: E402
+from switchyard.config.settings import RouterSettings  # noqa: E402
 from switchyard.keys.ids import key_id  # noqa: E402
 from switchyard.local.aws import moto_server, provision  # noqa: E402
 from switchyard.local.poller import sqs_event  # noqa: E402
@@ -90,7 +90,7 @@ def with_latency(runtime: WorkerRuntime, seconds: float) -> None:
             setattr(store, name, slowed)
 
 
-def measure(settings: Settings, batches: int, latency_s: float = 0.0) -> tuple[list[float], float]:
+def measure(settings: RouterSettings, batches: int, latency_s: float = 0.0) -> tuple[list[float], float]:
     """Batch times (ms) and AWS calls per job."""
     runtime = WorkerRuntime.start(settings)
     if latency_s:
@@ -131,7 +131,7 @@ def run(batches: int) -> dict[str, Any]:
             providers={"a": "openai"}, models={"m": {"deployments": [{"provider": "a", "model": "up-a"}]}}
         )
         config.write_text(yaml.safe_dump(routing), encoding="utf-8")
-        base = Settings(
+        base = RouterSettings(
             config_path=config,
             master_key=SecretStr(MASTER_KEY),
             environment={FAKE_KEY_ENV: FAKE_KEY},

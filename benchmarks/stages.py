@@ -86,12 +86,12 @@ def headers_of(workload: str, i: int) -> dict[str, str]:
 async def time_stages(config: Path, requests: int, rounds: int) -> dict[str, list[float]]:
     from switchyard.api.chat import ChatRequest
     from switchyard.api.personas import PersonaIn
-    from switchyard.config.settings import Settings
+    from switchyard.compose.gateway import open_gateway
+    from switchyard.config.settings import RouterSettings
     from switchyard.core import Call
-    from switchyard.gateway import open_gateway
     from switchyard.personas.wire import record_of
 
-    settings = Settings(config_path=config, master_key=SecretStr(KEY), cache_enabled=False)
+    settings = RouterSettings(config_path=config, master_key=SecretStr(KEY), cache_enabled=False)
     gateway = await open_gateway(settings, transport=httpx.MockTransport(upstream))
     samples: dict[str, list[float]] = {w: [] for w in WORKLOADS}
     try:
@@ -140,12 +140,12 @@ async def count_calls(requests: int) -> dict[str, dict[str, Any]]:
 
 
 async def calls_of(endpoint: str, config: Path, workload: str, requests: int) -> dict[str, Any]:
-    from switchyard.config.settings import Settings
+    from switchyard.config.settings import RouterSettings
     from switchyard.http.app import create_app
     from switchyard.local.aws import provision
 
     resources = provision(endpoint, prefix=f"stages{time.monotonic_ns()}")
-    settings = Settings(
+    settings = RouterSettings(
         config_path=config,
         master_key=SecretStr(KEY),
         state_table=resources.tables["StateTable"],

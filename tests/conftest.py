@@ -149,7 +149,7 @@ async def gateway(config_file: ConfigFile) -> AsyncIterator[GatewayFactory]:
     mapping or a path; the client sends the master key unless ``api_key=None``. ``transport`` goes
     to ``create_app`` (the upstream client); with ``raise_app_exceptions=False`` an unhandled error
     reaches the test as the 500 response a caller would get, instead of as an exception."""
-    from switchyard.config.settings import Settings
+    from switchyard.config.settings import RouterSettings
     from switchyard.http.app import create_app
 
     async with AsyncExitStack() as stack:
@@ -170,7 +170,7 @@ async def gateway(config_file: ConfigFile) -> AsyncIterator[GatewayFactory]:
             path = config if isinstance(config, Path) else config_file(config)
             extra: dict[str, Any] = {} if max_body_bytes is None else {"max_body_bytes": max_body_bytes}
             extra.update(settings_extra or {})  # e.g. the state tables of `state_tables`
-            settings = Settings(
+            settings = RouterSettings(
                 config_path=path,
                 master_key=SecretStr(MASTER_KEY),
                 request_timeout_s=request_timeout_s,
@@ -345,7 +345,7 @@ def state_tables(moto_endpoint: str) -> Any:
 
 
 def dynamo_settings(resources: Any) -> dict[str, Any]:
-    """Settings fields that put a gateway's state on ``state_tables``'s tables."""
+    """RouterSettings fields that put a gateway's state on ``state_tables``'s tables."""
     return {
         "state_table": resources.tables["StateTable"],
         "cache_table": resources.tables["CacheTable"],

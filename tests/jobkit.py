@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from fakes import FAKE_KEY, FAKE_KEY_ENV, MASTER_KEY, FakeUpstream
 from stagekit import with_recording
-from switchyard.config.settings import Settings
+from switchyard.config.settings import WorkerSettings
 from switchyard.state.ports import KeyRecord, KeyStore
 
 MESSAGES = [{"role": "user", "content": "Summarize the plot of Hamlet."}]
@@ -41,10 +41,10 @@ async def add_key(store: KeyStore, key_id: str, tenant: str) -> None:
     await store.put(KeyRecord(key_id=key_id, key_hash="0" * 64, tenant=tenant))
 
 
-def worker_settings(config: Path, resources: Any, **extra: Any) -> Settings:
+def worker_settings(config: Path, resources: Any, **extra: Any) -> WorkerSettings:
     """A gateway on ``state_tables``'s table and jobs queue (cache off: every job reaches the
     upstream, so call counts show every provider call)."""
-    return Settings(
+    return WorkerSettings(
         config_path=config,
         master_key=SecretStr(MASTER_KEY),
         environment={FAKE_KEY_ENV: FAKE_KEY},

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def create_app() -> FastAPI:
     # Imported here, not at module level, so importing this file (tests load it by path) has no
     # side effects and cannot fail on configuration.
-    from switchyard.config.settings import Settings
+    from switchyard.config.settings import RouterSettings
     from switchyard.http.app import create_app as create_switchyard_app
 
-    return create_switchyard_app(Settings.from_env())
+    return create_switchyard_app(RouterSettings.from_env())

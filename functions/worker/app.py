@@ -10,7 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from switchyard.config.settings import Settings
+from switchyard.config.settings import WorkerSettings
 from switchyard.observability import logger
 from switchyard.worker.runtime import WorkerRuntime
 
@@ -20,7 +20,7 @@ _runtime: WorkerRuntime | None = None
 def _worker() -> WorkerRuntime:
     global _runtime
     if _runtime is None:
-        _runtime = WorkerRuntime.start(Settings.from_env())
+        _runtime = WorkerRuntime.start(WorkerSettings.from_env())
     return _runtime
 
 

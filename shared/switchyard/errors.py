@@ -10,6 +10,7 @@ in one exception handler and ``routing/`` reads :data:`POLICY` for its decisions
     │   ├── NotFoundError                404 unknown model or route
     │   ├── InvalidRequestError          400 malformed body, unsupported option
     │   ├── PayloadTooLargeError         413 body over the configured limit
+    │   ├── UnsupportedMediaTypeError    415 a body that is not JSON (by its Content-Type)
     │   └── RateLimitError               429 the caller's own limit
     │       └── BudgetExceededError      429 a budget is spent (code budget_exceeded)
     ├── ProviderError                    one upstream attempt failed; ``kind`` is a row of POLICY
@@ -17,6 +18,7 @@ in one exception handler and ``routing/`` reads :data:`POLICY` for its decisions
     │                                    (503/429/502/504, carries the last ProviderError)
     └── InfrastructureError              a store the gateway runs on failed (503, detail logged only)
         ├── StateUnavailableError        DynamoDB unreachable, throttled, timed out
+        │   └── StateThrottledError      ... refused for its throughput (a hot item)
         ├── QueueUnavailableError        SQS did not take a job
         └── ValueTooLargeError           a value larger than one item of its store
 
@@ -49,6 +51,7 @@ class Kind(StrEnum):
     PERMISSION_DENIED = "permission_denied"
     NOT_FOUND = "not_found"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     CLIENT_RATE_LIMITED = "client_rate_limited"
     BUDGET_EXCEEDED = "budget_exceeded"
     NO_DEPLOYMENT = "no_deployment"
@@ -105,6 +108,7 @@ POLICY: dict[Kind, Policy] = {
     Kind.PERMISSION_DENIED:   Policy(403, Action.STOP, False, _PERM, _PERM, False),
     Kind.NOT_FOUND:           Policy(404, Action.STOP, False, _NOT_FOUND, _NOT_FOUND, False),
     Kind.PAYLOAD_TOO_LARGE:   Policy(413, Action.STOP, False, _INVALID, "request_too_large", False),
+    Kind.UNSUPPORTED_MEDIA_TYPE: Policy(415, Action.STOP, False, _INVALID, _INVALID, False),
     Kind.CLIENT_RATE_LIMITED: Policy(429, Action.STOP, False, _RATE, _RATE, True),
     # A spent budget stays spent until its period ends (hours): a job fails now, not via the DLQ.
     Kind.BUDGET_EXCEEDED:     Policy(429, Action.STOP, False, _RATE, _RATE, False),
@@ -184,6 +188,10 @@ class PayloadTooLargeError(ClientError):
     kind = Kind.PAYLOAD_TOO_LARGE
 
 
+class UnsupportedMediaTypeError(ClientError):
+    kind = Kind.UNSUPPORTED_MEDIA_TYPE
+
+
 class RateLimitError(ClientError):
     kind = Kind.CLIENT_RATE_LIMITED
 
@@ -259,6 +267,12 @@ class InfrastructureError(SwitchyardError):
 class StateUnavailableError(InfrastructureError):
     """The backing store could not be reached (throttled, timed out, unreachable, misconfigured);
     callers that can degrade to local state do."""
+
+
+class StateThrottledError(StateUnavailableError):
+    """The store refused the call for its throughput (a hot item or an exhausted table): counted
+    (``BudgetWritesThrottled``, ``LimitWritesThrottled``) and alarmed on, since the paths that
+    degrade on it stop enforcing budgets or limits while it lasts."""
 
 
 class QueueUnavailableError(InfrastructureError):

@@ -18,7 +18,7 @@ from conftest import running
 from fakes import FAKE_KEY, FAKE_KEY_ENV, MASTER_KEY, FakeUpstream
 from stagekit import recording, with_recording
 from switchyard.accounting import UsageRecord
-from switchyard.config.settings import Settings
+from switchyard.config.settings import RouterSettings
 from switchyard.http.app import create_app
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
@@ -49,7 +49,7 @@ async def serving(config_file: Callable[..., Path]) -> AsyncIterator[ServedFacto
     async with AsyncExitStack() as stack:
 
         async def make(config: Mapping[str, Any], *, request_timeout_s: float = 10.0) -> Served:
-            settings = Settings(
+            settings = RouterSettings(
                 config_path=config_file(with_recording(dict(config))),
                 master_key=SecretStr(MASTER_KEY),
                 request_timeout_s=request_timeout_s,

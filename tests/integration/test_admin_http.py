@@ -109,6 +109,60 @@ async def test_tenants_are_created_updated_and_listed(
     assert (await client.put("/admin/tenants/beta", json=both)).status_code == 400
 
 
+async def test_a_key_update_changes_only_the_fields_it_names(
+    fake_upstream: FakeUpstream, gateway: GatewayFactory, state: dict[str, Any]
+) -> None:
+    client = await gateway(config(fake_upstream), settings_extra=state, clock=Clock(T0 + 5))
+    made = await create(
+        client,
+        name="ci",
+        models=["m"],
+        limits={"rpm": 2, "max_concurrent": 3},
+        budgets={"daily": "5", "monthly": "100"},
+        metadata={"team": "x", "env": "prod"},
+        expires_at=T0 + 86400,
+    )
+    path = f"/admin/keys/{made['key_id']}"
+    patched = await client.patch(path, json={"limits": {"tpm": 20000}, "budgets": {"daily": "7"}})
+    assert patched.status_code == 200, patched.text
+    shown = (await client.get(path)).json()
+    assert shown["limits"] == {"rpm": 2, "max_concurrent": 3, "tpm": 20000}
+    assert shown["budgets"] == {"daily": "7", "monthly": "100"}
+    assert (shown["name"], shown["models"], shown["metadata"]) == ("ci", ["m"], {"team": "x", "env": "prod"})
+    assert shown["expires_at"] == T0 + 86400
+    # The limit the update left alone still holds when the key is used (rpm 2).
+    assert [(await ask(client, made["key"])).status_code for _ in range(3)] == [200, 200, 429]
+    # null removes one entry, or resets a whole field to its default.
+    removed = {"limits": {"rpm": None}, "metadata": {"env": None}, "expires_at": None, "models": None}
+    assert (await client.patch(path, json=removed)).status_code == 200
+    shown = (await client.get(path)).json()
+    assert shown["limits"] == {"max_concurrent": 3, "tpm": 20000}
+    assert (shown["metadata"], shown["expires_at"], shown["models"]) == ({"team": "x"}, None, [])
+    assert (await client.patch(path, json={"budgets": None})).json()["budgets"] == {}
+    unknown = await client.patch(path, json={"limits": {"rpx": 1}})
+    assert unknown.status_code == 400 and unknown.json()["error"]["param"] == "limits"
+    assert (await client.get(path)).json()["limits"] == {"max_concurrent": 3, "tpm": 20000}
+
+
+async def test_a_tenant_update_changes_only_the_fields_it_names(
+    fake_upstream: FakeUpstream, gateway: GatewayFactory, state: dict[str, Any]
+) -> None:
+    client = await gateway(config(fake_upstream), settings_extra=state)
+    first = {"name": "Beta", "budgets": {"daily": "1", "monthly": "30"}, "budget_action": "downgrade"}
+    created = (await client.put("/admin/tenants/beta", json={**first, "metadata": {"a": "1"}})).json()
+    again = await client.put("/admin/tenants/beta", json={"budgets": {"monthly": "50"}})
+    assert again.status_code == 200
+    beta = (await client.get("/admin/tenants/beta")).json()
+    assert (beta["name"], beta["budget_action"], beta["metadata"]) == ("Beta", "downgrade", {"a": "1"})
+    assert beta["budgets"] == {"daily": "1", "monthly": "50"}
+    assert beta["created_at"] == created["created_at"]
+    patched = await client.patch("/admin/tenants/beta", json={"budgets": {"daily": None}, "name": None})
+    assert (patched.json()["budgets"], patched.json()["name"]) == ({"monthly": "50"}, "")
+    missing = await client.patch("/admin/tenants/nobody", json={"name": "x"})
+    assert missing.status_code == 404
+    assert "nobody" not in [t["tenant"] for t in (await client.get("/admin/tenants")).json()["data"]]
+
+
 async def test_another_instance_sees_a_revocation_within_the_ttl(
     fake_upstream: FakeUpstream, gateway: GatewayFactory, state_tables: Any
 ) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from cfnlint.decode import decode_str
 
-from switchyard.eventbus import BUDGET_ACTION
+from switchyard.events import BUDGET_ACTION
 from switchyard.local.aws import client
 from switchyard.state.dynamodb import DynamoSettings, Table, build_client
 from switchyard.state.dynamodb_budgets import DynamoBudgetStore
@@ -163,7 +163,7 @@ def test_alarm_sets_the_override_and_ok_lifts_it(function: ModuleType, state_tab
 def test_the_policy_allows_exactly_the_calls_the_function_makes(function: ModuleType) -> None:
     made: set[str] = set()
     built = function._get()
-    for service_client in (built.store._table.client, built.events._client):
+    for service_client in (built.store._table.client, built.events.client):
         prefix = service_client.meta.service_model.endpoint_prefix
 
         def count(model: Any, prefix: str = prefix, **_: Any) -> None:
@@ -191,3 +191,52 @@ def test_a_state_table_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("STATE_TABLE", raising=False)
     with pytest.raises(ValueError, match="STATE_TABLE"):
         load_function().handler(sample(ALARM_EVENT), Context())
+
+
+def test_a_retried_alarm_after_its_ok_and_duplicates_change_nothing(
+    function: ModuleType, state_tables: Any, bus: Any
+) -> None:
+    """EventBridge delivers at least once and Lambda retries: the ALARM may come again after the OK
+    that followed it, and either may come twice. Only the newest state change counts."""
+    alarm, ok = sample(ALARM_EVENT), sample(OK_EVENT)
+    assert [function.handler(e, Context())["applied"] for e in (alarm, alarm)] == ["set", "stale"]
+    assert [function.handler(e, Context())["applied"] for e in (ok, alarm, ok)] == [
+        "cleared",
+        "stale",
+        "stale",
+    ]
+    item = override_item(state_tables)
+    assert item is not None and item["active"]["S"] == "no"
+    assert [e["detail"]["state"] for e in bus.received()] == ["ALARM", "OK"]
+
+
+def test_an_ok_older_than_the_recorded_alarm_does_not_lift_it(
+    function: ModuleType, state_tables: Any, bus: Any
+) -> None:
+    alarm, ok = sample(ALARM_EVENT), sample(OK_EVENT)
+    # The OK of an earlier episode, delivered after this episode's ALARM.
+    ok["detail"]["state"]["timestamp"] = "2026-11-23T14:04:00.000+0000"
+    assert function.handler(alarm, Context())["applied"] == "set"
+    assert function.handler(ok, Context())["applied"] == "stale"
+    item = override_item(state_tables)
+    assert item is not None and (item["active"]["S"], item["action"]["S"]) == ("yes", "downgrade")
+    assert [e["detail"]["state"] for e in bus.received()] == ["ALARM"]
+
+
+def test_by_default_an_alarm_refuses_no_traffic(
+    monkeypatch: pytest.MonkeyPatch, function: ModuleType, state_tables: Any, bus: Any
+) -> None:
+    """GlobalBudgetAction's default (alert): the alarm's own actions notify; nothing is set."""
+    monkeypatch.delenv("BUDGET_ACTION")
+    fresh = load_function()
+    assert fresh.handler(sample(ALARM_EVENT), Context())["applied"] == "ignored"
+    assert override_item(state_tables) is None
+    assert bus.received() == []
+
+
+def test_an_alarm_event_without_a_timestamp_is_refused(function: ModuleType, state_tables: Any) -> None:
+    event = sample(ALARM_EVENT)
+    del event["time"], event["detail"]["state"]["timestamp"]
+    with pytest.raises(ValueError, match="timestamp"):
+        function.handler(event, Context())
+    assert override_item(state_tables) is None

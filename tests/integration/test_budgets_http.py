@@ -12,12 +12,13 @@ from typing import Any
 import httpx
 import pytest
 from gateway_checks import dep
+from rich.console import Console
 
 from conftest import GatewayFactory, dynamo_settings
 from fakes import FakeUpstream
 from statekit import T0, Clock
 from switchyard.budgets.alarm import on_alarm_state_change
-from switchyard.eventbus import BUDGET_THRESHOLD, MemoryPublisher
+from switchyard.events import BUDGET_THRESHOLD, MemoryPublisher
 
 # $1 a token: a fake answer (11 prompt + 7 completion tokens) costs $18. The prompt below is
 # estimated at 14 tokens (40 characters / 4 + 4 per message) and max_tokens is 7, so a request
@@ -138,6 +139,7 @@ async def test_the_budget_function_override_blocks_every_router(
     alarm = {
         "detail-type": "CloudWatch Alarm State Change",
         "source": "aws.cloudwatch",
+        "time": "2026-11-23T12:00:00Z",
         "detail": {"alarmName": "switchyard-cost-daily", "state": {"value": "ALARM", "reason": "over"}},
     }
     store = gateway_of(clients[0]).state.budgets
@@ -148,7 +150,11 @@ async def test_the_budget_function_override_blocks_every_router(
     for client in clients:
         refused = await client.post("/v1/chat/completions", json=body())
         assert refused.status_code == 429 and refused.json()["error"]["code"] == "budget_exceeded"
-    ok = {**alarm, "detail": {"alarmName": "switchyard-cost-daily", "state": {"value": "OK"}}}
+    ok = {
+        **alarm,
+        "time": "2026-11-23T12:01:00Z",
+        "detail": {"alarmName": "switchyard-cost-daily", "state": {"value": "OK"}},
+    }
     await on_alarm_state_change(ok, store, events, action="block", clock=clock)
     clock.advance(60)
     assert all([(await c.post("/v1/chat/completions", json=body())).status_code == 200 for c in clients])
@@ -234,8 +240,11 @@ async def test_admin_budgets_report_each_cap_and_its_spend_and_the_cli_prints_it
     assert report["override"] is None
     everyone = (await client.get("/admin/budgets")).json()["data"]
     assert {r["scope"] for r in everyone} == {"global", "tenant"}  # keys only with a tenant named
-    printed = render(report)
-    assert "key" in printed and "18.0%" in printed and "[#.........]" in printed
+    terminal = Console(width=200)
+    with terminal.capture() as captured:
+        terminal.print(render(report))
+    printed = captured.get()
+    assert "key" in printed and "18.0 %" in printed and "[#.........]" in printed and "18.00" in printed
     unknown = await client.get("/admin/budgets", params={"tenant": "nobody"})
     assert unknown.status_code == 404 and unknown.json()["error"]["type"] == "not_found_error"
 

@@ -15,8 +15,8 @@ from pydantic import SecretStr
 from conftest import GATEWAY_ENV, ConfigFile, running
 from fakes import MASTER_KEY, FakeUpstream, Reply
 from jobkit import MESSAGES, jobs_config
-from switchyard.config.settings import Settings
-from switchyard.gateway import Gateway
+from switchyard.compose.gateway import Gateway
+from switchyard.config.settings import RouterSettings
 from switchyard.http.app import create_app
 from switchyard.jobs.queue import MemoryJobQueue
 from switchyard.jobs.service import JobsService
@@ -45,7 +45,7 @@ class App:
 
 @pytest.fixture
 async def app(fake_upstream: FakeUpstream, config_file: ConfigFile) -> AsyncIterator[App]:
-    settings = Settings(
+    settings = RouterSettings(
         config_path=config_file(jobs_config(fake_upstream)),
         master_key=SecretStr(MASTER_KEY),
         environment=dict(GATEWAY_ENV),
@@ -154,7 +154,7 @@ async def test_a_job_the_provider_refuses_fails_with_the_error(app: App, fake_up
     job_id = (await app.client.post("/v1/jobs", json={"request": CHAT})).json()["data"][0]["id"]
     assert await app.work() == ["failed"]
     failed = (await app.client.get(f"/v1/jobs/{job_id}")).json()
-    assert failed["status"] == "failed" and failed["error"]["error"]["type"] == "invalid_request_error"
+    assert failed["status"] == "failed" and failed["error"]["type"] == "invalid_request_error"
 
 
 @pytest.mark.parametrize(

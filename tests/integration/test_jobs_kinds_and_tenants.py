@@ -20,8 +20,8 @@ from fakes import MASTER_KEY, FakeUpstream, Reply
 from jobkit import ANTHROPIC_REQUEST, MESSAGES, jobs_config
 from stagekit import recording
 from switchyard.accounting import UsageRecord
-from switchyard.config.settings import Settings
-from switchyard.gateway import Gateway
+from switchyard.compose.gateway import Gateway
+from switchyard.config.settings import RouterSettings
 from switchyard.http.app import create_app
 from switchyard.jobs.queue import MemoryJobQueue
 from switchyard.jobs.service import JobsService
@@ -62,7 +62,7 @@ class App:
 
 @pytest.fixture
 async def app(fake_upstream: FakeUpstream, config_file: ConfigFile) -> AsyncIterator[App]:
-    settings = Settings(
+    settings = RouterSettings(
         config_path=config_file(jobs_config(fake_upstream)),
         master_key=SecretStr(MASTER_KEY),
         environment=dict(GATEWAY_ENV),
@@ -204,7 +204,7 @@ async def test_a_message_naming_an_unknown_key_fails_once_without_calling_anyone
     assert (await worker.run(body)).outcome == "duplicate"
     async with app.client(MASTER_KEY) as client:  # the operator reads it under the master tenant
         failed = (await client.get("/v1/jobs/job_unknownkey01")).json()
-    assert failed["status"] == "failed" and failed["error"]["error"]["code"] == "invalid_key_id"
+    assert failed["status"] == "failed" and failed["error"]["code"] == "invalid_key_id"
     assert fake_upstream.count() == 0 and app.charges == [] and app.deliveries == []
 
 
@@ -237,7 +237,7 @@ async def test_a_job_whose_key_was_revoked_before_it_ran_fails_for_its_tenant(
     assert await app.work() == ["failed"]
     async with app.client(spare) as client:
         failed = (await client.get(f"/v1/jobs/{job_id}")).json()
-    assert failed["status"] == "failed" and failed["error"]["error"]["code"] == "revoked_api_key"
+    assert failed["status"] == "failed" and failed["error"]["code"] == "revoked_api_key"
     assert fake_upstream.count() == 0 and app.charges == []
 
 
@@ -254,7 +254,7 @@ async def test_a_job_over_its_keys_budget_fails_with_budget_exceeded_and_calls_n
         # Not retried through SQS until the DLQ: the budget stays spent until the period ends.
         assert await app.work() == ["failed"]
         done = (await client.get(f"/v1/jobs/{job['id']}")).json()
-    assert done["status"] == "failed" and done["error"]["error"]["code"] == "budget_exceeded"
+    assert done["status"] == "failed" and done["error"]["code"] == "budget_exceeded"
     assert fake_upstream.count() == 0 and app.charges == []
 
 

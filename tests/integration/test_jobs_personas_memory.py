@@ -15,8 +15,8 @@ from pydantic import SecretStr
 from conftest import GATEWAY_ENV, ConfigFile, running
 from fakes import MASTER_KEY, FakeUpstream, Reply
 from jobkit import jobs_config
-from switchyard.config.settings import Settings
-from switchyard.gateway import Gateway
+from switchyard.compose.gateway import Gateway
+from switchyard.config.settings import RouterSettings
 from switchyard.http.app import create_app
 from switchyard.jobs.queue import MemoryJobQueue
 from switchyard.worker.jobs import JobRetryError, JobWorker
@@ -57,7 +57,7 @@ class App:
 @pytest.fixture
 async def app(fake_upstream: FakeUpstream, config_file: ConfigFile) -> AsyncIterator[App]:
     config = {**jobs_config(fake_upstream), "last_resort": {"models": {"mx": {"template": TEMPLATE}}}}
-    settings = Settings(
+    settings = RouterSettings(
         config_path=config_file(config),
         master_key=SecretStr(MASTER_KEY),
         environment=dict(GATEWAY_ENV),

@@ -16,8 +16,8 @@ from fakes import MASTER_KEY, FakeUpstream, Reply
 from jobkit import MESSAGES, add_key, jobs_config
 from stagekit import recording
 from statekit import T0, Clock
-from switchyard.config.settings import Settings
-from switchyard.gateway import Gateway, open_gateway
+from switchyard.compose.gateway import Gateway, open_gateway
+from switchyard.config.settings import RouterSettings
 from switchyard.state.jobs import JobStatus, JobStore
 from switchyard.worker.jobs import JobBusyError, JobRetryError, JobWorker
 
@@ -45,7 +45,7 @@ class CrashingResultWrite:
 
 @pytest.fixture
 async def gateway(fake_upstream: FakeUpstream, config_file: ConfigFile) -> AsyncIterator[Gateway]:
-    settings = Settings(
+    settings = RouterSettings(
         config_path=config_file(jobs_config(fake_upstream)),
         master_key=SecretStr(MASTER_KEY),
         environment=dict(GATEWAY_ENV),
@@ -114,7 +114,7 @@ async def test_a_finished_job_is_posted_to_its_webhook_signed_for_its_tenant(
         seen.append(request)
         return httpx.Response(200)
 
-    settings = Settings(
+    settings = RouterSettings(
         config_path=config_file(jobs_config(fake_upstream)),
         master_key=SecretStr(MASTER_KEY),
         environment=dict(GATEWAY_ENV),

@@ -5,6 +5,7 @@ fails testSecret and leaves AWSCURRENT where it was. The handler loads by path w
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import uuid
@@ -15,8 +16,9 @@ import boto3
 import httpx
 import pytest
 
-from switchyard.config.routing import ProviderConfig
-from switchyard.eventbus import KEY_ROTATED
+from switchyard.config.routing import ProviderConfig, RoutingConfig
+from switchyard.events import KEY_ROTATED
+from switchyard.keys.provider_keys import ProviderKeys
 from switchyard.keys.secrets_rotation import PROVIDER_TAG, RotationError, Rotator, models_endpoint_test
 from switchyard.local.aws import CREDENTIALS
 
@@ -87,7 +89,8 @@ def test_rotation_promotes_the_tested_backup_and_asks_for_a_new_one(secrets: Any
     run_steps(rot, arn, token, STEPS)  # Secrets Manager may repeat a step: nothing changes
     assert "AWSCURRENT" in stages(secrets, arn)[token]
     value = json.loads(secrets.get_secret_value(SecretId=arn, VersionId=token)["SecretString"])
-    assert value == {"primary": "key-new", "backup": "key-old"}
+    # The retired key is not the new backup: the router must not fail over to it.
+    assert value == {"primary": "key-new", "backup": ""}
     assert provider.seen == ["/v1/models"]  # one test, during the first testSecret
     [(kind, detail)] = events
     assert kind == KEY_ROTATED and detail["provider"] == provider_name
@@ -120,3 +123,41 @@ def test_the_handler_imports_without_side_effects() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module._rotator is None
+
+
+def test_after_a_rotation_the_router_has_no_backup_to_fail_over_to(secrets: Any) -> None:
+    """The router's view of the rotated secret: the promoted key in use, and no backup until the
+    operator puts one there (the retired key is only in the secret's AWSPREVIOUS version)."""
+    arn = make(secrets, "openai", {"primary": "key-old", "backup": "key-new"})
+    rot, _ = rotator(secrets, Provider({"key-new"}))
+    run_steps(rot, arn, str(uuid.uuid4()), STEPS)
+    config = RoutingConfig.model_validate(
+        {"providers": {"openai": {"kind": "openai", "api_key": {"secret": arn}}}}
+    )
+
+    def read(secret: str, _max_age: int) -> str:
+        # AWSCURRENT by its version id: moto may still answer the old version without one.
+        (current,) = [v for v, s in stages(secrets, secret).items() if "AWSCURRENT" in s]
+        value: str = secrets.get_secret_value(SecretId=secret, VersionId=current)["SecretString"]
+        return value
+
+    keys = ProviderKeys(config, {}, read_secret=read)
+    assert asyncio.run(keys.get("openai")) == "key-new"
+    assert asyncio.run(keys.backup("openai")) is None
+    (previous,) = [v for v, s in stages(secrets, arn).items() if "AWSPREVIOUS" in s]
+    retired = secrets.get_secret_value(SecretId=arn, VersionId=previous)["SecretString"]
+    assert json.loads(retired)["primary"] == "key-old"
+
+
+def test_a_secret_without_keys_rotates_as_a_no_op(secrets: Any) -> None:
+    """The template makes a secret for every provider of the config; one nobody filled must not
+    fail its schedule (and raise the rotation alarm) every KeyRotationDays."""
+    arn = make(secrets, "gemini", {"primary": "", "backup": ""})
+    provider = Provider(set())
+    rot, events = rotator(secrets, provider)
+    token = str(uuid.uuid4())
+    run_steps(rot, arn, token, STEPS)
+    assert "AWSCURRENT" in stages(secrets, arn)[token]
+    value = json.loads(secrets.get_secret_value(SecretId=arn, VersionId=token)["SecretString"])
+    assert value == {"primary": "", "backup": ""}
+    assert provider.seen == [] and events == []

@@ -16,8 +16,8 @@ from pydantic import SecretStr
 from conftest import running
 from fakes import MASTER_KEY
 from statekit import Clock
-from switchyard.config.settings import Settings
-from switchyard.eventbus import BUDGET_ACTION, MemoryPublisher
+from switchyard.config.local import LocalSettings
+from switchyard.events import BUDGET_ACTION, MemoryPublisher
 from switchyard.http.app import create_app
 from switchyard.local.budget import BudgetAlarms, CostAlarm, CostAlarmWatch, alarm_event, budget_alarms
 from switchyard.local.runtime import _cost_alarms
@@ -33,9 +33,9 @@ def template() -> dict[str, Any]:
 
 
 def test_the_alarms_come_from_the_template(template: dict[str, Any]) -> None:
-    alarms = budget_alarms(template, Settings())
+    alarms = budget_alarms(template, LocalSettings())
     assert alarms.composite == "switchyard-global-budget"
-    assert alarms.action == "block"  # GlobalBudgetAction's default
+    assert alarms.action == "alert"  # GlobalBudgetAction's default: a fresh stack refuses nothing
     assert {(a.name, a.period_s, a.threshold) for a in alarms.alarms} == {
         ("switchyard-daily-cost", DAY, 100.0),
         ("switchyard-hourly-cost-spike", HOUR, 25.0),
@@ -43,7 +43,7 @@ def test_the_alarms_come_from_the_template(template: dict[str, Any]) -> None:
 
 
 def test_local_budgets_and_action_override_the_defaults(template: dict[str, Any]) -> None:
-    settings = Settings.from_env(
+    settings = LocalSettings.from_env(
         {
             "SWITCHYARD_LOCAL_DAILY_BUDGET_USD": "0.5",
             "SWITCHYARD_LOCAL_HOURLY_BUDGET_USD": "0.1",
@@ -148,10 +148,11 @@ async def test_a_failed_hand_over_is_tried_again() -> None:
 
 
 async def test_make_run_drives_the_budget_function_with_the_local_state(tmp_path: Path) -> None:
-    settings = Settings(
+    settings = LocalSettings(
         master_key=SecretStr(MASTER_KEY),
         mock_unconfigured=True,
         local_daily_budget_usd=0.0000001,  # the mock's first answer is over it
+        budget_action="block",
     )
     app = create_app(settings)
     assert "block at $1e-07 per 24 h" in _cost_alarms(app, settings)
@@ -174,5 +175,5 @@ async def test_make_run_drives_the_budget_function_with_the_local_state(tmp_path
 
 
 def test_without_a_template_make_run_still_serves(tmp_path: Path) -> None:
-    settings = Settings(master_key=SecretStr(MASTER_KEY), template_path=tmp_path / "missing.yaml")
+    settings = LocalSettings(master_key=SecretStr(MASTER_KEY), template_path=tmp_path / "missing.yaml")
     assert _cost_alarms(create_app(settings), settings).startswith("no cost alarms")

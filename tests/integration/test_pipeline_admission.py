@@ -29,12 +29,12 @@ from fakes import MASTER_KEY
 from stagekit import Fault
 from switchyard.api.chat import ChatRequest
 from switchyard.budgets.service import Scope
+from switchyard.compose.gateway import Gateway, open_gateway
 from switchyard.config.routing import RateLimits
-from switchyard.config.settings import Settings
+from switchyard.config.settings import RouterSettings
 from switchyard.core import Call, StreamEnd, StreamFailed
 from switchyard.core.stages import KeyLimitsStage
 from switchyard.errors import SwitchyardError
-from switchyard.gateway import Gateway, open_gateway
 from switchyard.http.app import create_app
 from switchyard.keys.auth import Identity
 from switchyard.keys.ids import key_hash, key_id
@@ -76,7 +76,7 @@ def _config() -> dict[str, Any]:
 
 @pytest.fixture
 async def gateway(config_file: Callable[..., Path]) -> AsyncIterator[Gateway]:
-    settings = Settings(
+    settings = RouterSettings(
         config_path=config_file(_config()), master_key=SecretStr(MASTER_KEY), cache_enabled=False
     )
     gateway = await open_gateway(settings)
@@ -221,7 +221,7 @@ async def test_the_cases_reach_every_stage_and_both_use_cases(gateway: Gateway) 
 async def test_http_in_both_dialects_gives_back_what_a_failed_request_took(
     config_file: Callable[..., Path], route: str, stream: bool, fault: str, hook: str
 ) -> None:
-    settings = Settings(
+    settings = RouterSettings(
         config_path=config_file(_config()), master_key=SecretStr(MASTER_KEY), cache_enabled=False
     )
     app = create_app(settings)

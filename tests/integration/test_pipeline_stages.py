@@ -14,8 +14,8 @@ from pydantic import SecretStr
 
 from conftest import running
 from fakes import MASTER_KEY
-from switchyard.config.settings import Settings
-from switchyard.gateway import open_gateway
+from switchyard.compose.gateway import open_gateway
+from switchyard.config.settings import RouterSettings
 from switchyard.http.app import create_app
 
 
@@ -27,8 +27,8 @@ def _config(stages: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _settings(config_file: Callable[..., Path], stages: list[dict[str, Any]]) -> Settings:
-    return Settings(config_path=config_file(_config(stages)), master_key=SecretStr(MASTER_KEY))
+def _settings(config_file: Callable[..., Path], stages: list[dict[str, Any]]) -> RouterSettings:
+    return RouterSettings(config_path=config_file(_config(stages)), master_key=SecretStr(MASTER_KEY))
 
 
 async def test_a_configured_stage_changes_every_answer_on_every_route(

@@ -11,9 +11,9 @@ import pytest
 from aws_lambda_powertools.utilities.parameters import base as powertools_base
 from moto import mock_aws
 
+from switchyard.compose.secrets import read_secret_key
 from switchyard.config.routing import RoutingConfig
 from switchyard.errors import Kind, ProviderError
-from switchyard.keys.client_auth import read_master_key
 from switchyard.keys.provider_keys import ProviderKeys
 
 if TYPE_CHECKING:
@@ -68,4 +68,4 @@ async def test_missing_secret_is_an_auth_failure_not_a_crash(secrets: SecretsMan
 def test_master_key_from_the_generated_secret_shape(secrets: SecretsManagerClient) -> None:
     # CloudFormation's GenerateSecretString makes {"key": "<random>"}.
     secrets.create_secret(Name="switchyard/master", SecretString='{"key": "AbC123generated"}')
-    assert read_master_key("switchyard/master").get_secret_value() == "AbC123generated"
+    assert read_secret_key("switchyard/master").get_secret_value() == "AbC123generated"

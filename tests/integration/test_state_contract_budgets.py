@@ -114,15 +114,31 @@ async def test_a_notice_is_claimed_once_until_it_expires(backend: Backend, clock
 async def test_the_override_is_set_read_by_others_and_cleared(backend: Backend, clock: Clock) -> None:
     assert await backend().override() is None
     blocking = BudgetOverride("block", "switchyard-cost-daily", T0)
-    await backend().set_override(blocking)
+    assert await backend().set_override(blocking, changed_at=T0)
     assert await backend().override() == blocking
-    await backend().set_override(None)
+    assert await backend().set_override(None, changed_at=T0 + 1)
     assert await backend().override() is None
     timed = BudgetOverride("downgrade", "manual", T0, until=T0 + 30)
-    await backend().set_override(timed)
+    assert await backend().set_override(timed, changed_at=T0 + 2)
     assert await backend().override() == timed
     clock.advance(30)
     assert await backend().override() is None
+
+
+async def test_an_older_or_repeated_change_of_the_override_is_refused(backend: Backend) -> None:
+    """Alarm events in the wrong order (a retried ALARM after its OK) or twice: whichever instance
+    applies them, only a change newer than the recorded one lands."""
+    blocking = BudgetOverride("block", "switchyard-global-budget", T0)
+    assert await backend().set_override(blocking, changed_at=T0 + 10)
+    assert not await backend().set_override(blocking, changed_at=T0 + 10)  # the same event again
+    assert not await backend().set_override(None, changed_at=T0 + 5)  # an OK from before it
+    assert await backend().override() == blocking
+    assert await backend().set_override(None, changed_at=T0 + 20)
+    late_alarm = BudgetOverride("block", "switchyard-global-budget", T0 + 30)
+    assert not await backend().set_override(late_alarm, changed_at=T0 + 10)  # retried after its OK
+    assert await backend().override() is None
+    racing = await asyncio.gather(*(backend().set_override(blocking, changed_at=T0 + 40) for _ in range(4)))
+    assert sorted(racing) == [False, False, False, True]
 
 
 async def test_the_context_reads_the_override_and_a_tenant_together(
@@ -133,7 +149,18 @@ async def test_the_context_reads_the_override_and_a_tenant_together(
     acme = TenantRecord("acme", budgets={"weekly": D("50")}, budget_action="downgrade")
     await keys.put_tenant(acme)
     blocking = BudgetOverride("block", "switchyard-cost-daily", T0)
-    await budgets.set_override(blocking)
+    await budgets.set_override(blocking, changed_at=T0)
     other, _ = stores()
     assert await other.context("acme") == (blocking, acme)
     assert await other.context("beta") == (blocking, None)
+
+
+async def test_shards_are_separate_counters_and_reads_sum_them(backend: Backend) -> None:
+    share = {DAY: D("1")}  # each shard's cap
+    for shard, amount in ((0, "0.75"), (1, "0.5"), (3, "1")):
+        assert (await backend().charge("global", D(amount), share, expires_at=LATER, shard=shard)).applied
+    full = await backend().charge("global", D("0.5"), share, expires_at=LATER, shard=0)
+    assert not full.applied and full.spent == {DAY: D("0.75")}  # the shard's own counters
+    assert await backend().shard_spent("global", 4) == [{DAY: D("0.75")}, {DAY: D("0.5")}, {}, {DAY: D("1")}]
+    assert await backend().spent("global", shards=4) == {DAY: D("2.25")}
+    assert await backend().spent("global") == {DAY: D("0.75")}  # one shard: the unsharded item

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from conftest import GATEWAY_ENV, ConfigFile, dynamo_settings, running
 from fakes import MASTER_KEY, FakeUpstream
 from statekit import T0, Clock
-from switchyard.config.settings import Settings
+from switchyard.config.settings import RouterSettings
 from switchyard.http.app import create_app
 
 THROTTLED = (
@@ -79,7 +79,7 @@ def open_app(fake_upstream: FakeUpstream, config_file: ConfigFile, state_tables:
         state = dynamo_settings(state_tables)
         if fault == "unreachable":
             state["aws_endpoint_url"] = f"http://127.0.0.1:{closed_port()}"
-        settings = Settings(
+        settings = RouterSettings(
             config_path=config_file({**routing, "limits": limits}),
             master_key=SecretStr(MASTER_KEY),
             environment=dict(GATEWAY_ENV),

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from conftest import GATEWAY_ENV, ConfigFile, dynamo_settings, running
 from fakes import MASTER_KEY, FakeUpstream, Reply
 from statekit import T0, Clock
-from switchyard.config.settings import Settings
+from switchyard.config.settings import RouterSettings
 from switchyard.http.app import create_app
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -50,7 +50,7 @@ async def test_the_router_policy_allows_exactly_the_calls_it_makes(
         providers={"a": "openai", "b": "openai"},
         models={"m": {"deployments": [dep("a", "up-a", rpm=100, max_concurrent=5), dep("b", "up-b")]}},
     )
-    settings = Settings(
+    settings = RouterSettings(
         config_path=config_file({**routing, "limits": {"default": {"rpm": 100, "tpm": 100_000}}}),
         master_key=SecretStr(MASTER_KEY),
         environment=dict(GATEWAY_ENV),

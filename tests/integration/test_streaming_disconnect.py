@@ -16,7 +16,7 @@ from streaming_checks import MESSAGES, wait_for
 from conftest import free_port
 from fakes import FAKE_KEY, FAKE_KEY_ENV, MASTER_KEY, FakeUpstream, Reply
 from stagekit import Recording, recording, with_recording
-from switchyard.config.settings import Settings
+from switchyard.config.settings import RouterSettings
 from switchyard.http.app import create_app
 
 
@@ -33,7 +33,7 @@ async def server(fake_upstream: FakeUpstream, config_file) -> AsyncIterator[tupl
             "via-anthropic": {"deployments": [{"provider": "c", "model": "up-c"}]},
         },
     )
-    settings = Settings(
+    settings = RouterSettings(
         config_path=config_file(with_recording(config)),
         master_key=SecretStr(MASTER_KEY),
         environment={FAKE_KEY_ENV: FAKE_KEY},

@@ -31,7 +31,7 @@ from cfnlint.decode import decode_str
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from switchyard.config.settings import PROVIDER_KEY_ENV, Settings
+from switchyard.config.settings import PROVIDER_KEY_ENV, RouterSettings
 from switchyard.http.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,7 +110,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         upstream_calls.append(request)
         return httpx.Response(599)
 
-    app = create_app(Settings(master_key=SecretStr(DEMO_KEY)), transport=httpx.MockTransport(upstream))
+    app = create_app(RouterSettings(master_key=SecretStr(DEMO_KEY)), transport=httpx.MockTransport(upstream))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://testserver") as http,
@@ -276,16 +276,39 @@ def test_router_runs_behind_the_lambda_web_adapter(router: dict[str, Any]) -> No
     assert env["PORT"] == "8080"
     assert env["AWS_LWA_READINESS_CHECK_PATH"] == "/health"
     assert router["Handler"] == "run.sh"
-    adapter = [
-        layer["Fn::Sub"] for layer in router["Layers"] if isinstance(layer, dict) and "Fn::Sub" in layer
+    (adapter,) = [
+        layer["Fn::If"] for layer in router["Layers"] if isinstance(layer, dict) and "Fn::If" in layer
     ]
-    assert len(adapter) == 1
-    assert re.fullmatch(
-        r"arn:\$\{AWS::Partition\}:lambda:\$\{AWS::Region\}:753240598075:layer:LambdaAdapterLayerArm64:\d+",
-        adapter[0],
-    )
+    # The operator's ARN (other partitions, a private copy), else AWS's layer at the named version.
+    assert adapter[:2] == ["HasAdapterLayerArn", {"Ref": "LambdaAdapterLayerArn"}]
+    assert adapter[2] == {
+        "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:753240598075:layer:"
+        "LambdaAdapterLayerArm64:${LambdaAdapterLayerVersion}"
+    }
     # The function outlives the longest stream API Gateway allows.
     assert router["Timeout"] >= 900
+
+
+def test_the_adapter_layer_default_is_a_documented_release(template: dict[str, Any]) -> None:
+    """A layer version that does not exist in a region rolls the stack back: the default must be
+    one docs/deploy.md names as a release, with the command that checks it in a region."""
+    parameters = template["Parameters"]
+    version = parameters["LambdaAdapterLayerVersion"]["Default"]
+    assert parameters["LambdaAdapterLayerArn"]["Default"] == ""
+    deploy = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    releases = dict(
+        (int(layer), release)
+        for release, layer in re.findall(
+            r"^\| (v\d+\.\d+\.\d+) \| [\d-]+ \| \*\*(\d+)\*\* \(default\) \|$", deploy, re.M
+        )
+    )
+    assert list(releases) == [version], "docs/deploy.md must mark the template's default as (default)"
+    assert releases[version] in parameters["LambdaAdapterLayerVersion"]["Description"]
+    assert f"layer:LambdaAdapterLayerArm64:{version}" in deploy  # the get-layer-version-by-arn check
+    # The ARN parameter accepts any partition's layer ARN, and only an ARN.
+    pattern = re.compile(parameters["LambdaAdapterLayerArn"]["AllowedPattern"])
+    assert pattern.match("arn:aws-cn:lambda:cn-north-1:041581134020:layer:LambdaAdapterLayerArm64:26")
+    assert pattern.match("") and not pattern.match("LambdaAdapterLayerArm64:26")
 
 
 def test_router_environment_names_its_resources(router: dict[str, Any]) -> None:
@@ -399,7 +422,8 @@ def test_router_policies_are_inline_without_wildcards(router: dict[str, Any]) ->
 def test_router_reads_exactly_the_gateway_secrets(router: dict[str, Any], resources: dict[str, Any]) -> None:
     secrets = {rid for rid, r in resources.items() if r["Type"] == "AWS::SecretsManager::Secret"}
     granted = [
-        resource["Ref"]
+        # A provider's secret is conditional (its Create...KeySecret parameter).
+        resource["Ref"] if "Ref" in resource else resource["Fn::If"][1]["Ref"]
         for policy in router["Policies"]
         for statement in policy["Statement"]
         if statement["Action"] in ("secretsmanager:GetSecretValue", ["secretsmanager:GetSecretValue"])
@@ -510,6 +534,8 @@ async def test_event_replayed_through_the_app(path: Path, client: httpx.AsyncCli
     response = await client.send(_as_http_request(client, event))
 
     assert response.status_code == EXPECTED_STATUS[path.name], response.text
+    # API Gateway's request id, the one its access log records (the adapter passes the context on).
+    assert response.headers["x-request-id"] == event["requestContext"]["requestId"]
     body = response.json()
     if response.status_code >= 400:
         assert set(body["error"]) >= {"message", "type", "code"}

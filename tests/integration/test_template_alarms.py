@@ -24,10 +24,11 @@ from pydantic import SecretStr
 
 from conftest import GATEWAY_ENV, running
 from fakes import MASTER_KEY, FakeUpstream, Reply
-from switchyard import eventbus
-from switchyard.config.settings import Settings
+from switchyard import events as eventbus
+from switchyard.config.settings import BudgetFunctionSettings, RotationSettings, RouterSettings
 from switchyard.errors import Kind
 from switchyard.http.app import create_app
+from switchyard.metrics import BUDGET_WRITES_THROTTLED, LIMIT_WRITES_THROTTLED
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -69,9 +70,18 @@ def emitted(_fake_upstream_server: FakeUpstream, tmp_path_factory: pytest.TempPa
     capture.setattr("builtins.print", lambda *args, **_: lines.append(" ".join(str(a) for a in args)))
     try:
         asyncio.run(_serve_everything(_fake_upstream_server, tmp_path_factory.mktemp("alarms")))
+        _check_backups()
     finally:
         capture.undo()
     return emf_metrics("\n".join(lines))
+
+
+def _check_backups() -> None:
+    """The rotation function's hourly check, built as its handler builds it (no secret to watch:
+    it still reports its count)."""
+    from switchyard.compose import open_backup_watch
+
+    assert open_backup_watch(RotationSettings(aws_region="us-east-1")).run() == []
 
 
 async def _serve_everything(fake: FakeUpstream, directory: Path) -> None:
@@ -88,7 +98,9 @@ async def _serve_everything(fake: FakeUpstream, directory: Path) -> None:
     )
     config = directory / "routing.json"
     config.write_text(json.dumps({**routing, "limits": {"default": {"rpm": 12}}}), encoding="utf-8")
-    settings = Settings(config_path=config, master_key=SecretStr(MASTER_KEY), environment=dict(GATEWAY_ENV))
+    settings = RouterSettings(
+        config_path=config, master_key=SecretStr(MASTER_KEY), environment=dict(GATEWAY_ENV)
+    )
     app = create_app(settings)
     async with running(app) as asgi:
         transport = httpx.ASGITransport(app=asgi)
@@ -124,6 +136,10 @@ async def _serve_everything(fake: FakeUpstream, directory: Path) -> None:
             else:
                 pytest.fail("the key limit never answered 429")
             gateway = app.state.gateway
+            # What the DynamoDB adapters count when a counter write is throttled (memory state
+            # here cannot be; tests/unit/test_state_throttling.py shows the adapters do).
+            gateway.metrics.count(BUDGET_WRITES_THROTTLED)
+            gateway.metrics.count(LIMIT_WRITES_THROTTLED)
             gateway.metrics.flush()
             gateway.metrics.requests.flush()
     fake.reset()
@@ -154,11 +170,11 @@ def alarm_metrics(resources: dict[str, Any]) -> dict[str, list[tuple[str, str, d
 
 def test_the_template_publishes_under_the_settings_namespace_and_service(resources: dict[str, Any]) -> None:
     namespace, service = namespace_and_service(resources)
-    settings = Settings.from_env(
+    settings = RouterSettings.from_env(
         {"POWERTOOLS_METRICS_NAMESPACE": namespace, "POWERTOOLS_SERVICE_NAME": service}
     )
     assert (settings.metrics_namespace, settings.service_name) == (namespace, service)
-    assert (Settings().metrics_namespace, Settings().service_name) == (namespace, service)
+    assert (RouterSettings().metrics_namespace, RouterSettings().service_name) == (namespace, service)
 
 
 def test_every_alarm_reads_a_metric_the_code_emits(resources: dict[str, Any], emitted: Emitted) -> None:
@@ -169,7 +185,12 @@ def test_every_alarm_reads_a_metric_the_code_emits(resources: dict[str, Any], em
         if any(m[0] == namespace for m in metrics)
     }
     assert {"DailyCostAlarm", "HourlyCostSpikeAlarm", "ErrorRateAlarm", "LatencyAlarm"} <= set(ours)
-    assert {"RateLimitAlarm", "FallbackRateAlarm"} <= set(ours)
+    assert {
+        "RateLimitAlarm",
+        "FallbackRateAlarm",
+        "ProviderKeyBackupAlarm",
+        "StateWritesThrottledAlarm",
+    } <= set(ours)
     for rid, metrics in ours.items():
         for ns, metric, dimensions in metrics:
             assert dimensions.get("service") == service, (rid, metric)
@@ -244,9 +265,11 @@ def test_the_budget_function_is_built_like_the_others_with_least_privilege(resou
 def test_budget_action_parameter_matches_the_settings(resources: dict[str, Any]) -> None:
     template, _ = decode_str(TEMPLATE.read_text(encoding="utf-8"))
     parameter = template["Parameters"]["GlobalBudgetAction"]
-    assert parameter["AllowedValues"] == ["block", "downgrade"]
+    assert parameter["AllowedValues"] == ["alert", "block", "downgrade"]
+    # A fresh deploy never refuses traffic on its own: refusing is opt-in.
+    assert parameter["Default"] == "alert"
     for value in parameter["AllowedValues"]:
-        assert Settings.from_env({"BUDGET_ACTION": value}).budget_action == value
+        assert BudgetFunctionSettings.from_env({"BUDGET_ACTION": value}).budget_action == value
 
 
 def test_switchyard_events_reach_the_notifications_topic(resources: dict[str, Any]) -> None:
@@ -278,10 +301,17 @@ def test_every_alarm_is_named_for_the_stack_and_notifies(resources: dict[str, An
         props = resource["Properties"]
         # The topic policy lets CloudWatch publish for alarms named ${AWS::StackName}-*.
         assert props["AlarmName"]["Fn::Sub"].startswith("${AWS::StackName}-"), rid
-        if rid in ("DailyCostAlarm", "HourlyCostSpikeAlarm", "GlobalBudgetAlarm"):
-            assert "AlarmActions" not in props, rid  # the budget function notifies
+        if rid in ("DailyCostAlarm", "HourlyCostSpikeAlarm"):
+            assert "AlarmActions" not in props, rid  # they notify through the composite
         else:
             assert props["AlarmActions"] == [{"Ref": "NotificationsTopic"}], rid
+
+
+def test_the_budget_alarm_notifies_both_ways_whatever_the_action(resources: dict[str, Any]) -> None:
+    """With the default action (alert) the budget function sets nothing: the alarm's own actions are
+    what tells people that spend crossed the budget, and that it is back under."""
+    props = resources["GlobalBudgetAlarm"]["Properties"]
+    assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "NotificationsTopic"}]
 
 
 def test_the_operational_alarms_of_design_5(resources: dict[str, Any]) -> None:

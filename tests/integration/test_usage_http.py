@@ -17,8 +17,8 @@ from pydantic import SecretStr
 from conftest import GATEWAY_ENV, ConfigFile, GatewayFactory, dynamo_settings, running
 from fakes import MASTER_KEY, FakeUpstream, Reply
 from statekit import T0, Clock
-from switchyard.config.settings import Settings
-from switchyard.gateway import Gateway
+from switchyard.compose.gateway import Gateway
+from switchyard.config.settings import RouterSettings
 from switchyard.http.app import create_app
 
 Serve = Callable[..., Any]
@@ -32,7 +32,7 @@ async def serve(config_file: ConfigFile) -> AsyncIterator[Serve]:
         async def make(
             config: dict[str, Any], state: dict[str, Any], clock: Clock
         ) -> tuple[httpx.AsyncClient, Gateway]:
-            settings = Settings(
+            settings = RouterSettings(
                 config_path=config_file(config),
                 master_key=SecretStr(MASTER_KEY),
                 environment=dict(GATEWAY_ENV),

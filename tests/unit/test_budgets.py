@@ -4,6 +4,7 @@ per period, the global override, and what one container writes."""
 from __future__ import annotations
 
 import asyncio
+import random
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -16,7 +17,7 @@ from switchyard.budgets.periods import PERIODS, period_end, period_key, previous
 from switchyard.budgets.service import Budgets
 from switchyard.config.routing import RoutingConfig
 from switchyard.errors import BudgetExceededError
-from switchyard.eventbus import BUDGET_THRESHOLD, MemoryPublisher
+from switchyard.events import BUDGET_THRESHOLD, MemoryPublisher
 from switchyard.keys.auth import Identity
 from switchyard.routing.select import RouteTable
 from switchyard.state.memory import MemoryKeyStore
@@ -211,14 +212,14 @@ async def test_thresholds_are_sent_once_per_period_across_instances() -> None:
 async def test_the_global_override_blocks_or_downgrades_every_request() -> None:
     clock = Clock(NOON)
     service, store, _, _ = make(clock, downgrade={"big": "small"})
-    await store.set_override(BudgetOverride("downgrade", "cost-daily", NOON))
+    await store.set_override(BudgetOverride("downgrade", "cost-daily", NOON), changed_at=NOON)
     assert (await service.admit(request(), None)).downgraded_to == "small"
-    await store.set_override(BudgetOverride("block", "cost-daily", NOON))
+    await store.set_override(BudgetOverride("block", "cost-daily", NOON), changed_at=NOON + 1)
     assert (await service.admit(request(), None)).downgraded_to == "small"  # warm cache: 60 s
     clock.advance(60)
     with pytest.raises(BudgetExceededError, match="gateway's budget"):
         await service.admit(request(), None)
-    await store.set_override(None)
+    await store.set_override(None, changed_at=NOON + 2)
     clock.advance(60)
     assert (await service.admit(request(), None)).downgraded_to is None
 
@@ -243,3 +244,105 @@ async def test_budget_state_that_cannot_be_reached_fails_open() -> None:
     )
     tickets = [await service.admit(request(), key({"daily": "0.000001"})) for _ in range(3)]
     assert all(t.downgraded_to is None for t in tickets)
+
+
+async def test_budget_state_that_cannot_be_reached_refuses_with_503_when_failing_closed() -> None:
+    from switchyard.errors import GatewayError
+
+    clock = Clock(NOON)
+    cfg = config()
+    service = Budgets(
+        DownStore(clock=clock),
+        cfg.budgets,
+        RouteTable(cfg),
+        prices=None,
+        events=MemoryPublisher(),
+        clock=clock,
+        fail_closed=True,
+    )
+    with pytest.raises(GatewayError) as refused:
+        await service.admit(request(), key({"daily": "100"}))
+    assert refused.value.status == 503 and refused.value.code == "budgets_unavailable"
+    assert (await service.admit(request(), key())).downgraded_to is None  # no budget: nothing to check
+
+
+# ------------------------------------------------------------------------ sharded counters
+
+
+def sharded(clock: Clock, seed: int = 0, **budgets: Any) -> tuple[Budgets, CountingStore, MemoryPublisher]:
+    cfg = config(**{"expected_rps": 500, "shard_writes_per_s": 50, **budgets})  # 10 shards
+    keys = MemoryKeyStore(clock=clock)
+    store, events = CountingStore(clock, keys), MemoryPublisher()
+    service = Budgets(
+        store, cfg.budgets, RouteTable(cfg), prices=None, events=events, clock=clock, rng=random.Random(seed)
+    )
+    return service, store, events
+
+
+def test_shards_follow_the_expected_rate() -> None:
+    budgets = config(expected_rps=5000, tenant_expected_rps=120, shard_writes_per_s=50).budgets
+    assert (budgets.shards(5000), budgets.shards(120), budgets.shards(0)) == (100, 3, 1)
+
+
+class OneShard(random.Random):
+    """Every write goes to shard ``n``."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__(0)
+        self.n = n
+
+    def randrange(self, *_: Any, **__: Any) -> int:  # type: ignore[override]
+        return self.n
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_a_sharded_global_budget_never_passes_its_cap_and_fills_it(seed: int) -> None:
+    clock = Clock(NOON)
+    service, store, events = sharded(clock, seed, **{"global": {"daily": "1000"}})
+    assert service.shards(service.global_scope()) == 10  # type: ignore[arg-type]
+    est = service.estimate(request(), "big")  # 11 a request, caps of 100 a shard
+    admitted = 0
+    for _ in range(150):
+        try:
+            ticket = await service.admit(request(), None)
+        except BudgetExceededError:
+            clock.advance(5)  # past the local refusal memory: ask the store again
+            continue
+        admitted += 1
+        ticket.settle(est)
+    await service.flush()
+    spent = (await store.spent("global", shards=10))["d2026-11-23"]
+    assert spent <= 1000  # never over, summed over the shards
+    # Refused only when no shard had room for a request: within shards x one request of the cap.
+    assert spent > 1000 - 10 * est and admitted == spent / est
+    assert all(await store.shard_spent("global", 10))  # the writes spread over every shard
+    assert sorted(d["threshold"] for _, d in events.events) == [50, 80, 90, 100]
+
+
+async def test_a_full_shard_sends_the_write_to_the_one_with_most_room() -> None:
+    clock = Clock(NOON)
+    service, store, _ = sharded(clock, **{"global": {"daily": "1000"}})
+    service._rng = OneShard(4)
+    await store.charge("global", D("95"), {"d2026-11-23": D("100")}, expires_at=NOON + 86400, shard=4)
+    await store.charge("global", D("50"), {"d2026-11-23": D("100")}, expires_at=NOON + 86400, shard=7)
+    (await service.admit(request(), None)).settle(D(11))
+    counters = await store.shard_spent("global", 10)
+    assert counters[4]["d2026-11-23"] == 95  # full for a request of 11: untouched
+    assert sum(counters[i].get("d2026-11-23", 0) for i in range(10)) == 95 + 50 + 11
+    assert counters[7]["d2026-11-23"] == 50  # not the roomiest
+
+
+async def test_a_threshold_waits_for_the_sum_of_the_shards() -> None:
+    clock = Clock(NOON)
+    service, store, events = sharded(clock, **{"global": {"daily": "1000"}})
+    service._rng = OneShard(4)
+    # Shard 4 at 60 % of its share reads as 60 % overall, but the shards sum to 6 %: no event.
+    await store.charge("global", D("49"), {"d2026-11-23": D("100")}, expires_at=NOON + 86400, shard=4)
+    (await service.admit(request(), None)).settle(D(11))
+    assert not events.events
+    # Once the sum is there, the event goes out (after the re-check interval).
+    for i in set(range(10)) - {4}:
+        await store.charge("global", D("50"), {"d2026-11-23": D("100")}, expires_at=NOON + 86400, shard=i)
+    clock.advance(5)
+    (await service.admit(request(), None)).settle(D(11))
+    assert [d["threshold"] for _, d in events.events] == [50]

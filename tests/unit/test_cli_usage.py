@@ -80,6 +80,6 @@ def test_the_command_prints_a_table_and_the_top_models(monkeypatch: pytest.Monke
     )
     assert main(["usage", "--tenant", "acme", "--admin-key", "adm"]) == 0
     out = capsys.readouterr().out
-    assert "gpt-4o" in out and "9.5000" in out and "top models: gpt-4o ($9.50)" in out
+    assert "gpt-4o" in out and "9.50" in out and "top models: gpt-4o ($9.50)" in out
     assert "month-end projection" in out
     assert seen[0].url.params.get_list("tenant") == ["acme"]

@@ -85,8 +85,10 @@ async def test_master_and_virtual_keys_authenticate(store: CountingStore, clock:
         who.check_model("other")
     who.check_model("m")
     for bad in (None, "sk-other", issued.key + "x", PREFIX + "x" * 43):
-        with pytest.raises(AuthenticationError):
+        with pytest.raises(AuthenticationError) as refused:
             await auth.authenticate(bad)
+        assert refused.value.status == 401 and (bad is None or bad not in refused.value.message)
+        assert refused.value.code == ("missing_api_key" if bad is None else "invalid_api_key")
 
 
 async def test_lookups_hit_the_warm_cache_and_revocation_lands_within_the_ttl(

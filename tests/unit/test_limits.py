@@ -11,7 +11,7 @@ import pytest
 from statekit import T0, Clock
 from switchyard.api.chat import ChatRequest
 from switchyard.config.routing import RateLimits
-from switchyard.limits.lease import Denial, Lease, amounts, charges, rate_headers, roll
+from switchyard.limits.lease import Denial, Lease, amounts, charges, lease_sizes, rate_headers, roll
 from switchyard.limits.limiter import NO_GRANT, Grant, Limiter
 from switchyard.limits.windows import (
     LimitSpec,
@@ -274,3 +274,74 @@ async def test_a_grant_dropped_unsettled_still_frees_its_slot() -> None:
     assert isinstance(await limiter.admit("dep#d", spec, 0), Denial)
     del grant  # e.g. a stream whose end never settled it
     assert isinstance(await limiter.admit("dep#d", spec, 0), Grant)
+
+
+# ------------------------------------------------------------------------ demand-sized leases
+
+
+def hourly(n: int) -> LimitSpec:
+    """An hour window: no rollover while a test's clock moves a few minutes."""
+    return LimitSpec((WindowLimit(HOUR, n, None),))
+
+
+async def test_a_fresh_container_leases_one_request_and_grows_with_its_own_rate() -> None:
+    store, clock = CountingStore(), Clock(T0 // HOUR * HOUR)
+    limiter = Limiter(store, lease_fraction=0.1, lease_horizon_s=30, clock=clock)
+    assert isinstance(await limiter.admit("key#k", hourly(10_000), 0), Grant)
+    assert (await store.read("key#k")).windows[HOUR].requests <= 2  # no demand known: a unit or two
+    for _ in range(120):  # two requests a second for a minute
+        clock.advance(0.5)
+        assert isinstance(await limiter.admit("key#k", hourly(10_000), 0), Grant)
+    lease = limiter._leases["key#k"]
+    charged = (await store.read("key#k")).windows[HOUR].requests
+    assert charged == 121 + lease.requests  # spent + held
+    # Leases now cover about 30 s of this container's demand (~2/s, a decayed estimate), far below
+    # the 1,000 a fixed lease_fraction of 0.1 would take, at a write every few dozen requests.
+    assert 20 <= lease_sizes(lease, hourly(10_000), 0.1, 30)[0] <= 60
+    assert charged < 200 and store.calls < 20
+
+
+async def test_an_old_lease_hands_back_what_exceeds_the_containers_demand() -> None:
+    store, clock = CountingStore(), Clock(T0 // HOUR * HOUR)
+    limiter = Limiter(store, lease_fraction=0.1, lease_horizon_s=30, clock=clock)
+    lease = limiter._leases.setdefault("key#k", Lease())
+    for _ in range(600):  # ten a second for a minute: leases grow to the cap (200)
+        clock.advance(0.1)
+        await limiter.admit("key#k", hourly(2000), 0)
+    while lease.requests < 150:  # until a fresh lease
+        clock.advance(0.1)
+        await limiter.admit("key#k", hourly(2000), 0)
+    held = lease.requests
+    before = (await store.read("key#k")).windows[HOUR].requests
+    clock.advance(120)  # quiet: the demand decays, the lease grows old
+    assert isinstance(await limiter.admit("key#k", hourly(2000), 0), Grant)
+    after = (await store.read("key#k")).windows[HOUR].requests
+    assert after == before - (held - 1 - lease.requests)  # the excess went back to the pool
+    assert lease.requests <= 10
+
+
+async def test_a_lease_never_passes_the_fraction_of_the_limit() -> None:
+    store, clock = CountingStore(), Clock(T0 // HOUR * HOUR)
+    limiter = Limiter(store, lease_fraction=0.01, lease_horizon_s=3600, clock=clock)
+    for _ in range(500):
+        clock.advance(0.01)
+        await limiter.admit("key#k", hourly(1000), 0)
+    assert limiter._leases["key#k"].requests <= 10
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_a_hundred_instances_share_a_limit_within_a_few_percent(seed: int) -> None:
+    """The fan-out bound (docs/state.md): a burst over many instances is admitted up to the
+    limit, never past it, and hardly below it (fixed leases admitted ~20 % here)."""
+    rng = random.Random(seed)
+    store, clock = MemoryLimitStore(), Clock(T0 // MINUTE * MINUTE)
+    instances = [
+        Limiter(store, lease_fraction=0.1, lease_horizon_s=30, clock=clock, holder=str(i)) for i in range(100)
+    ]
+    limit = 600
+    admitted = 0
+    for t in sorted(rng.random() * 59 for _ in range(2 * limit)):
+        clock.now = T0 // MINUTE * MINUTE + t
+        admitted += isinstance(await rng.choice(instances).admit("key#k", rpm(limit), 0), Grant)
+    assert 0.95 * limit <= admitted <= limit
+    assert (await store.read("key#k")).windows[MINUTE].requests <= limit

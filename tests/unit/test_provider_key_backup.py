@@ -9,7 +9,7 @@ from typing import Any
 from switchyard.api.chat import AssistantMessage, ChatCompletion, ChatRequest, Choice
 from switchyard.config.routing import RetryConfig, RoutingConfig
 from switchyard.errors import Kind, ProviderError
-from switchyard.eventbus import KEY_REJECTED, MemoryPublisher
+from switchyard.events import KEY_REJECTED, MemoryPublisher
 from switchyard.keys.provider_keys import ProviderKeys
 from switchyard.providers.base import Target
 from switchyard.routing.attempt import Router, buffered_call

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from switchyard.config.local import LocalSettings
 from switchyard.config.routing import MOCK_STANDIN, RoutingConfig, load_routing_config
-from switchyard.config.settings import DEFAULT_CONFIG, Settings
+from switchyard.config.settings import DEFAULT_CONFIG
 
 
 def test_shipped_default_without_keys_keeps_only_keyless_providers() -> None:
@@ -65,7 +66,7 @@ def test_invalid_configs_are_refused_with_a_reason(raw: dict[str, object], needl
 
 
 def test_settings_from_env() -> None:
-    s = Settings.from_env(
+    s = LocalSettings.from_env(
         {
             "SWITCHYARD_MASTER_KEY": "sk-sy-x",
             "SWITCHYARD_CONFIG": "/tmp/c.yaml",

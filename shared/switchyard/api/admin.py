@@ -9,7 +9,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from switchyard.budgets.service import BudgetStatus
-from switchyard.keys.virtual import IssuedKey, KeySpec
+from switchyard.keys.virtual import IssuedKey, KeySpec, TenantSpec
 from switchyard.state.ports import BudgetAction, BudgetOverride, BudgetPeriod, KeyRecord, TenantRecord
 
 Usd = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=6)]
@@ -20,12 +20,19 @@ class _In(BaseModel):
 
 
 class _Budgeted(_In):
-    """``budgets`` per period; ``budget_usd`` + ``budget_period`` is shorthand for one of them."""
+    """``budgets`` per period; ``budget_usd`` + ``budget_period`` is shorthand for one of them.
 
-    budgets: dict[BudgetPeriod, Usd] | None = None
-    budget_action: BudgetAction | None = None
-    budget_usd: Usd | None = None
-    budget_period: BudgetPeriod | None = None
+    On update every body is a merge patch (``switchyard.keys.patch``): fields left out stay,
+    ``null`` resets a field, and ``limits``, ``budgets`` and ``metadata`` merge entry by entry."""
+
+    budgets: dict[BudgetPeriod, Usd | None] | None = Field(
+        default=None,
+        description="USD cap per period; merged period by period on update (null removes one)",
+        examples=[{"daily": "5", "monthly": "100"}],
+    )
+    budget_action: BudgetAction | None = Field(default=None, description="what happens at 100 %")
+    budget_usd: Usd | None = Field(default=None, description="shorthand: one budget of budget_period")
+    budget_period: BudgetPeriod | None = Field(default=None, description="the shorthand's period (monthly)")
 
     @model_validator(mode="after")
     def _shorthand(self) -> Self:
@@ -38,16 +45,24 @@ class _Budgeted(_In):
         self.budgets = {self.budget_period or "monthly": self.budget_usd}
         return self
 
+    def _reset(self, fields: tuple[str, ...]) -> frozenset[str]:
+        """The fields sent as null: reset to their defaults."""
+        return frozenset(f for f in fields if f in self.model_fields_set and getattr(self, f) is None)
+
 
 class KeyIn(_Budgeted):
-    """Create (``tenant`` required) or update (fields left out stay as they are)."""
+    """Create (``tenant`` required) or update: a merge patch, so fields left out stay as they are."""
 
     tenant: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")
     name: str | None = Field(default=None, max_length=256)
-    models: list[str] | None = None
-    limits: dict[str, int] | None = None
-    metadata: dict[str, str] | None = None
-    expires_at: float | None = Field(default=None, description="epoch seconds")
+    models: list[str] | None = Field(default=None, description="allowed public models; empty or null: all")
+    limits: dict[str, int | None] | None = Field(
+        default=None,
+        description="rpm, tpm, rph, tph, rpd, tpd, max_concurrent; merged on update (null removes one)",
+        examples=[{"rpm": 60, "tpm": 20000}],
+    )
+    metadata: dict[str, str | None] | None = Field(default=None, description="merged on update")
+    expires_at: float | None = Field(default=None, description="epoch seconds; null: never expires")
 
     def spec(self) -> KeySpec:
         return KeySpec(
@@ -59,6 +74,9 @@ class KeyIn(_Budgeted):
             budget_action=self.budget_action,
             metadata=self.metadata,
             expires_at=self.expires_at,
+            reset=self._reset(
+                ("name", "models", "limits", "budgets", "budget_action", "metadata", "expires_at")
+            ),
         )
 
 
@@ -111,16 +129,18 @@ class KeyList(BaseModel):
 
 
 class TenantIn(_Budgeted):
-    name: str = Field(default="", max_length=256)
-    metadata: dict[str, str] = Field(default_factory=dict)
+    """Create or update a tenant: a merge patch, so fields left out stay as they are."""
 
-    def record(self, tenant: str) -> TenantRecord:
-        return TenantRecord(
-            tenant=tenant,
+    name: str | None = Field(default=None, max_length=256)
+    metadata: dict[str, str | None] | None = Field(default=None, description="merged on update")
+
+    def spec(self) -> TenantSpec:
+        return TenantSpec(
             name=self.name,
-            budgets=self.budgets or {},
-            budget_action=self.budget_action or "block",
+            budgets=self.budgets,
+            budget_action=self.budget_action,
             metadata=self.metadata,
+            reset=self._reset(("name", "budgets", "budget_action", "metadata")),
         )
 
 

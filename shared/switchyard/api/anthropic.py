@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from switchyard.api.chat import CacheControl
+from switchyard.api.headers import HeaderText
 
 
 class _Open(BaseModel):
@@ -102,7 +103,8 @@ class AnthropicMetadata(_Open):
 
 
 class AnthropicRequest(_Open):
-    model: str = Field(min_length=1, max_length=256)
+    # Echoed in x-switchyard-model: refused at parse time when it cannot be a header value.
+    model: HeaderText = Field(min_length=1, max_length=256)
     messages: list[AnthropicMessage] = Field(min_length=1)
     max_tokens: int = Field(ge=1)
     system: str | list[TextBlock] | None = None

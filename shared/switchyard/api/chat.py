@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from switchyard.api.headers import HeaderText
+
 
 class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -101,7 +103,8 @@ _GATEWAY_ONLY = frozenset({"cache"})
 
 
 class ChatRequest(_Open):
-    model: str = Field(min_length=1, max_length=256)
+    # Echoed in x-switchyard-model: refused at parse time when it cannot be a header value.
+    model: HeaderText = Field(min_length=1, max_length=256)
     messages: list[Message] = Field(min_length=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)

@@ -15,15 +15,23 @@ At 100 % a scope's action applies: ``block`` answers 429 ``budget_exceeded`` unt
 counting. Thresholds (50/80/90/100 %) each send one ``Switchyard Budget Threshold`` event per
 scope and period, however many instances see them cross: a conditional write claims each one.
 
+A scope expected to take more writes a second than one item should (the global budget, a busy
+tenant or key: ``budgets.expected_rps``, ``tenant_expected_rps``, ``key_expected_rps``) keeps its
+counters in N shards, each capped at 1/N of the budget (:mod:`switchyard.budgets.shards`). Reads
+(reports, threshold events) sum the shards.
+
 The global override that the budget function sets when a cost alarm fires is read through a
-warm cache (``override_ttl_s``). Budget state that cannot be reached fails open (logged), like the
-limits: a DynamoDB outage must not stop every request.
+warm cache (``override_ttl_s``). Budget state that cannot be reached (down, or throttled: counted
+as ``BudgetWritesThrottled`` and alarmed on) fails open by default, logged, like the limits: a
+DynamoDB outage must not stop every request; with ``fail_closed`` such a request gets a 503
+``budgets_unavailable`` instead (``SWITCHYARD_BUDGETS_FAIL_CLOSED``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -32,10 +40,11 @@ from time import time
 from switchyard.accounting import format_usd, route_prices
 from switchyard.api.chat import ChatRequest
 from switchyard.budgets.periods import period_end, period_key, previous_key
+from switchyard.budgets.shards import ShardWrite, roomiest, shard_caps
 from switchyard.config.prices import PriceTable
 from switchyard.config.routing import BudgetsConfig
-from switchyard.errors import BudgetExceededError
-from switchyard.eventbus import BUDGET_THRESHOLD, EventPublisher
+from switchyard.errors import BudgetExceededError, GatewayError
+from switchyard.events import BUDGET_THRESHOLD, EventPublisher
 from switchyard.keys.auth import MASTER_TENANT, Identity
 from switchyard.limits.windows import estimate_tokens
 from switchyard.observability import logger
@@ -44,6 +53,7 @@ from switchyard.state.ports import (
     BudgetAction,
     BudgetOverride,
     BudgetPeriod,
+    BudgetResult,
     BudgetStore,
     StateUnavailableError,
     TenantRecord,
@@ -99,7 +109,10 @@ class _Local:
     refused_until: float = 0.0
     refused_period: BudgetPeriod | None = None
     notified: set[str] = field(default_factory=set)
-    spent: dict[str, Decimal] = field(default_factory=dict)  # as last seen in the store
+    # As last seen in the store; for a sharded scope, the shard's counters times the shards (an
+    # estimate, checked against the sum before a threshold event goes out).
+    spent: dict[str, Decimal] = field(default_factory=dict)
+    checked_until: dict[str, float] = field(default_factory=dict)  # notice -> no re-check before
     scope: Scope | None = None
 
 
@@ -152,8 +165,12 @@ class Budgets:
         events: EventPublisher,
         clock: Callable[[], float] = time,
         ttl_s: float = 60.0,
+        fail_closed: bool = False,
+        rng: random.Random | None = None,
     ) -> None:
         self._store = store
+        self._fail_closed = fail_closed
+        self._rng = rng or random.Random()
         self._config = config
         self._table = table
         self._prices = prices
@@ -295,27 +312,35 @@ class Budgets:
             admitted = len(batch) > 1 and await self._charge(scope, local, amount)
             future.set_result(admitted)
 
+    def shards(self, scope: Scope) -> int:
+        """How many items the scope's counters are spread over."""
+        cfg = self._config
+        rps = {"global": cfg.expected_rps, "tenant": cfg.tenant_expected_rps, "key": cfg.key_expected_rps}
+        return self._config.shards(rps.get(scope.kind, 0.0))
+
     async def _charge(self, scope: Scope, local: _Local, amount: Decimal) -> bool:
         now = self._clock()
         caps, expires, drop = scope.periods(now)
+        shards = self.shards(scope)
+        share = shard_caps(caps, shards)
         carried = local.adjust
+        shard = self._rng.randrange(shards)
         try:
             result = await self._store.charge(
-                scope.name, amount + carried, caps, expires_at=expires, drop=drop
+                scope.name, amount + carried, share, expires_at=expires, drop=drop, shard=shard
             )
+            if not result.applied and shards > 1:
+                write = ShardWrite(scope.name, amount + carried, share, expires, drop)
+                result, shard = await roomiest(self._store, write, shards)
             if not result.applied and carried:
                 # What was spent (or given back) is written whatever happens to the new request.
                 settled = await self._store.charge(
-                    scope.name, carried, dict.fromkeys(caps), expires_at=expires, drop=drop
+                    scope.name, carried, dict.fromkeys(caps), expires_at=expires, drop=drop, shard=shard
                 )
-                local.spent = dict(settled.spent)
-            else:
-                local.spent = dict(result.spent)
-        except StateUnavailableError:
-            if now >= self._quiet_until:  # an outage would otherwise log once per request
-                self._quiet_until = now + _OUTAGE_LOG_S
-                logger.warning("budget state unavailable: admitting", extra={"scope": scope.name})
-            return True
+                result = BudgetResult(False, settled.spent)
+        except StateUnavailableError as exc:
+            return self._unavailable(scope, exc, now)
+        local.spent = {period: value * shards for period, value in result.spent.items()}
         local.adjust -= carried
         if result.applied:
             await self._notify(scope, local, now)
@@ -325,8 +350,24 @@ class Budgets:
         # Refused: the period is spent as far as anyone can use it, so every threshold is crossed
         # (a reservation may have jumped from 73 % to refused without passing 80 and 90).
         for threshold in self._config.thresholds:
-            await self._claim(scope, local, period, threshold, now)
+            await self._claim(scope, local, period, threshold, now, confirmed=True)
         return False
+
+    def _unavailable(self, scope: Scope, exc: StateUnavailableError, now: float) -> bool:
+        """Budget state unreachable or throttled: admit (fail open), or refuse with a 503."""
+        if now >= self._quiet_until:  # an outage would otherwise log once per request
+            self._quiet_until = now + _OUTAGE_LOG_S
+            verb = "refusing" if self._fail_closed else "admitting"
+            extra = {"scope": scope.name, "error": str(exc)}
+            logger.warning(f"budget state unavailable: {verb}", extra=extra)
+        if self._fail_closed:
+            raise GatewayError(
+                "Budgets cannot be checked right now; retry later.",
+                status=503,
+                retry_after=max(1, math.ceil(_RECHECK_S)),
+                code="budgets_unavailable",
+            ) from exc
+        return True
 
     def _exhausted(
         self, scope: Scope, spent: Mapping[str, Decimal], amount: Decimal, now: float
@@ -349,7 +390,7 @@ class Budgets:
         now = self._clock()
         rows: list[BudgetStatus] = []
         for scope in scopes:
-            spent = await self._store.spent(scope.name)
+            spent = await self._store.spent(scope.name, shards=self.shards(scope))
             for period, cap in scope.caps.items():
                 key = period_key(period, now)
                 rows.append(
@@ -375,11 +416,22 @@ class Budgets:
                     await self._claim(scope, local, period, threshold, now)
 
     async def _claim(
-        self, scope: Scope, local: _Local, period: BudgetPeriod, threshold: int, now: float
+        self,
+        scope: Scope,
+        local: _Local,
+        period: BudgetPeriod,
+        threshold: int,
+        now: float,
+        *,
+        confirmed: bool = False,
     ) -> None:
         key = period_key(period, now)
         notice = f"{key}#{threshold}"
-        if notice in local.notified:
+        if notice in local.notified or now < local.checked_until.get(notice, -math.inf):
+            return
+        shards = self.shards(scope)
+        if shards > 1 and not confirmed and not await self._crossed(scope, local, key, threshold, now):
+            local.checked_until[notice] = now + _RECHECK_S  # an estimate ahead of the sum
             return
         local.notified.add(notice)
         try:
@@ -403,6 +455,17 @@ class Budgets:
             "action": scope.action if threshold >= 100 else "notify",
         }
         await self._events.publish(BUDGET_THRESHOLD, detail)
+
+    async def _crossed(self, scope: Scope, local: _Local, key: str, threshold: int, now: float) -> bool:
+        """Whether the sum of a sharded scope's counters has reached ``threshold`` (the estimate
+        from one shard said so); the sum replaces the estimate."""
+        try:
+            total = await self._store.spent(scope.name, shards=self.shards(scope))
+        except StateUnavailableError:
+            return False
+        local.spent = dict(total)
+        cap = next(c for p, c in scope.caps.items() if period_key(p, now) == key)
+        return total.get(key, ZERO) * 100 >= cap * threshold
 
     # ------------------------------------------------------------------------ warm caches
 
@@ -430,8 +493,11 @@ class Budgets:
             if not local.adjust or local.task is not None or scope is None:
                 continue
             caps, expires, _ = scope.periods(now)
+            shard = self._rng.randrange(self.shards(scope))
             try:
-                await self._store.charge(name, local.adjust, dict.fromkeys(caps), expires_at=expires)
+                await self._store.charge(
+                    name, local.adjust, dict.fromkeys(caps), expires_at=expires, shard=shard
+                )
             except StateUnavailableError:
                 logger.warning("budget settlement lost", extra={"scope": name})
                 continue

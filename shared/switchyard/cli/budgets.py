@@ -7,11 +7,21 @@ import argparse
 from decimal import Decimal
 from typing import Any
 
+from rich.console import Group
+from rich.text import Text
+
 from switchyard.cli.admin_client import add_connection, call
+from switchyard.cli.commands import command
+from switchyard.cli.output import console, iso, percent, print_json, table, usd
 
 
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser("budgets", help="budgets and their spend")
+    parser = command(
+        subparsers,
+        "budgets",
+        "budgets and what their current period has spent",
+        ["switchyard budgets", "switchyard budgets --tenant acme", "switchyard budgets --json"],
+    )
     parser.add_argument("--tenant", help="one tenant and its keys (default: the global and every tenant's)")
     add_connection(parser)
     parser.set_defaults(func=run)
@@ -19,42 +29,43 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     report = call(args, "GET", "/admin/budgets", params={"tenant": args.tenant} if args.tenant else None)
-    print(render(report))
+    if args.json:
+        print_json(report)
+    else:
+        console().print(render(report))
     return 0
 
 
-def render(report: dict[str, Any]) -> str:
-    lines = []
+def render(report: dict[str, Any]) -> Group:
+    parts: list[Any] = []
     override = report.get("override")
     if override:
-        lines.append(f"GLOBAL OVERRIDE: {override['action']} (alarm {override['reason']})\n")
+        until = f" until {iso(override['until'])}" if override.get("until") else ""
+        since = iso(override["since"])
+        line = f"GLOBAL OVERRIDE: {override['action']} since {since}{until} ({override['reason']})"
+        parts.append(Text(line, style="bold red"))
     if not report["data"]:
-        lines.append("no budgets configured")
-        return "\n".join(lines)
-    lines.append(_row("SCOPE", "ID", "PERIOD", "CURRENT", "BUDGET USD", "SPENT USD", "USED", "AT 100 %"))
-    for r in report["data"]:
-        bar = _bar(Decimal(r["percent"]))
-        budget, spent, used = (Decimal(r[k]) for k in ("budget_usd", "spent_usd", "percent"))
-        lines.append(
-            _row(
-                r["scope"],
-                r["id"][:28],
-                r["period"],
-                r["period_key"],
-                f"{budget:.2f}",
-                f"{spent:.4f}",
-                f"{used:.1f}%",
-                f"{r['action']} {bar}",
-            )
+        parts.append(Text("no budgets configured"))
+        return Group(*parts)
+    columns = ("SCOPE", "ID", "PERIOD", "CURRENT", "AT 100 %", "", "BUDGET USD", "SPENT USD", "USED %")
+    rows = [
+        (
+            r["scope"],
+            r["id"],
+            r["period"],
+            r["period_key"],
+            r["action"],
+            _bar(Decimal(r["percent"])),
+            usd(r["budget_usd"]),
+            usd(r["spent_usd"]),
+            percent(r["percent"]),
         )
-    return "\n".join(lines)
+        for r in report["data"]
+    ]
+    parts.append(table("budgets", columns, rows, numeric=3))
+    return Group(*parts)
 
 
-def _row(*cells: str) -> str:
-    scope, ident, period, current, budget, spent, used, action = cells
-    return f"{scope:7} {ident:28} {period:8} {current:11} {budget:>12} {spent:>12} {used:>7}  {action}"
-
-
-def _bar(percent: Decimal, width: int = 10) -> str:
-    filled = min(width, int(percent * width / 100))
+def _bar(used: Decimal, width: int = 10) -> str:
+    filled = max(0, min(width, int(used * width / 100)))
     return "[" + "#" * filled + "." * (width - filled) + "]"

@@ -12,15 +12,39 @@ from typing import Any
 
 import httpx
 
-from switchyard.config.settings import Settings
+from switchyard.cli.admin_client import (
+    Connection,
+    add_connection,
+    add_json,
+    call,
+    connection,
+    open_client,
+    send,
+)
+from switchyard.cli.aws import aws_errors
+from switchyard.cli.commands import command
+from switchyard.cli.output import console, fields, iso, mapping, print_json, table
 
 _FINAL = ("succeeded", "failed", "cancelled")
 
 
 def register(subparsers: Any) -> None:
-    jobs = subparsers.add_parser("jobs", help="async jobs: submit, get, list, cancel, redrive")
-    sub = jobs.add_subparsers(dest="jobs_command", required=True)
-    submit = sub.add_parser("submit", help="submit a JSONL file of requests, write results as JSONL")
+    jobs = command(
+        subparsers,
+        "jobs",
+        "async jobs: submit, get, list, cancel, redrive",
+        ["switchyard jobs submit requests.jsonl --out results.jsonl", "switchyard jobs list --status failed"],
+    )
+    sub = jobs.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
+    submit = command(
+        sub,
+        "submit",
+        "submit a JSONL file of requests, wait, and write the results as JSONL",
+        [
+            "switchyard jobs submit requests.jsonl --out results.jsonl",
+            "switchyard jobs submit requests.jsonl --out results.jsonl --idempotency-key nightly-2027-01-31",
+        ],
+    )
     submit.add_argument(
         "file",
         type=Path,
@@ -32,67 +56,118 @@ def register(subparsers: Any) -> None:
     submit.add_argument("--idempotency-key", default=None, help="resubmitting the file gives the same jobs")
     submit.add_argument("--poll", type=float, default=1.0, help="seconds between progress checks")
     submit.set_defaults(func=run_submit)
-    get = sub.add_parser("get", help="one job")
+    get = command(
+        sub,
+        "get",
+        "one job: status, times, result or error",
+        ["switchyard jobs get job_018f2a9c4b1e7d2f9a0c3b4d"],
+    )
     get.add_argument("job_id")
-    get.set_defaults(func=lambda a: _show(_call(a, "GET", f"/v1/jobs/{a.job_id}")))
-    listing = sub.add_parser("list", help="your jobs, newest first")
+    get.set_defaults(func=lambda a: _print_job(a, _call(a, "GET", f"/v1/jobs/{a.job_id}")))
+    listing = command(
+        sub,
+        "list",
+        "your tenant's jobs, newest first",
+        ["switchyard jobs list", "switchyard jobs list --status failed"],
+    )
     listing.add_argument("--status", choices=("queued", "running", *_FINAL))
     listing.add_argument("--limit", type=int, default=20)
-    listing.add_argument("--after", default=None)
+    listing.add_argument("--after", default=None, help="the next page: the next_after of the last one")
     listing.set_defaults(func=run_list)
-    cancel = sub.add_parser("cancel", help="cancel a queued job")
+    cancel = command(
+        sub, "cancel", "cancel a queued job", ["switchyard jobs cancel job_018f2a9c4b1e7d2f9a0c3b4d"]
+    )
     cancel.add_argument("job_id")
-    cancel.set_defaults(func=lambda a: _show(_call(a, "DELETE", f"/v1/jobs/{a.job_id}")))
+    cancel.set_defaults(func=lambda a: _print_job(a, _call(a, "DELETE", f"/v1/jobs/{a.job_id}"), "cancelled"))
     for parser in (submit, get, listing, cancel):
-        _add_connection(parser)
-    redrive = sub.add_parser("redrive", help="move messages from the jobs DLQ back to the jobs queue")
+        add_connection(parser, key_flag="--api-key")
+        parser.set_defaults(timeout=30.0)
+    redrive = command(
+        sub,
+        "redrive",
+        "move messages from the jobs DLQ back to the jobs queue",
+        ["switchyard jobs redrive --dlq-url $JOBS_DLQ_URL --queue-url $JOBS_QUEUE_URL"],
+    )
     redrive.add_argument("--dlq-url", required=True)
     redrive.add_argument("--queue-url", required=True)
     redrive.add_argument("--endpoint-url", default=None, help="an emulated AWS endpoint (make run)")
     redrive.add_argument("--region", default="us-east-1")
     redrive.add_argument("--max", type=int, default=None, help="move at most this many")
+    add_json(redrive)
     redrive.set_defaults(func=run_redrive)
 
 
-def _add_connection(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", default="http://127.0.0.1:8080", help="the gateway's base URL")
-    parser.add_argument("--api-key", default=None, help="default: SWITCHYARD_MASTER_KEY")
-    parser.add_argument("--timeout", type=float, default=30.0)
-
-
-def _client(args: argparse.Namespace) -> httpx.Client:
-    key = args.api_key
-    if key is None:
-        master = Settings.from_env().master_key
-        key = master.get_secret_value() if master is not None else ""
-    headers = {"Authorization": f"Bearer {key}"}
-    return httpx.Client(base_url=args.url.rstrip("/"), headers=headers, timeout=args.timeout)
-
-
 def _call(args: argparse.Namespace, method: str, path: str, **kwargs: Any) -> Any:
-    with _client(args) as client:
-        return _checked(client.request(method, path, **kwargs))
+    return call(args, method, path, **kwargs)
 
 
-def _checked(response: httpx.Response) -> Any:
-    if response.status_code >= 400:
-        try:
-            message = response.json()["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            message = response.text
-        print(f"error {response.status_code}: {message}", file=sys.stderr)
-        raise SystemExit(1)
-    return response.json()
-
-
-def _show(value: Any) -> int:
-    print(json.dumps(value, indent=2, sort_keys=True))
+def _print_job(args: argparse.Namespace, job: dict[str, Any], verb: str | None = None) -> int:
+    if args.json:
+        print_json(job)
+        return 0
+    rows = [
+        ("job", job["id"]),
+        ("kind", job["kind"]),
+        ("status", job["status"]),
+        ("created", iso(job["created_at"])),
+        ("updated", iso(job["updated_at"])),
+        ("kept until", iso(job["expires_at"])),
+        ("metadata", mapping(job.get("metadata") or {})),
+    ]
+    if "error" in job:
+        rows.append(("error", _error_line(job["error"])))
+    if "result" in job:
+        rows.append(("result", _result_line(job["result"])))
+    console().print(fields(f"{verb} {job['id']}" if verb else job["id"], rows))
     return 0
+
+
+def _error_line(error: Any) -> str:
+    if isinstance(error, dict):
+        return f"{error.get('code') or error.get('type') or 'error'}: {error.get('message', '')}"
+    return str(error)
+
+
+def _result_line(result: Any) -> str:
+    """The answer's model, text (its start) and tokens, from a chat completion or a message."""
+    if not isinstance(result, dict):
+        return str(result)
+    if "choices" in result:
+        message = (result.get("choices") or [{}])[0].get("message") or {}
+        text, usage = message.get("content") or "", result.get("usage") or {}
+        tokens = f"{usage.get('prompt_tokens', '?')} in, {usage.get('completion_tokens', '?')} out"
+    else:
+        blocks = result.get("content") or []
+        text = " ".join(b.get("text", "") for b in blocks if isinstance(b, dict))
+        usage = result.get("usage") or {}
+        tokens = f"{usage.get('input_tokens', '?')} in, {usage.get('output_tokens', '?')} out"
+    short = text if len(text) <= 200 else text[:200] + "…"
+    return f"{result.get('model', '?')} ({tokens}): {short}"
 
 
 def run_list(args: argparse.Namespace) -> int:
     params = {k: v for k, v in (("status", args.status), ("limit", args.limit), ("after", args.after)) if v}
-    return _show(_call(args, "GET", "/v1/jobs", params=params))
+    page = _call(args, "GET", "/v1/jobs", params=params)
+    if args.json:
+        print_json(page)
+        return 0
+    columns = ("JOB", "KIND", "STATUS", "CREATED", "UPDATED", "ERROR")
+    rows = [
+        (
+            j["id"],
+            j["kind"],
+            j["status"],
+            iso(j["created_at"]),
+            iso(j["updated_at"]),
+            _error_line(j["error"]) if "error" in j else "",
+        )
+        for j in page["data"]
+    ]
+    out = console()
+    out.print(table("jobs", columns, rows) if rows else "no jobs")
+    if page.get("has_more"):
+        out.print(f"more: switchyard jobs list --after {page['next_after']}")
+    return 0
 
 
 def read_specs(path: Path, webhook_url: str | None) -> list[dict[str, Any]]:
@@ -118,15 +193,15 @@ def read_specs(path: Path, webhook_url: str | None) -> list[dict[str, Any]]:
 
 def run_submit(args: argparse.Namespace) -> int:
     specs = read_specs(args.file, args.webhook_url)
-    with _client(args) as client:
+    conn = connection(args)
+    with open_client(conn) as client:
         ids: list[str] = []
         for index, start in enumerate(range(0, len(specs), args.batch)):
             headers = {"Idempotency-Key": f"{args.idempotency_key}-{index}"} if args.idempotency_key else {}
-            answer = _checked(
-                client.post("/v1/jobs", json={"jobs": specs[start : start + args.batch]}, headers=headers)
-            )
+            body = {"jobs": specs[start : start + args.batch]}
+            answer = send(client, conn, "POST", "/v1/jobs", json=body, headers=headers)
             ids.extend(job["id"] for job in answer["data"])
-        done = _wait(client, ids, args.poll)
+        done = _wait(client, conn, ids, args.poll)
     with args.out.open("w", encoding="utf-8") as out:
         for spec, job_id in zip(specs, ids, strict=True):
             job = done[job_id]
@@ -134,18 +209,25 @@ def run_submit(args: argparse.Namespace) -> int:
             line.update({k: job[k] for k in ("result", "error") if k in job})
             out.write(json.dumps(line) + "\n")
     failed = sum(1 for job in done.values() if job["status"] != "succeeded")
-    print(
-        f"{len(ids) - failed} succeeded, {failed} failed or cancelled; results in {args.out}", file=sys.stderr
-    )
+    summary = {
+        "jobs": len(ids),
+        "succeeded": len(ids) - failed,
+        "failed_or_cancelled": failed,
+        "out": str(args.out),
+    }
+    if args.json:
+        print_json(summary)
+    else:
+        console().print(f"{len(ids) - failed} succeeded, {failed} failed or cancelled; results in {args.out}")
     return 0 if failed == 0 else 1
 
 
-def _wait(client: httpx.Client, ids: list[str], poll_s: float) -> dict[str, dict[str, Any]]:
+def _wait(client: httpx.Client, conn: Connection, ids: list[str], poll_s: float) -> dict[str, dict[str, Any]]:
     done: dict[str, dict[str, Any]] = {}
     while True:
         for job_id in ids:
             if job_id not in done:
-                job = _checked(client.get(f"/v1/jobs/{job_id}"))
+                job = send(client, conn, "GET", f"/v1/jobs/{job_id}")
                 if job["status"] in _FINAL:
                     done[job_id] = job
         progress(len(done), len(ids))
@@ -172,20 +254,31 @@ def run_redrive(args: argparse.Namespace) -> int:
     sqs = build_sqs_client(region=args.region, endpoint_url=args.endpoint_url, timeout_s=25.0)
     moved = 0
     try:
-        while args.max is None or moved < args.max:
-            room = 10 if args.max is None else min(10, args.max - moved)
-            answer = sqs.receive_message(QueueUrl=args.dlq_url, MaxNumberOfMessages=room, WaitTimeSeconds=1)
-            messages = answer.get("Messages", [])
-            if not messages:
-                break
-            entries = [{"Id": str(i), "MessageBody": m["Body"]} for i, m in enumerate(messages)]
-            sent = sqs.send_message_batch(QueueUrl=args.queue_url, Entries=entries)
-            ok = {int(s["Id"]) for s in sent.get("Successful", [])}
-            for i, message in enumerate(messages):
-                if i in ok:
-                    sqs.delete_message(QueueUrl=args.dlq_url, ReceiptHandle=message["ReceiptHandle"])
-                    moved += 1
+        with aws_errors("moving jobs from the DLQ"):
+            while args.max is None or moved < args.max:
+                batch = _redrive_batch(sqs, args, 10 if args.max is None else min(10, args.max - moved))
+                if batch is None:
+                    break
+                moved += batch
     finally:
         sqs.close()
-    print(f"redrove {moved} messages", file=sys.stderr)
+    if args.json:
+        print_json({"moved": moved})
+    else:
+        console().print(f"moved {moved} messages from the DLQ back to the jobs queue")
     return 0
+
+
+def _redrive_batch(sqs: Any, args: argparse.Namespace, room: int) -> int | None:
+    """Moves up to ``room`` messages; how many, or None when the DLQ had none."""
+    answer = sqs.receive_message(QueueUrl=args.dlq_url, MaxNumberOfMessages=room, WaitTimeSeconds=1)
+    messages = answer.get("Messages", [])
+    if not messages:
+        return None
+    entries = [{"Id": str(i), "MessageBody": m["Body"]} for i, m in enumerate(messages)]
+    sent = sqs.send_message_batch(QueueUrl=args.queue_url, Entries=entries)
+    ok = {int(s["Id"]) for s in sent.get("Successful", [])}
+    for i, message in enumerate(messages):
+        if i in ok:
+            sqs.delete_message(QueueUrl=args.dlq_url, ReceiptHandle=message["ReceiptHandle"])
+    return len(ok)

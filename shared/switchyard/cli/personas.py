@@ -9,54 +9,52 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml
-from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
-from switchyard.cli.admin_client import add_connection, call
-
-_EXAMPLES = """\
-examples:
-  switchyard personas set acme support --system 'You help {{ customer }}.' --var customer=a customer \\
-      --model gpt-4o-mini --param temperature=0.2 --guardrail pii --publish
-  switchyard personas set acme support --file support.yaml
-  switchyard personas list --tenant acme
-  switchyard personas show acme support --json
-  switchyard personas delete acme support
-"""
+from switchyard.cli.admin_client import CliError, add_connection, call
+from switchyard.cli.commands import command
+from switchyard.cli.output import console, fields, iso, print_json, table
 
 
 def register(subparsers: Any) -> None:
-    personas = subparsers.add_parser(
+    personas = command(
+        subparsers,
         "personas",
-        help="create, list, show and delete personas (named system prompts)",
-        epilog=_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "create, list, show and delete personas (named system prompts of a tenant)",
+        [
+            "switchyard personas set acme support --system 'You help {{ customer }}.' --var customer=Ann "
+            "--model gpt-4o-mini --param temperature=0.2 --guardrail pii --publish",
+            "switchyard personas set acme support --file support.yaml",
+            "switchyard personas list --tenant acme",
+            "switchyard personas show acme support --json",
+            "switchyard personas delete acme support",
+        ],
     )
     actions = personas.add_subparsers(dest="action", required=True, metavar="ACTION")
-    # "resolve": the connection options may bring a --json of their own; the last one stands.
-    listing = actions.add_parser("list", help="a tenant's personas", conflict_handler="resolve")
+    listing = command(actions, "list", "a tenant's personas", ["switchyard personas list --tenant acme"])
     listing.add_argument("--tenant", required=True)
     listing.set_defaults(func=_list)
-    show = actions.add_parser("show", help="one persona", conflict_handler="resolve")
+    show = command(actions, "show", "one persona", ["switchyard personas show acme support"])
     show.set_defaults(func=_show)
-    put = actions.add_parser("set", help="create or replace a persona (whole)", conflict_handler="resolve")
+    put = command(
+        actions,
+        "set",
+        "create or replace a persona (whole): --file's fields, with the options given on top",
+        ["switchyard personas set acme support --file support.yaml --model gpt-4o-mini"],
+    )
     _set_options(put)
     put.set_defaults(func=_set)
-    delete = actions.add_parser("delete", help="delete a persona", conflict_handler="resolve")
+    delete = command(actions, "delete", "delete a persona", ["switchyard personas delete acme support"])
     delete.set_defaults(func=_delete)
     for parser in (show, put, delete):
         parser.add_argument("tenant")
         parser.add_argument("name")
     for parser in (listing, show, put, delete):
         add_connection(parser)
-        parser.add_argument("--json", action="store_true", help="print the API's JSON instead of tables")
 
 
 def _set_options(parser: argparse.ArgumentParser) -> None:
@@ -109,7 +107,9 @@ def body_of(args: argparse.Namespace) -> dict[str, Any]:
     last = {"stale_if_error_s": args.stale_if_error, "template": args.template}
     body["last_resort"] = {**body.get("last_resort", {}), **{k: v for k, v in last.items() if v is not None}}
     if "system_prompt" not in body:
-        raise SystemExit("personas set: give the prompt (--system, --system-file or system_prompt in --file)")
+        raise CliError(
+            "personas set: give the prompt (--system, --system-file or system_prompt in --file)", 2
+        )
     return body
 
 
@@ -117,16 +117,16 @@ def _read(path: Path) -> dict[str, Any]:
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))  # JSON is YAML too
     except (OSError, yaml.YAMLError) as exc:
-        raise SystemExit(f"--file {path}: {exc}") from exc
+        raise CliError(f"--file {path}: {exc}", 2) from exc
     if not isinstance(loaded, dict):
-        raise SystemExit(f"--file {path}: expected a mapping of persona fields")
+        raise CliError(f"--file {path}: expected a mapping of persona fields", 2)
     return loaded
 
 
 def _pair(item: str, flag: str) -> tuple[str, str]:
     name, sep, value = item.partition("=")
     if not sep or not name:
-        raise SystemExit(f"{flag} {item!r}: expected NAME=VALUE")
+        raise CliError(f"{flag} {item!r}: expected NAME=VALUE", 2)
     return name, value
 
 
@@ -140,7 +140,8 @@ def _json(value: str, name: str) -> Any:
 def _list(args: argparse.Namespace) -> int:
     answer = call(args, "GET", "/admin/personas", params={"tenant": args.tenant})
     if args.json:
-        return _print_json(answer)
+        print_json(answer)
+        return 0
     rows = [
         (
             p["name"],
@@ -152,13 +153,8 @@ def _list(args: argparse.Namespace) -> int:
         )
         for p in answer["data"]
     ]
-    _console().print(
-        _table(
-            f"personas of {args.tenant}",
-            ("NAME", "MODEL NAME", "MODEL", "GUARDRAILS", "MEMORY", "ABOUT"),
-            rows,
-        )
-    )
+    columns = ("NAME", "MODEL NAME", "MODEL", "GUARDRAILS", "MEMORY", "ABOUT")
+    console().print(table(f"personas of {args.tenant}", columns, rows))
     return 0
 
 
@@ -175,14 +171,16 @@ def _set(args: argparse.Namespace) -> int:
 def _delete(args: argparse.Namespace) -> int:
     call(args, "DELETE", f"/admin/personas/{args.tenant}/{args.name}")
     if args.json:
-        return _print_json({"deleted": f"{args.tenant}/{args.name}"})
-    _console().print(Text(f"deleted persona {args.name} of {args.tenant}"))
+        print_json({"deleted": f"{args.tenant}/{args.name}"})
+    else:
+        console().print(Text(f"deleted persona {args.name} of {args.tenant}"))
     return 0
 
 
 def _print_persona(args: argparse.Namespace, persona: dict[str, Any]) -> int:
     if args.json:
-        return _print_json(persona)
+        print_json(persona)
+        return 0
     last = persona["last_resort"]
     pairs = [
         ("tenant", persona["tenant"]),
@@ -196,14 +194,11 @@ def _print_persona(args: argparse.Namespace, persona: dict[str, Any]) -> int:
         ("memory", _memory(persona["memory"])),
         ("last resort", _last_resort(last)),
         ("callers' system", "dropped" if persona["replace_system"] else "kept after the persona's"),
+        ("created", iso(persona["created_at"])),
+        ("updated", iso(persona["updated_at"])),
         ("system prompt", persona["system_prompt"]),
     ]
-    grid = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column(overflow="fold")
-    for name, value in pairs:
-        grid.add_row(Text(name), Text(str(value)))
-    _console().print(grid)
+    console().print(fields(f"persona {persona['name']} of {persona['tenant']}", pairs))
     return 0
 
 
@@ -221,22 +216,3 @@ def _last_resort(last: dict[str, Any]) -> str:
     if last["template"] is not None:
         parts.append(f"template {last['template']!r}")
     return "; ".join(parts) or "the model's rule"
-
-
-def _table(title: str, columns: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> Table:
-    grid = Table(title=title, title_justify="left", header_style="bold")
-    for index, name in enumerate(columns):
-        grid.add_column(name, no_wrap=index == 0)
-    for row in rows:
-        grid.add_row(*(Text(cell) for cell in row))  # as they are: "[…]" in a prompt is not markup
-    return grid
-
-
-def _console() -> Console:
-    width = None if sys.stdout.isatty() else 200  # piped: wide enough to keep names whole
-    return Console(file=sys.stdout, width=width, highlight=False, markup=False)
-
-
-def _print_json(value: Any) -> int:
-    sys.stdout.write(json.dumps(value, indent=2, sort_keys=True) + "\n")
-    return 0

@@ -10,17 +10,37 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from rich.text import Text
+
 from switchyard.cli.admin_client import add_connection, call
+from switchyard.cli.commands import command
+from switchyard.cli.output import console, print_json, table, usd
 
 
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser("usage", help="usage and spend, by model, key, …")
+    parser = command(
+        subparsers,
+        "usage",
+        "usage and spend, by model, key, provider, day or tenant",
+        [
+            "switchyard usage",
+            "switchyard usage --group-by key --tenant acme --start 2027-01-01 --end 2027-01-31",
+            "switchyard usage --json",
+        ],
+    )
     parser.add_argument("--tenant", action="append", help="only these tenants (repeat); default: all")
-    parser.add_argument("--start", help="YYYY-MM-DD (default: the first of this month)")
-    parser.add_argument("--end", help="YYYY-MM-DD (default: today)")
+    parser.add_argument("--start", type=_date, help="YYYY-MM-DD (default: the first of this month)")
+    parser.add_argument("--end", type=_date, help="YYYY-MM-DD (default: today)")
     parser.add_argument("--group-by", choices=("model", "key", "provider", "day", "tenant"), default="model")
     add_connection(parser)
     parser.set_defaults(func=run)
+
+
+def _date(text: str) -> str:
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from exc
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,35 +48,48 @@ def run(args: argparse.Namespace) -> int:
     if args.tenant:
         params["tenant"] = args.tenant
     report = call(args, "GET", "/admin/usage", params={**params, "group_by": args.group_by})
-    print(f"usage {report['start']} .. {report['end']} by {args.group_by}\n")
-    print(table(report["data"], report["total"]))
+    if args.json:
+        print_json(report)
+        return 0
     models = call(args, "GET", "/admin/usage", params={**params, "group_by": "model"})["data"]
     keys = call(args, "GET", "/admin/usage", params={**params, "group_by": "key"})["data"]
-    print("\ntop models: " + top(models))
-    print("top keys:   " + top(keys))
+    out = console()
+    title = f"usage {report['start']} .. {report['end']} by {args.group_by}"
+    out.print(usage_table(title, report["data"], report["total"]))
+    out.print(f"top models: {top(models)}")
+    out.print(f"top keys:   {top(keys)}")
     if not args.start and not args.end:
         so_far = Decimal(report["total"]["cost_usd"])
-        print(f"\nmonth-end projection: ${projection(so_far, dt.datetime.now(dt.UTC).date()):.2f}")
+        estimate = projection(so_far, dt.datetime.now(dt.UTC).date())
+        out.print(f"month-end projection: ${usd(estimate, significant=3)}")
     for line in recommendations(models, report["total"], report.get("savings", [])):
-        print(f"* {line}")
+        out.print(Text(f"* {line}", style="cyan"))
     return 0
 
 
-def table(rows: list[dict[str, Any]], total: dict[str, Any]) -> str:
-    head = ("GROUP", "REQUESTS", "TOKENS IN", "TOKENS OUT", "ERRORS", "HITS", "COST USD")
-    lines = [_line(head)]
+def usage_table(title: str, rows: list[dict[str, Any]], total: dict[str, Any]) -> Any:
+    columns = (
+        "GROUP",
+        "REQUESTS",
+        "TOKENS IN",
+        "TOKENS OUT",
+        "ERRORS",
+        "CACHE HITS",
+        "COST USD",
+        "SAVED USD",
+    )
+    lines = []
     for row in [*rows, total]:
         counts = (row[k] for k in ("requests", "prompt_tokens", "completion_tokens", "errors", "cache_hits"))
-        lines.append(_line((row["group"][:32], *map(str, counts), f"{Decimal(row['cost_usd']):.4f}")))
-    return "\n".join(lines)
-
-
-def _line(cells: tuple[str, ...]) -> str:
-    return f"{cells[0]:32}" + "".join(f" {c:>11}" for c in cells[1:])
+        lines.append((row["group"], *(f"{c:,}" for c in counts), usd(row["cost_usd"]), usd(row["saved_usd"])))
+    grid = table(title, columns, lines, numeric=7)
+    if rows:
+        grid.rows[len(rows) - 1].end_section = True  # a rule above the total
+    return grid
 
 
 def top(rows: list[dict[str, Any]], n: int = 3) -> str:
-    return ", ".join(f"{r['group']} (${Decimal(r['cost_usd']):.2f})" for r in rows[:n]) or "-"
+    return ", ".join(f"{r['group']} (${usd(r['cost_usd'])})" for r in rows[:n]) or "-"
 
 
 def projection(month_to_date: Decimal, today: dt.date) -> Decimal:
@@ -75,8 +108,8 @@ def recommendations(
         share = Decimal(s["share_of_spend"]) * 100
         out.append(
             f"{s['model']}: the same tokens on {s['alternative']} would have cost"
-            f" ${Decimal(s['alternative_cost_usd']):.2f} instead of ${Decimal(s['spend_usd']):.2f}"
-            f" (saves ${Decimal(s['saving_usd']):.2f}, {share:.0f}% of spend)"
+            f" ${usd(s['alternative_cost_usd'])} instead of ${usd(s['spend_usd'])}"
+            f" (saves ${usd(s['saving_usd'])}, {share:.0f}% of spend)"
         )
     spend = Decimal(total["cost_usd"])
     if models and spend > 0 and not savings:
@@ -92,5 +125,5 @@ def recommendations(
         )
     saved = Decimal(total["saved_usd"])
     if saved > 0:
-        out.append(f"the response cache saved ${saved:.2f}")
+        out.append(f"the response cache saved ${usd(saved)}")
     return out

@@ -8,6 +8,7 @@ with the mock provider until real keys are set.
 from __future__ import annotations
 
 import fnmatch
+import math
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -96,8 +97,12 @@ class LimitsConfig(_Strict):
 
     default: RateLimits = Field(default_factory=RateLimits)
     keys: dict[str, RateLimits] = Field(default_factory=dict)
-    # A warm container leases this share of a limit at a time (fewer DynamoDB calls, and at most
-    # this much capacity idle in one container: docs/state.md).
+    # A warm container leases capacity sized by its own demand: what it admitted at its recent
+    # rate over this many seconds (at least one request), and hands back what it holds beyond
+    # that once a lease is this old; 0: fixed leases of lease_fraction (docs/state.md).
+    lease_horizon_s: float = Field(default=30.0, ge=0, le=3600)
+    # ... and never more than this share of a limit at a time (fewer DynamoDB calls, and at most
+    # this much capacity idle in one container).
     lease_fraction: float = Field(default=0.1, gt=0, le=1)
     # Output tokens assumed for the estimate when a request sets no max_tokens.
     default_output_tokens: int = Field(default=256, ge=0)
@@ -112,6 +117,9 @@ class DeploymentConfig(RateLimits):
     id: str | None = None
     weight: float = Field(default=1.0, gt=0)
     context_window: int | None = Field(default=None, gt=0)
+    # The most output tokens the upstream model returns: a request asking for more skips this
+    # deployment (400 when no candidate allows it: routing.select.within_output_limit).
+    max_output_tokens: int | None = Field(default=None, gt=0)
     timeout_s: float | None = Field(default=None, gt=0, le=900)
     price: Price | None = None
 
@@ -164,6 +172,19 @@ class BudgetsConfig(_Strict):
     downgrade: dict[str, str] = Field(default_factory=dict)
     # Output tokens assumed for a request that sets no max_tokens, when reserving its cost.
     estimate_output_tokens: int = Field(default=1024, ge=1, le=1_000_000)
+    # Peak requests per second under the global budget, of the busiest tenant under its own, of
+    # the busiest key under its own: each request writes its scopes' counters, so a scope expected
+    # to take more than shard_writes_per_s writes a second is spread over
+    # ceil(rate / shard_writes_per_s) items (docs/scaling.md: the arithmetic; 0 keeps one item).
+    expected_rps: float = Field(default=0.0, ge=0, le=1_000_000)
+    tenant_expected_rps: float = Field(default=0.0, ge=0, le=1_000_000)
+    key_expected_rps: float = Field(default=0.0, ge=0, le=1_000_000)
+    # 30 keeps a counter item under 1 KB with its idempotency tokens: one write unit a write.
+    shard_writes_per_s: float = Field(default=30.0, gt=0, le=1000)
+
+    def shards(self, rps: float) -> int:
+        """Items a scope taking ``rps`` writes a second is spread over (at most 500)."""
+        return min(500, max(1, math.ceil(rps / self.shard_writes_per_s)))
 
     @field_validator("thresholds")
     @classmethod

@@ -1,7 +1,14 @@
-"""Process settings, read from the environment once per cold start.
+"""Settings, read from the environment once per cold start, one model per kind of function.
 
-This is the only module that reads ``os.environ``; everything else receives a :class:`Settings`
-(tests construct one directly).
+This package is the only code that reads ``os.environ``; everything else receives a settings
+object (tests construct one directly). Each model is composed of the parts (one per concern) its
+function needs, and names the environment variable of each field it reads (``ENV``):
+
+- :class:`RouterSettings` — the router (the HTTP API); :class:`WorkerSettings` — the jobs worker.
+  Both are a :class:`GatewaySettings`: what the gateway they share is built from.
+- :class:`BudgetFunctionSettings`, :class:`RotationSettings` — the budget and rotation functions.
+- The local runtime (``make run``) and the CLI have models of their own (:mod:`switchyard.config.local`),
+  so nothing that only they use is visible to code that runs in Lambda.
 """
 
 from __future__ import annotations
@@ -9,9 +16,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")
 
@@ -31,48 +38,101 @@ PROVIDER_KEY_ENV = (
 )
 
 
-class Settings(BaseModel):
+class _FromEnv(BaseModel):
+    """A settings part: its fields and the environment variable each is read from."""
+
     model_config = ConfigDict(frozen=True)
+    # Environment variable -> field; unset or empty keeps the field's default.
+    ENV: ClassVar[Mapping[str, str]] = {}
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
+        """Raises pydantic's ValidationError naming the field of a malformed value."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for part in reversed(cls.__mro__):
+            for name, field in vars(part).get("ENV", {}).items():
+                if env.get(name) and field in cls.model_fields:
+                    values[field] = env[name]
+        return cls.model_validate(cls._adjust(values, env))
+
+    @classmethod
+    def _adjust(cls, values: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+        """What a part reads beyond one variable per field (overridden by parts that need it)."""
+        return values
+
+
+class AwsParts(_FromEnv):
+    """Where the function runs: region, a local emulator's endpoint, its name in Lambda, and what
+    its logs and metrics are published as."""
+
+    ENV: ClassVar[Mapping[str, str]] = {
+        "AWS_DEFAULT_REGION": "aws_region",
+        "AWS_REGION": "aws_region",
+        "SWITCHYARD_AWS_ENDPOINT_URL": "aws_endpoint_url",
+        "AWS_LAMBDA_FUNCTION_NAME": "lambda_function_name",
+        "POWERTOOLS_SERVICE_NAME": "service_name",
+        "LOG_LEVEL": "log_level",
+        "POWERTOOLS_LOG_LEVEL": "log_level",
+        "POWERTOOLS_METRICS_NAMESPACE": "metrics_namespace",
+    }
+
+    aws_region: str = "us-east-1"
+    # Only for a local emulation (moto on 127.0.0.1); None means the region's real endpoint.
+    aws_endpoint_url: str | None = None
+    # Set by Lambda in every function: there, what would fall back to memory elsewhere (state,
+    # events, the jobs queue) must be configured instead, or the cold start fails naming it.
+    lambda_function_name: str | None = None
+    service_name: str = "switchyard"
+    log_level: str = "INFO"
+    metrics_namespace: str = "Switchyard"
+
+
+class RoutingParts(_FromEnv):
+    """The routing config, prices, and the environment the config's ``${VAR}`` and key references
+    are read from."""
+
+    ENV: ClassVar[Mapping[str, str]] = {
+        "SWITCHYARD_CONFIG": "config_path",
+        "SWITCHYARD_PRICES": "prices_path",
+        "SWITCHYARD_MOCK_UNCONFIGURED": "mock_unconfigured",
+        "SWITCHYARD_SECRETS_MAX_AGE_S": "secrets_max_age_s",
+    }
 
     config_path: Path = DEFAULT_CONFIG
     # A price table (config/prices.yaml's shape) whose entries override the shipped ones.
     prices_path: Path | None = None
-    master_key: SecretStr | None = None
-    # Name or ARN of the Secrets Manager secret holding the master key (JSON {"key": ...} or plain).
-    master_key_secret: str | None = None
-    max_body_bytes: int = Field(default=6 * 1024 * 1024, ge=1024)
-    # Cap on the whole attempt loop; each upstream call gets what is left of it.
-    request_timeout_s: float = Field(default=120.0, gt=0)
-    secrets_max_age_s: int = Field(default=300, ge=0)
-    # How long a warm container trusts a virtual key lookup: the bound on how long a revoked key
-    # keeps working (docs/keys.md).
-    key_cache_ttl_s: float = Field(default=30.0, ge=0, le=60)
-    # How long a container trusts its copy of a tenant's budgets and of the global budget override
-    # (two reads per period: at the 2 s a request of DESIGN §11, 60 s keeps them ~0.07 a request).
-    budget_cache_ttl_s: float = Field(default=60.0, ge=0, le=300)
-    # How long a rotated key keeps working next to its replacement, unless the rotation says.
-    key_rotation_grace_s: float = Field(default=86400.0, ge=0)
-    # EventBridge bus for operational events (key rejected/rotated, budget thresholds); None: kept
-    # in memory (tests, a local run without emulated EventBridge).
-    event_bus_name: str | None = None
-    # How long a container sums usage in memory before writing the aggregates (written at shutdown
-    # too): the usage API lags by up to this much.
-    usage_flush_s: float = Field(default=30.0, ge=0, le=300)
     # The process environment, for ``${VAR}`` expansion and ``api_key.env`` / ``secret_env`` in the
     # routing config. Kept out of repr: it holds provider keys.
     environment: dict[str, str] = Field(default_factory=dict, repr=False)
     # Serve unconfigured providers' models with the mock (None: unset, the local runtime says yes).
     mock_unconfigured: bool | None = None
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
-    service_name: str = "switchyard"
-    log_level: str = "INFO"
-    # Shared state (DESIGN §4): DynamoDB when a table is named (Lambda names both), else memory.
+    # How long a provider key read from Secrets Manager is trusted before it is read again.
+    secrets_max_age_s: int = Field(default=300, ge=0)
+
+    @classmethod
+    def _adjust(cls, values: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+        values = super()._adjust(values, env)
+        values["environment"] = {k: v for k, v in env.items() if v}
+        return values
+
+
+class StateParts(_FromEnv):
+    """Shared state on DynamoDB: DynamoDB when a table is named (Lambda names both), else memory
+    (tests, ``make run`` with ``SWITCHYARD_LOCAL_STATE=memory``)."""
+
+    ENV: ClassVar[Mapping[str, str]] = {
+        "STATE_TABLE": "state_table",
+        "CACHE_TABLE": "cache_table",
+        "SWITCHYARD_STATE_TIMEOUT_S": "state_timeout_s",
+        "SWITCHYARD_STATE_REFRESH_S": "state_refresh_s",
+        "SWITCHYARD_STATE_RETRY_S": "state_retry_s",
+        "SWITCHYARD_LIMITS_FAIL_CLOSED": "limits_fail_closed",
+        "SWITCHYARD_BUDGETS_FAIL_CLOSED": "budgets_fail_closed",
+    }
+
     state_table: str | None = None
     cache_table: str | None = None
-    aws_region: str = "us-east-1"
-    # Only for a local emulation (moto on 127.0.0.1); None means the region's real endpoint.
-    aws_endpoint_url: str | None = None
     # Every DynamoDB call: connect and read timeout each, and attempts in botocore's standard mode.
     state_timeout_s: float = Field(default=1.0, gt=0, le=30)
     state_max_attempts: int = Field(default=2, ge=1, le=10)
@@ -83,6 +143,56 @@ class Settings(BaseModel):
     degraded_log_interval_s: float = Field(default=60.0, gt=0)
     # DynamoDB down: admit on per-instance limits (False) or refuse with 503 (True).
     limits_fail_closed: bool = False
+    # Budget state down or throttled: admit uncounted (False) or refuse with 503 (True).
+    budgets_fail_closed: bool = False
+
+
+class EventParts(_FromEnv):
+    ENV: ClassVar[Mapping[str, str]] = {"SWITCHYARD_EVENT_BUS": "event_bus_name"}
+
+    # EventBridge bus for operational events (key rejected/rotated, budget thresholds); None: kept
+    # in memory (tests, a local run), and a start-up error in Lambda.
+    event_bus_name: str | None = None
+
+
+class KeyParts(_FromEnv):
+    """The master (admin) key and how long keys are trusted from a warm cache."""
+
+    ENV: ClassVar[Mapping[str, str]] = {
+        "SWITCHYARD_MASTER_KEY": "master_key",
+        "SWITCHYARD_MASTER_KEY_SECRET": "master_key_secret",
+        "SWITCHYARD_MASTER_KEY_TTL_S": "master_key_ttl_s",
+        "SWITCHYARD_KEY_CACHE_TTL_S": "key_cache_ttl_s",
+    }
+
+    master_key: SecretStr | None = None
+    # Name or ARN of the Secrets Manager secret holding the master key (JSON {"key": ...} or plain).
+    master_key_secret: str | None = None
+    # How long a container trusts the master key read from its secret: the bound on how long a
+    # replaced (revoked) master key keeps working. Not used for SWITCHYARD_MASTER_KEY.
+    master_key_ttl_s: float = Field(default=60.0, ge=0, le=3600)
+    # How long a warm container trusts a virtual key lookup: the bound on how long a revoked key
+    # keeps working (docs/keys.md).
+    key_cache_ttl_s: float = Field(default=30.0, ge=0, le=60)
+
+
+class ServingParts(_FromEnv):
+    """The request path: its deadline, the cache, budgets', usage's and personas' warm state,
+    conversation memory's failure mode."""
+
+    ENV: ClassVar[Mapping[str, str]] = {
+        "SWITCHYARD_REQUEST_TIMEOUT_S": "request_timeout_s",
+        "SWITCHYARD_CACHE": "cache_enabled",
+        "SWITCHYARD_CACHE_TTL_S": "cache_ttl_s",
+        "SWITCHYARD_CACHE_STALE_KEEP_S": "cache_stale_keep_s",
+        "SWITCHYARD_BUDGET_CACHE_TTL_S": "budget_cache_ttl_s",
+        "SWITCHYARD_USAGE_FLUSH_S": "usage_flush_s",
+        "SWITCHYARD_PERSONA_CACHE_TTL_S": "persona_cache_ttl_s",
+        "SWITCHYARD_MEMORY_FAIL_CLOSED": "memory_fail_closed",
+    }
+
+    # Cap on the whole attempt loop; each upstream call gets what is left of it.
+    request_timeout_s: float = Field(default=120.0, gt=0)
     cache_enabled: bool = True
     cache_ttl_s: int = Field(default=3600, ge=1, le=30 * 86400)
     # How long cache entries are kept past their TTL for stale-if-error answers (the last
@@ -95,121 +205,88 @@ class Settings(BaseModel):
     # Conversation memory unreachable: answer without it (False: x-switchyard-memory: unavailable)
     # or refuse with 503 (True).
     memory_fail_closed: bool = False
-    metrics_namespace: str = "Switchyard"
-    # The budget function: what a global cost alarm in ALARM sets (the template's GlobalBudgetAction;
-    # None: the template's default, under ``make run``). Local cost alarms' thresholds (None: the
-    # template's GlobalDailyBudgetUSD / GlobalHourlySpikeUSD defaults).
-    budget_action: Literal["block", "downgrade"] | None = None
-    local_daily_budget_usd: float | None = Field(default=None, ge=0)
-    local_hourly_budget_usd: float | None = Field(default=None, ge=0)
-    # ``make run`` only: "memory" skips the embedded DynamoDB emulation (the overhead benchmark);
-    # the template its tables come from (None: the checkout's template.yaml).
-    local_state: Literal["dynamodb", "memory"] = "dynamodb"
-    template_path: Path | None = None
-    # Async jobs (docs/jobs.md): the queue (None: an in-process queue, for tests), how long
-    # records live, how long a worker's claim holds, the largest batch one POST /v1/jobs takes.
+    # How long a container trusts its copy of a tenant's budgets and of the global budget override
+    # (two reads per period: at 2 s a request, 60 s keeps them ~0.07 a request).
+    budget_cache_ttl_s: float = Field(default=60.0, ge=0, le=300)
+    # How long a container sums usage in memory before writing the aggregates (written at shutdown
+    # too): the usage API lags by up to this much.
+    usage_flush_s: float = Field(default=30.0, ge=0, le=300)
+
+
+class JobParts(_FromEnv):
+    """Async jobs (docs/jobs.md): the queue, how long records live, how long a worker's claim
+    holds, the largest batch one POST /v1/jobs takes, and webhook signing and targets."""
+
+    ENV: ClassVar[Mapping[str, str]] = {
+        "JOBS_QUEUE_URL": "jobs_queue_url",
+        "SWITCHYARD_JOB_TTL_S": "job_ttl_s",
+        "SWITCHYARD_JOB_LEASE_S": "job_lease_s",
+        "SWITCHYARD_JOBS_MAX_BATCH": "jobs_max_batch",
+        "SWITCHYARD_WEBHOOK_SECRET": "webhook_secret",
+        "SWITCHYARD_WEBHOOK_SECRET_NAME": "webhook_secret_name",
+        "SWITCHYARD_WEBHOOK_ALLOW": "webhook_allow",
+    }
+
+    # None: an in-process queue (tests, a memory-state local run), and a start-up error in Lambda.
     jobs_queue_url: str | None = None
     job_ttl_s: int = Field(default=7 * 86400, ge=60)
     job_lease_s: float = Field(default=900.0, gt=0)
     jobs_max_batch: int = Field(default=100, ge=1, le=1000)
-    # Webhooks: per-tenant signing secrets are derived from this one (None: a random one per
-    # process, so signatures cannot be verified: set it); targets allowed despite the SSRF guard
-    # (IP networks such as 10.0.0.0/8, or exact host names).
+    # Per-tenant signing secrets are derived from this one (None: a random one per process, so
+    # signatures cannot be verified: set it).
     webhook_secret: SecretStr | None = None
     # Name or ARN of the Secrets Manager secret holding it (JSON {"key": ...} or plain).
     webhook_secret_name: str | None = None
+    # Targets allowed despite the SSRF guard (IP networks such as 10.0.0.0/8, or exact host names).
     webhook_allow: tuple[str, ...] = ()
 
+    @field_validator("webhook_allow", mode="before")
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        master = env.get("SWITCHYARD_MASTER_KEY")
-        values: dict[str, object] = {
-            "config_path": Path(env.get("SWITCHYARD_CONFIG") or DEFAULT_CONFIG),
-            "master_key": SecretStr(master) if master else None,
-            "master_key_secret": env.get("SWITCHYARD_MASTER_KEY_SECRET") or None,
-            "environment": {k: v for k, v in env.items() if v},
-            "mock_unconfigured": _flag(env.get("SWITCHYARD_MOCK_UNCONFIGURED")),
-            "host": env.get("SWITCHYARD_HOST") or "127.0.0.1",
-            "port": int(env.get("SWITCHYARD_PORT") or 8080),
-            "service_name": env.get("POWERTOOLS_SERVICE_NAME", "switchyard"),
-            "log_level": env.get("POWERTOOLS_LOG_LEVEL", env.get("LOG_LEVEL", "INFO")),
-        }
-        if env.get("SWITCHYARD_MAX_BODY_BYTES"):
-            values["max_body_bytes"] = int(env["SWITCHYARD_MAX_BODY_BYTES"])
-        if env.get("SWITCHYARD_REQUEST_TIMEOUT_S"):
-            values["request_timeout_s"] = float(env["SWITCHYARD_REQUEST_TIMEOUT_S"])
-        if env.get("SWITCHYARD_SECRETS_MAX_AGE_S"):
-            values["secrets_max_age_s"] = int(env["SWITCHYARD_SECRETS_MAX_AGE_S"])
-        values.update(_state_values(env))
-        values.update(_jobs_values(env))
-        return cls.model_validate(values)
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(p.strip() for p in value.split(",") if p.strip())
+        return value
 
 
-# Optional state settings: environment variable -> field (unset or empty keeps the default).
-_STATE_ENV = {
-    "STATE_TABLE": "state_table",
-    "CACHE_TABLE": "cache_table",
-    "SWITCHYARD_AWS_ENDPOINT_URL": "aws_endpoint_url",
-    "SWITCHYARD_STATE_TIMEOUT_S": "state_timeout_s",
-    "SWITCHYARD_STATE_REFRESH_S": "state_refresh_s",
-    "SWITCHYARD_STATE_RETRY_S": "state_retry_s",
-    "SWITCHYARD_CACHE_TTL_S": "cache_ttl_s",
-    "SWITCHYARD_CACHE_STALE_KEEP_S": "cache_stale_keep_s",
-    "SWITCHYARD_PERSONA_CACHE_TTL_S": "persona_cache_ttl_s",
-    "POWERTOOLS_METRICS_NAMESPACE": "metrics_namespace",
-    "SWITCHYARD_LOCAL_STATE": "local_state",
-    "SWITCHYARD_TEMPLATE": "template_path",
-    "SWITCHYARD_PRICES": "prices_path",
-    "SWITCHYARD_KEY_CACHE_TTL_S": "key_cache_ttl_s",
-    "SWITCHYARD_BUDGET_CACHE_TTL_S": "budget_cache_ttl_s",
-    "SWITCHYARD_KEY_ROTATION_GRACE_S": "key_rotation_grace_s",
-    "SWITCHYARD_EVENT_BUS": "event_bus_name",
-    "SWITCHYARD_USAGE_FLUSH_S": "usage_flush_s",
-    "BUDGET_ACTION": "budget_action",
-    "SWITCHYARD_LOCAL_DAILY_BUDGET_USD": "local_daily_budget_usd",
-    "SWITCHYARD_LOCAL_HOURLY_BUDGET_USD": "local_hourly_budget_usd",
-}
+class StateAccess(AwsParts, StateParts):
+    """What reaching the state table takes (the gateway, the budget function)."""
 
 
-def _state_values(env: Mapping[str, str]) -> dict[str, object]:
-    values: dict[str, object] = {field: env[name] for name, field in _STATE_ENV.items() if env.get(name)}
-    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
-    if region:
-        values["aws_region"] = region
-    for name, field in (
-        ("SWITCHYARD_LIMITS_FAIL_CLOSED", "limits_fail_closed"),
-        ("SWITCHYARD_CACHE", "cache_enabled"),
-        ("SWITCHYARD_MEMORY_FAIL_CLOSED", "memory_fail_closed"),
-    ):
-        flag = _flag(env.get(name))
-        if flag is not None:
-            values[field] = flag
-    return values
+class GatewaySettings(StateAccess, RoutingParts, EventParts, KeyParts, ServingParts, JobParts):
+    """What the gateway of the router and of the worker is built from."""
 
 
-def _flag(value: str | None) -> bool | None:
-    if value is None or value == "":
-        return None
-    return value.strip().lower() in ("1", "true", "yes", "on")
+class RouterSettings(GatewaySettings):
+    """The router: the gateway, and what only its HTTP API uses."""
+
+    ENV: ClassVar[Mapping[str, str]] = {
+        "SWITCHYARD_MAX_BODY_BYTES": "max_body_bytes",
+        "SWITCHYARD_KEY_ROTATION_GRACE_S": "key_rotation_grace_s",
+    }
+
+    max_body_bytes: int = Field(default=6 * 1024 * 1024, ge=1024)
+    # How long a rotated virtual key keeps working next to its replacement, unless the call says.
+    key_rotation_grace_s: float = Field(default=86400.0, ge=0)
 
 
-def _jobs_values(env: Mapping[str, str]) -> dict[str, object]:
-    values: dict[str, object] = {}
-    if env.get("JOBS_QUEUE_URL"):
-        values["jobs_queue_url"] = env["JOBS_QUEUE_URL"]
-    if env.get("SWITCHYARD_JOB_TTL_S"):
-        values["job_ttl_s"] = int(env["SWITCHYARD_JOB_TTL_S"])
-    if env.get("SWITCHYARD_JOB_LEASE_S"):
-        values["job_lease_s"] = float(env["SWITCHYARD_JOB_LEASE_S"])
-    if env.get("SWITCHYARD_JOBS_MAX_BATCH"):
-        values["jobs_max_batch"] = int(env["SWITCHYARD_JOBS_MAX_BATCH"])
-    if env.get("SWITCHYARD_WEBHOOK_SECRET_NAME"):
-        values["webhook_secret_name"] = env["SWITCHYARD_WEBHOOK_SECRET_NAME"]
-    if env.get("SWITCHYARD_WEBHOOK_SECRET"):
-        values["webhook_secret"] = SecretStr(env["SWITCHYARD_WEBHOOK_SECRET"])
-    if env.get("SWITCHYARD_WEBHOOK_ALLOW"):
-        values["webhook_allow"] = tuple(
-            p.strip() for p in env["SWITCHYARD_WEBHOOK_ALLOW"].split(",") if p.strip()
-        )
-    return values
+class WorkerSettings(GatewaySettings):
+    """The jobs worker: the gateway, nothing more."""
+
+
+class BudgetFunctionSettings(StateAccess, EventParts):
+    """The budget function: the state table's override item, the bus, and what a global cost
+    alarm in ALARM does (the template's GlobalBudgetAction)."""
+
+    ENV: ClassVar[Mapping[str, str]] = {"BUDGET_ACTION": "budget_action"}
+
+    budget_action: Literal["alert", "block", "downgrade"] = "alert"
+
+
+class RotationSettings(AwsParts, RoutingParts, EventParts):
+    """The provider key rotation function and its hourly backup check."""
+
+    ENV: ClassVar[Mapping[str, str]] = {"SWITCHYARD_KEY_BACKUP_WARNING_DAYS": "key_backup_warning_days"}
+
+    # A provider secret due to rotate within this many days with no backup raises the
+    # ProviderKeysWithoutBackup alarm.
+    key_backup_warning_days: float = Field(default=7.0, ge=0, le=365)

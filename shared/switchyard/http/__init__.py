@@ -1,1 +1,5 @@
 """http"""
+
+from switchyard.http import _pydantic_v1
+
+_pydantic_v1.install()

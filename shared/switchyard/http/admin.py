@@ -23,7 +23,7 @@ from switchyard.api.admin import (
     TenantOut,
 )
 from switchyard.budgets.service import Scope
-from switchyard.http.deps import gateway_of, require_admin_key
+from switchyard.http.deps import gateway_of, require_admin_key, router_settings
 from switchyard.keys.virtual import KeyService
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(require_admin_key)], tags=["admin"])
@@ -59,7 +59,7 @@ async def update_key(key_id: str, body: KeyIn, request: Request) -> KeyOut:
 async def rotate_key(key_id: str, request: Request, body: RotateIn | None = None) -> IssuedKeyOut:
     gateway = gateway_of(request)
     grace = body.grace_s if body is not None and body.grace_s is not None else None
-    grace_s = gateway.settings.key_rotation_grace_s if grace is None else grace
+    grace_s = router_settings(request).key_rotation_grace_s if grace is None else grace
     issued = await key_service(request).rotate(key_id, grace_s)
     gateway.auth.forget(key_id)
     return IssuedKeyOut.issued(issued)
@@ -75,7 +75,13 @@ async def revoke_key(key_id: str, request: Request) -> Response:
 
 @router.put("/tenants/{tenant}")
 async def put_tenant(tenant: str, body: TenantIn, request: Request) -> TenantOut:
-    return TenantOut.of(await key_service(request).put_tenant(body.record(tenant)))
+    """Create the tenant, or update it: fields left out stay as they are."""
+    return TenantOut.of(await key_service(request).set_tenant(tenant, body.spec()))
+
+
+@router.patch("/tenants/{tenant}")
+async def update_tenant(tenant: str, body: TenantIn, request: Request) -> TenantOut:
+    return TenantOut.of(await key_service(request).set_tenant(tenant, body.spec(), create=False))
 
 
 @router.get("/tenants")

@@ -14,11 +14,12 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from switchyard import __version__
-from switchyard.config.settings import Settings
+from switchyard.compose.gateway import open_gateway
+from switchyard.config.settings import RouterSettings
 from switchyard.errors import SwitchyardError
-from switchyard.gateway import open_gateway
 from switchyard.http.admin import router as admin_router
 from switchyard.http.chat import router as chat_router
+from switchyard.http.content_type import JsonBodyMiddleware
 from switchyard.http.conversations import router as conversations_router
 from switchyard.http.errors import (
     handle_http_exception,
@@ -30,6 +31,7 @@ from switchyard.http.jobs import router as jobs_router
 from switchyard.http.messages import router as messages_router
 from switchyard.http.meta import health_router, models_router
 from switchyard.http.middleware import RequestContextMiddleware
+from switchyard.http.openapi import install_docs
 from switchyard.http.personas import router as personas_router
 from switchyard.http.usage import admin_router as admin_usage_router
 from switchyard.http.usage import client_router as usage_router
@@ -37,7 +39,7 @@ from switchyard.metrics.asgi import RequestMetricsMiddleware
 
 
 def create_app(
-    settings: Settings,
+    settings: RouterSettings,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], float] = time,
@@ -50,6 +52,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gateway = await open_gateway(settings, transport=transport, clock=clock)
         app.state.gateway = gateway
+        app.state.settings = settings  # the router's own (the gateway holds what it shares)
         # Everything built so far lives as long as the process: moving it out of the collector's
         # reach keeps full collections, which otherwise walk every imported module and model
         # schema, from landing as multi-millisecond pauses in the tail latency of a request.
@@ -60,7 +63,9 @@ def create_app(
         finally:
             await gateway.aclose()
 
-    app = FastAPI(title="Switchyard", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="Switchyard", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_docs(app)  # /docs, /redoc and /openapi.json, offline
+    app.add_middleware(JsonBodyMiddleware)  # innermost: its 415 gets the request id too
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetricsMiddleware)  # added last: outside the 413 check, sees it
     app.add_exception_handler(SwitchyardError, handle_switchyard_error)

@@ -5,10 +5,24 @@ from __future__ import annotations
 from fastapi import Request
 
 from switchyard.api.chat import ChatRequest
+from switchyard.compose.gateway import Gateway
+from switchyard.config.settings import RouterSettings
 from switchyard.core import Call
 from switchyard.errors import PermissionDeniedError
-from switchyard.gateway import Gateway
-from switchyard.keys.client_auth import presented_key
+
+
+def presented_key(authorization: str | None, x_api_key: str | None) -> str | None:
+    """The key from ``Authorization: Bearer …`` or ``x-api-key`` (the Anthropic SDK's header)."""
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    return x_api_key.strip() if x_api_key and x_api_key.strip() else None
+
+
+def router_settings(request: Request) -> RouterSettings:
+    settings: RouterSettings = request.app.state.settings
+    return settings
 
 
 def gateway_of(request: Request) -> Gateway:
@@ -32,7 +46,7 @@ async def require_admin_key(request: Request) -> None:
     headers = request.headers
     key = presented_key(headers.get("authorization"), headers.get("x-api-key"))
     auth = gateway_of(request).auth
-    if auth.is_admin(key):
+    if await auth.is_admin(key):
         return
     await auth.authenticate(key)  # 401 for a missing or invalid key
     raise PermissionDeniedError("This route needs the admin key.", code="admin_key_required")

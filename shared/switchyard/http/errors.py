@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -50,13 +51,42 @@ def error_response(exc: SwitchyardError, path: str) -> Response:
 
 def from_validation(exc: ValidationError) -> InvalidRequestError:
     """The first problem of a pydantic error, with its location as ``param``."""
-    first = exc.errors(include_url=False, include_input=False)[0]
-    if first["type"] == "json_invalid":
+    return body_error(exc.errors(include_url=False))
+
+
+# What a JSON value that is not an object is, for the message that names it.
+_JSON_KINDS: tuple[tuple[type, str], ...] = (
+    (list, "an array"),
+    (str, "a string"),
+    (bool, "a boolean"),
+    (int, "a number"),
+    (float, "a number"),
+    (type(None), "null"),
+)
+
+
+def body_error(errors: Sequence[Any], *, prefix: tuple[str, ...] = ()) -> InvalidRequestError:
+    """The first of pydantic's (or FastAPI's) ``errors`` as our 400, its location as ``param``
+    (``prefix``, e.g. FastAPI's ``body``, left out). A body that is not a JSON object is named
+    as such: ``Invalid value for ``…`` would name nothing."""
+    first: Mapping[str, Any] = errors[0] if errors else {"type": "missing", "loc": ()}
+    where = tuple(first.get("loc", ()))
+    if where[: len(prefix)] == prefix:
+        where = where[len(prefix) :]
+    if first.get("type") == "json_invalid":
+        detail = (first.get("ctx") or {}).get("error") or first.get("msg")
+        return InvalidRequestError(f"The request body is not valid JSON: {detail}.", code="invalid_json")
+    if where:
+        loc = ".".join(str(p) for p in where)
+        return InvalidRequestError(f"Invalid value for `{loc}`: {first.get('msg')}.", param=loc)
+    if first.get("type") == "missing" or "input" not in first:
+        return InvalidRequestError("The request body is missing: send a JSON object.", code="invalid_body")
+    kind = next((name for t, name in _JSON_KINDS if isinstance(first["input"], t)), None)
+    if kind is not None:
         return InvalidRequestError(
-            f"The request body is not valid JSON: {first['msg']}.", code="invalid_json"
+            f"The request body must be a JSON object, not {kind}.", code="invalid_body"
         )
-    loc = ".".join(str(p) for p in first["loc"])
-    return InvalidRequestError(f"Invalid value for `{loc}`: {first['msg']}.", param=loc or None)
+    return InvalidRequestError(f"Invalid request body: {first.get('msg')}.", code="invalid_body")
 
 
 async def handle_switchyard_error(request: Request, exc: Exception) -> Response:
@@ -91,13 +121,7 @@ async def handle_request_validation(request: Request, exc: Exception) -> Respons
     """A body or query FastAPI validated (admin and jobs routes) that failed: 400 in our shape,
     not FastAPI's 422 ``detail`` list."""
     assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
-    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-    loc = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-    message = (
-        f"Invalid value for `{loc}`: {first.get('msg')}." if loc else f"Invalid request: {first.get('msg')}."
-    )
-    return await handle_switchyard_error(request, InvalidRequestError(message, param=loc or None))
+    return await handle_switchyard_error(request, body_error(exc.errors(), prefix=("body",)))
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:

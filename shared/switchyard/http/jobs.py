@@ -47,7 +47,7 @@ def _specs(raw: bytes) -> list[ChatJobSpec | MessagesJobSpec]:
     except ValidationError as exc:
         raise from_validation(_without_kind_tags(exc)) from exc
     except ValueError as exc:
-        raise InvalidRequestError("the body is not valid JSON") from exc
+        raise InvalidRequestError(f"The request body is not valid JSON: {exc}.", code="invalid_json") from exc
 
 
 def _without_kind_tags(exc: ValidationError) -> ValidationError:

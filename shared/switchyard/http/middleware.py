@@ -1,20 +1,34 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task and a queue per request).
 
 Gives every request an id, echoed as ``x-request-id`` on every response including errors, and
-refuses bodies over the limit with 413 before anything parses them.
+refuses bodies over the limit with 413 before anything parses them. The id is the caller's
+``x-request-id`` when it is safe, else API Gateway's request id (which the Lambda Web Adapter
+passes on in ``x-amzn-request-context``), so one id finds a request in the API's access logs and
+in the router's; else a new one.
+
+It is also the last guard of every response's headers: a value that is not a valid header value
+(a control character; the wire models refuse such input with a 400 before anything echoes it)
+would make uvicorn drop the connection without a response, so such a header is left out, and
+logged, instead.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from switchyard.errors import PayloadTooLargeError
 from switchyard.http.errors import error_body, error_dialect
+from switchyard.observability import logger
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# The request context is JSON; a search for one field costs far less than parsing it.
+_CONTEXT_ID = re.compile(rb'"requestId"\s*:\s*"([A-Za-z0-9._:-]{1,128})"')
+# What uvicorn refuses in a header value (it closes the connection instead of answering).
+_UNSAFE_VALUE = re.compile(rb"[\x00-\x1f\x7f]")
 
 
 def _too_large(limit: int) -> PayloadTooLargeError:
@@ -36,7 +50,7 @@ class RequestContextMiddleware:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), id_header]
+                message["headers"] = [*_valid_headers(message.get("headers", ())), id_header]
             await send(message)
 
         declared = _content_length(scope)
@@ -61,14 +75,30 @@ class RequestContextMiddleware:
         return counted
 
 
+def _valid_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    listed = list(headers)
+    if _UNSAFE_VALUE.search(b" ".join([value for _, value in listed])) is None:
+        return listed  # the usual case, in one scan
+    kept = []
+    for name, value in listed:
+        if _UNSAFE_VALUE.search(value) is None:
+            kept.append((name, value))
+        else:
+            logger.error("response header left out: invalid value", extra={"header": name.decode("latin-1")})
+    return kept
+
+
 def _request_id(scope: Scope) -> str:
+    context = None
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             candidate: str = value.decode("latin-1")
             if _SAFE_ID.match(candidate):
                 return candidate
-            break
-    return uuid.uuid4().hex
+        elif name == b"x-amzn-request-context":
+            context = value
+    found = _CONTEXT_ID.search(context) if context is not None else None
+    return found.group(1).decode() if found else uuid.uuid4().hex
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -13,8 +13,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from switchyard.api.personas import PersonaIn, PersonaList, PersonaOut
+from switchyard.compose.gateway import Gateway
 from switchyard.errors import InvalidRequestError, NotFoundError
-from switchyard.gateway import Gateway
 from switchyard.http.deps import gateway_of, require_admin_key
 from switchyard.personas import problems
 from switchyard.personas.select import NAME_PATTERN

@@ -189,5 +189,8 @@ def job_view(record: JobRecord) -> dict[str, Any]:
     if record.status == JobStatus.SUCCEEDED and record.result is not None:
         view["result"] = json.loads(record.result)
     if record.error is not None:
-        view["error"] = json.loads(record.error)
+        # Stored in the OpenAI error shape ({"error": {...}}); shown as the job's own field,
+        # so that a reader finds ``error.code``, not ``error.error.code``.
+        stored = json.loads(record.error)
+        view["error"] = stored.get("error", stored) if isinstance(stored, dict) else stored
     return view

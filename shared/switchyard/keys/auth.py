@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from switchyard.config.routing import RateLimits
 from switchyard.errors import AuthenticationError, GatewayError, PermissionDeniedError
 from switchyard.keys.ids import key_hash, key_id
+from switchyard.keys.master_key import MasterKey
 from switchyard.keys.virtual import PREFIX
 from switchyard.observability import logger
 from switchyard.state.ports import BudgetAction, BudgetPeriod, KeyRecord, KeyStore, StateUnavailableError
@@ -63,15 +64,15 @@ def identity_of(record: KeyRecord) -> Identity:
 class ClientAuth:
     def __init__(
         self,
-        master_key: SecretStr,
+        master_key: SecretStr | MasterKey,
         store: KeyStore,
         *,
         ttl_s: float = 30.0,
         clock: Callable[[], float] = monotonic,
         wall: Callable[[], float] = time,
     ) -> None:
-        self._master = master_key.get_secret_value().encode()
-        self._master_id = key_id(master_key.get_secret_value())
+        # A MasterKey read from its secret is read again on its TTL (keys/master_key.py).
+        self._master = master_key if isinstance(master_key, MasterKey) else MasterKey(master_key)
         self._store = store
         self._ttl_s = min(ttl_s, MAX_TTL_S)
         self._clock = clock
@@ -79,12 +80,29 @@ class ClientAuth:
         # key id -> (monotonic time the entry is good until, the record or None: no such key)
         self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
         # The identity of each key last authenticated, built once per lookup (not per request).
-        self._identities: dict[str, Identity] = {
-            self._master_id: Identity(self._master_id, MASTER_TENANT, admin=True)
-        }
+        self._identities: dict[str, Identity] = {}
 
-    def is_admin(self, key: str | None) -> bool:
-        return key is not None and hmac.compare_digest(key.encode(), self._master)
+    @property
+    def _master_id(self) -> str:
+        return self._master.id
+
+    async def _current_master_id(self) -> str:
+        """The master key's id, its secret read again first when the TTL has passed (the worker
+        looks keys up by id only, and must see a replaced master key too)."""
+        await self._master.current()
+        return self._master.id
+
+    async def is_admin(self, key: str | None) -> bool:
+        """Whether ``key`` is the master key (as last read from its secret, within its TTL)."""
+        return key is not None and hmac.compare_digest(key.encode(), await self._master.current())
+
+    def _admin(self) -> Identity:
+        identity = self._identities.get(self._master_id)
+        if identity is None:
+            identity = self._identities[self._master_id] = Identity(
+                self._master_id, MASTER_TENANT, admin=True
+            )
+        return identity
 
     async def authenticate(self, key: str | None) -> Identity:
         """Raises AuthenticationError (missing, unknown, revoked or expired key), GatewayError 503
@@ -94,8 +112,8 @@ class ClientAuth:
                 "Missing API key: send `Authorization: Bearer <key>` or `x-api-key: <key>`.",
                 code="missing_api_key",
             )
-        if self.is_admin(key):
-            return self._identities[self._master_id]
+        if await self.is_admin(key):
+            return self._admin()
         if not key.startswith(PREFIX):
             raise AuthenticationError("Invalid API key.")
         record = await self._record(key_id(key))
@@ -110,7 +128,7 @@ class ClientAuth:
     async def tenant_by_id(self, kid: str) -> str | None:
         """The tenant of a key known only by its id, revoked keys included (their jobs still have
         an owner); None when unknown or expired. Raises GatewayError 503 like ``authenticate``."""
-        if kid == self._master_id:
+        if kid == await self._current_master_id():
             return MASTER_TENANT
         record = await self._record(kid)
         if record is None or self._expired(record):
@@ -121,8 +139,8 @@ class ClientAuth:
         """The identity of an active key known only by its id (the jobs worker: a queued job names
         its key), through the same warm cache; None when unknown, revoked or expired. Raises
         GatewayError 503 like ``authenticate``."""
-        if kid == self._master_id:
-            return self._identities[kid]
+        if kid == await self._current_master_id():
+            return self._admin()
         record = await self._record(kid)
         if record is None or record.status == "revoked" or self._expired(record):
             return None

@@ -83,12 +83,12 @@ class ProviderKeys:
             if ref.env and self._env.get(ref.env):
                 return {}
             raise ProviderError(Kind.AUTH, "The upstream provider's key could not be read.") from exc
-        values = _parse_secret(raw)
+        values = parse_key_secret(raw)
         self._cache[ref.secret] = (self._clock(), values)
         return values
 
 
-def _parse_secret(raw: Any) -> dict[str, str]:
+def parse_key_secret(raw: Any) -> dict[str, str]:
     if isinstance(raw, bytes):
         raw = raw.decode()
     if isinstance(raw, str):

@@ -1,14 +1,17 @@
-"""Secrets Manager rotation of a provider key secret (DESIGN §6): promote the backup.
+"""Secrets Manager rotation of a provider key secret : promote the backup.
 
 The four steps Secrets Manager calls, each idempotent (it may call a step again):
 
-- ``createSecret``: stage ``{"primary": <backup>, "backup": <old primary>}`` as AWSPENDING under
-  the rotation's token. Fails when there is no backup to promote.
+- ``createSecret``: stage ``{"primary": <backup>, "backup": ""}`` as AWSPENDING under the
+  rotation's token. The retired key is not kept as the backup: the router would fail over to a key
+  the operator meant to retire (the secret's AWSPREVIOUS version still holds it). Fails when there
+  is no backup to promote; a secret that holds no key at all (a provider not in use) is carried
+  over unchanged, so its schedule neither fails nor alarms.
 - ``setSecret``: nothing to do: provider keys are issued by the provider, not set by us.
 - ``testSecret``: the promoted key must list the provider's models (``GET …/models``); a failure
   raises, so AWSCURRENT stays on the old version and the rotation is reported failed.
 - ``finishSecret``: move AWSCURRENT to the new version and emit ``Switchyard Provider Key Rotated``
-  asking for a new backup (the backup slot now holds the retired key).
+  asking for a new backup (none for a secret without keys).
 
 The secret names its provider with the tag ``switchyard:provider``; the provider's kind and base URL
 come from the routing config. Keys never appear in logs, errors or events.
@@ -25,8 +28,7 @@ import httpx
 import yaml
 
 from switchyard.config.routing import ProviderConfig, RoutingConfig
-from switchyard.config.settings import Settings
-from switchyard.eventbus import KEY_ROTATED, EventBridgePublisher
+from switchyard.events import KEY_ROTATED
 
 PROVIDER_TAG = "switchyard:provider"
 _ANTHROPIC_VERSION = "2023-06-01"
@@ -86,20 +88,25 @@ class Rotator:
         if self._value(arn, token, "AWSPENDING") is not None:
             return  # already staged by an earlier call of this step
         current = self._value(arn, None, "AWSCURRENT") or {}
-        if not current.get("backup"):
+        if not current.get("primary") and not current.get("backup"):
+            staged = current  # no key to rotate: a provider this deployment does not use
+        elif not current.get("backup"):
             raise RotationError(f"{meta.get('Name', arn)}: no backup key to promote")
-        promoted = {**current, "primary": current["backup"], "backup": current.get("primary", "")}
+        else:
+            staged = {**current, "primary": current["backup"], "backup": ""}
         self._secrets.put_secret_value(
             SecretId=arn,
             ClientRequestToken=token,
-            SecretString=json.dumps(promoted),
+            SecretString=json.dumps(staged),
             VersionStages=["AWSPENDING"],
         )
 
     def _check(self, arn: str, token: str, meta: dict[str, Any]) -> None:
         pending = self._value(arn, token, "AWSPENDING")
-        if not pending or not pending.get("primary"):
+        if pending is None:
             raise RotationError(f"{meta.get('Name', arn)}: nothing staged to test")
+        if not pending.get("primary"):
+            return  # a secret without keys: nothing to test
         provider = self._provider(meta)
         if not self._test(provider, pending["primary"]):
             raise RotationError(f"{meta.get('Name', arn)}: the provider rejected the promoted key")
@@ -107,9 +114,12 @@ class Rotator:
     def _finish(self, arn: str, token: str, meta: dict[str, Any]) -> None:
         stages = meta.get("VersionIdsToStages", {})
         current = next((v for v, s in stages.items() if "AWSCURRENT" in s), None)
+        promoted = (self._value(arn, token, "AWSPENDING") or {}).get("primary")
         self._secrets.update_secret_version_stage(
             SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=token, RemoveFromVersionId=current
         )
+        if not promoted:
+            return  # nothing was rotated: nobody needs to act
         detail = {
             "secret": meta.get("Name", arn),
             "provider": _tag(meta),
@@ -150,21 +160,3 @@ def configured_providers(config_path: Path) -> dict[str, ProviderConfig]:
     """Every provider of the routing config, keys or not (the rotation needs kind and URL only)."""
     raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     return dict(RoutingConfig.model_validate(raw).providers)
-
-
-def build_rotator(settings: Settings) -> Rotator:
-    """The rotation function's cold-start factory: boto3 clients, the provider test, the bus."""
-    import boto3
-
-    secrets = boto3.client(
-        "secretsmanager", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
-    )
-    events = boto3.client("events", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
-    publisher = EventBridgePublisher(events, settings.event_bus_name or "default")
-    client = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
-    return Rotator(
-        secrets,
-        configured_providers(settings.config_path),
-        models_endpoint_test(client),
-        publisher.publish_sync,
-    )

@@ -14,9 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from time import time
+from typing import Any
 
 from switchyard.errors import InvalidRequestError, NotFoundError
 from switchyard.keys import ids
+from switchyard.keys.patch import merge_entries
 from switchyard.state.ports import BudgetAction, BudgetPeriod, KeyRecord, KeyStore, TenantRecord
 
 PREFIX = "sk-sy-"
@@ -29,16 +31,30 @@ def new_key() -> str:
 
 @dataclass(frozen=True, slots=True)
 class KeySpec:
-    """What an operator sets on a key; None leaves a field as it is on update."""
+    """What an operator sets on a key, applied as a merge patch (:mod:`switchyard.keys.patch`):
+    None leaves a field as it is, ``reset`` names the fields set back to their defaults, and the
+    mappings merge entry by entry (an entry of None removes it)."""
 
     tenant: str | None = None
     name: str | None = None
     models: tuple[str, ...] | None = None
-    limits: Mapping[str, int] | None = None
-    budgets: Mapping[BudgetPeriod, Decimal] | None = None  # replaces every budget of the key
+    limits: Mapping[str, int | None] | None = None
+    budgets: Mapping[BudgetPeriod, Decimal | None] | None = None
     budget_action: BudgetAction | None = None
-    metadata: Mapping[str, str] | None = None
+    metadata: Mapping[str, str | None] | None = None
     expires_at: float | None = None
+    reset: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class TenantSpec:
+    """What an operator sets on a tenant, applied as :class:`KeySpec` is."""
+
+    name: str | None = None
+    budgets: Mapping[BudgetPeriod, Decimal | None] | None = None
+    budget_action: BudgetAction | None = None
+    metadata: Mapping[str, str | None] | None = None
+    reset: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +124,14 @@ class KeyService:
     async def list_keys(self, tenant: str) -> list[KeyRecord]:
         return await self._store.list_keys(tenant)
 
-    async def put_tenant(self, record: TenantRecord) -> TenantRecord:
-        existing = await self._store.get_tenant(record.tenant)
-        stored = replace(record, created_at=existing.created_at if existing else self._clock())
+    async def set_tenant(self, tenant: str, spec: TenantSpec, *, create: bool = True) -> TenantRecord:
+        """Create the tenant from ``spec``, or merge ``spec`` into it. Raises NotFoundError for
+        an unknown tenant when ``create`` is False."""
+        existing = await self._store.get_tenant(tenant)
+        if existing is None and not create:
+            raise NotFoundError(f"no tenant {tenant!r}")
+        current = existing or TenantRecord(tenant=tenant, created_at=self._clock())
+        stored = replace(current, **_changes(current, spec, _TENANT_FIELDS, TenantRecord(tenant="")))
         await self._store.put_tenant(stored)
         return stored
 
@@ -125,13 +146,29 @@ class KeyService:
         return await self._store.list_tenants()
 
 
+_KEY_FIELDS = ("name", "models", "limits", "budgets", "budget_action", "metadata", "expires_at")
+_TENANT_FIELDS = ("name", "budgets", "budget_action", "metadata")
+_MAPPINGS = frozenset({"limits", "budgets", "metadata"})
+_DEFAULT_KEY = KeyRecord(key_id="", key_hash="", tenant="")
+
+
 def _apply(record: KeyRecord, spec: KeySpec) -> KeyRecord:
     if spec.limits is not None and not set(spec.limits) <= LIMIT_NAMES:
         unknown = ", ".join(sorted(set(spec.limits) - LIMIT_NAMES))
         raise InvalidRequestError(f"unknown limits: {unknown}", param="limits")
-    changes = {
-        name: getattr(spec, name)
-        for name in ("name", "models", "limits", "budgets", "budget_action", "metadata", "expires_at")
-        if getattr(spec, name) is not None
-    }
-    return replace(record, **changes)
+    return replace(record, **_changes(record, spec, _KEY_FIELDS, _DEFAULT_KEY))
+
+
+def _changes(
+    current: KeyRecord | TenantRecord, spec: KeySpec | TenantSpec, fields: tuple[str, ...], default: object
+) -> dict[str, Any]:
+    """The record's new field values: resets first, then the given fields (mappings merged)."""
+    changes: dict[str, Any] = {name: getattr(default, name) for name in fields if name in spec.reset}
+    for name in fields:
+        value = getattr(spec, name)
+        if value is None:
+            continue
+        if name in _MAPPINGS:
+            value = merge_entries(changes.get(name, getattr(current, name)), value)
+        changes[name] = value
+    return changes

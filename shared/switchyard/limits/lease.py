@@ -1,17 +1,24 @@
 """Leases: a warm container's share of a scope's limits, charged up front and spent locally.
 
-A container that needs capacity charges a block (``lease_fraction`` of the tightest limit) to the
-shared windows with one conditional write, then admits requests from it without any call. Because
-the block is charged before it is spent, and spent only inside the windows it was charged to, the
-admitted requests of a window never exceed its limit: leases cost accuracy only the other way,
-capacity held unspent by other containers (at most instances x (lease - 1) per window,
-docs/state.md). When the shortest window rolls over, what a lease did not spend is handed back to
-the longer windows still running with the next charge (and what it overspent, tokens under-
-estimated, is owed to them the same way).
+A container that needs capacity charges a block to the shared windows with one conditional write,
+then admits requests from it without any call. Because the block is charged before it is spent,
+and spent only inside the windows it was charged to, the admitted requests of a window never
+exceed its limit: leases cost accuracy only the other way, capacity held unspent by containers
+that stop getting requests (docs/state.md).
+
+A block is sized by the container's own recent demand on the scope (what it admitted in the last
+``horizon_s`` at its recent rate, :class:`Demand`), so a container that sees one request in a
+while holds one unit, and a busy one grows its leases with its rate; never more than
+``lease_fraction`` of the tightest limit, nor more than half of what the windows have left. What
+a container holds beyond its demand when a lease has lasted ``horizon_s`` goes back to the pool
+(the limiter hands it back). When the shortest window rolls over, what a lease did not spend is
+handed back to the longer windows still running with the next charge (and what it overspent,
+tokens under-estimated, is owed to them the same way).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from switchyard.limits.windows import PERIOD_NAMES, LimitSpec, WindowLimit, duration, window_start
@@ -34,6 +41,36 @@ class Denial:
         return f"Rate limit reached for {self.dimension} per {per} (limit {self.limit})"
 
 
+# Demand is a rate decayed over this time constant: long enough that a short burst on a fresh
+# container reads as a few requests, not as a rate to lease for (benchmarks/fanout.py: with 100
+# instances and bursts, 10 s left up to 6 % of a limit stranded, 30 s under 1 % at the median).
+DEMAND_TAU_S = 30.0
+
+
+@dataclass(slots=True)
+class Demand:
+    """One container's recent demand on one scope, in requests and estimated tokens per second
+    (exponentially decayed counts: one request reads as 1 / ``DEMAND_TAU_S``, a steady rate as
+    itself)."""
+
+    requests: float = 0.0
+    tokens: float = 0.0
+    at: float | None = None
+
+    def add(self, now: float, tokens: int) -> None:
+        if self.at is not None:
+            keep = math.exp(-max(0.0, now - self.at) / DEMAND_TAU_S)
+            self.requests *= keep
+            self.tokens *= keep
+        self.at = now
+        self.requests += 1 / DEMAND_TAU_S
+        self.tokens += tokens / DEMAND_TAU_S
+
+    def wanted(self, horizon_s: float) -> tuple[int, int]:
+        """Requests and tokens this container expects to admit in the next ``horizon_s``."""
+        return math.ceil(self.requests * horizon_s), math.ceil(self.tokens * horizon_s)
+
+
 @dataclass(slots=True)
 class Lease:
     """What one container holds of one scope."""
@@ -50,6 +87,8 @@ class Lease:
     inflight: int = 0
     slots: int = 0
     slots_until: float = 0.0
+    demand: Demand = field(default_factory=Demand)
+    charged_at: float = 0.0  # when capacity was last charged (or handed back)
 
 
 def current_starts(spec: LimitSpec, now: float, seen: ScopeState) -> dict[int, int]:
@@ -90,12 +129,41 @@ def spend(lease: Lease, spec: LimitSpec, tokens: int) -> None:
         lease.tokens -= tokens
 
 
+def lease_sizes(lease: Lease, spec: LimitSpec, fraction: float, horizon_s: float) -> tuple[int, int]:
+    """The lease to hold: the container's demand over ``horizon_s`` (at least one request), at
+    most ``fraction`` of the tightest limits; with ``horizon_s`` 0, always ``fraction`` of them."""
+    cap_r, cap_t = spec.lease_sizes(fraction)
+    if horizon_s <= 0:
+        return cap_r, cap_t
+    want_r, want_t = lease.demand.wanted(horizon_s)
+    return min(cap_r, max(1, want_r)), min(cap_t, want_t)
+
+
+def excess(lease: Lease, spec: LimitSpec, fraction: float, horizon_s: float) -> tuple[int, int]:
+    """What an old lease holds beyond the container's demand, when that is more than its demand
+    again (handed back). Tokens only from a quarter of a full lease: answers that came in under
+    their estimates refill a lease's tokens all the time, and a trickle is not worth a write."""
+    size_r, size_t = lease_sizes(lease, spec, fraction, horizon_s)
+    extra_r, extra_t = lease.requests - size_r, lease.tokens - size_t
+    quarter_t = spec.lease_sizes(fraction)[1] / 4
+    return (
+        extra_r if spec.counts_requests and extra_r > size_r else 0,
+        extra_t if spec.counts_tokens and extra_t > size_t and extra_t >= quarter_t else 0,
+    )
+
+
 def amounts(
-    lease: Lease, spec: LimitSpec, short: tuple[int, int], fraction: float, starts: dict[int, int]
+    lease: Lease,
+    spec: LimitSpec,
+    short: tuple[int, int],
+    fraction: float,
+    starts: dict[int, int],
+    horizon_s: float = 0.0,
 ) -> tuple[int, int]:
-    """What to charge: the shortfall, topped up to a full lease, but at most half of what the
-    windows have left (so the tail of a window is shared out instead of parked in one container)."""
-    size_r, size_t = spec.lease_sizes(fraction)
+    """What to charge: the shortfall, topped up to a full lease (:func:`lease_sizes`), but at most
+    half of what the windows have left (so the tail of a window is shared out instead of parked in
+    one container)."""
+    size_r, size_t = lease_sizes(lease, spec, fraction, horizon_s)
     left_r, left_t = _left(spec, lease.seen, starts)
     amount_r = _amount(short[0], size_r - lease.requests, left_r) if spec.counts_requests else 0
     amount_t = _amount(short[1], size_t - lease.tokens, left_t) if spec.counts_tokens else 0

@@ -2,7 +2,9 @@
 :class:`~switchyard.state.ports.LimitStore` port (one conditional write per lease).
 
 One per gateway (a warm container). Coroutines of one process share its leases; a per-scope lock
-makes them refill one at a time, so a burst costs one store call, not one per request.
+makes them refill one at a time, so a burst costs one store call, not one per request. With
+``lease_horizon_s`` set, leases follow this container's own demand (:mod:`switchyard.limits.lease`)
+and what a lease holds beyond it is handed back once the lease is that old.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from switchyard.limits.lease import (
     charges,
     current_starts,
     denial,
+    excess,
     rate_headers,
     roll,
     shortfall,
@@ -29,7 +32,7 @@ from switchyard.limits.windows import LimitSpec
 from switchyard.state.ports import LimitStore
 
 _REFILL_TRIES = 3
-_BLOCK_MEMORY_S = 1.0  # a scope refused on fresh state is refused locally this long (requests only)
+_BLOCK_MEMORY_S = 5.0  # a scope refused on fresh state is refused locally this long (requests only)
 _SLOT_RETRY_S = 1.0
 _BUSY_RETRY_S = 1.0
 
@@ -80,12 +83,14 @@ class Limiter:
         store: LimitStore,
         *,
         lease_fraction: float = 0.1,
+        lease_horizon_s: float = 0.0,
         slot_ttl_s: float = 300.0,
         clock: Callable[[], float] = time,
         holder: str | None = None,
     ) -> None:
         self._store = store
         self._fraction = lease_fraction
+        self._horizon_s = lease_horizon_s  # 0: fixed leases of lease_fraction
         self._slot_ttl_s = slot_ttl_s
         self._clock = clock
         self._holder = holder or uuid.uuid4().hex[:16]  # this container, in concurrency holders
@@ -98,6 +103,12 @@ class Limiter:
         lease = self._leases.get(scope)
         if lease is None:
             lease = self._leases[scope] = Lease()
+        # Demand counts every request, admitted or not (measured: sizing by the demand before
+        # this request grew leases too slowly within a burst and admitted less of the limit).
+        lease.demand.add(self._clock(), tokens)
+        return await self._admit(scope, lease, spec, tokens)
+
+    async def _admit(self, scope: str, lease: Lease, spec: LimitSpec, tokens: int) -> Grant | Denial:
         refused = self._still_blocked(lease)
         if refused is not None:
             return refused
@@ -117,6 +128,9 @@ class Limiter:
         return rate_headers(spec, lease, self._clock()) if lease is not None and spec.windows else {}
 
     async def _take_capacity(self, scope: str, lease: Lease, spec: LimitSpec, tokens: int) -> Denial | None:
+        if self._horizon_s > 0 and self._clock() - lease.charged_at >= self._horizon_s:
+            async with self._lock(scope):
+                await self._hand_back(scope, lease, spec)
         for _ in range(_REFILL_TRIES):
             if self._spend_local(lease, spec, tokens):
                 return None
@@ -145,7 +159,7 @@ class Limiter:
         """Charge a lease to the store: a full one, else exactly the shortfall; None when charged."""
         starts = lease.starts
         short = shortfall(lease, spec, tokens)
-        amount = amounts(lease, spec, short, self._fraction, starts)
+        amount = amounts(lease, spec, short, self._fraction, starts, self._horizon(lease, spec, starts))
         result = await self._store.charge(scope, charges(lease, spec, starts, amount))
         lease.seen = result.state
         if not result.applied:
@@ -163,7 +177,48 @@ class Limiter:
             lease.requests += amount[0]
             lease.tokens += amount[1]
             lease.carry.clear()
+        lease.charged_at = self._clock()
         return None
+
+    async def _hand_back(self, scope: str, lease: Lease, spec: LimitSpec) -> None:
+        """Give the pool what an old lease holds beyond this container's demand (one write, which
+        always applies unless the windows rolled over, when there is nothing left to give)."""
+        roll(lease, current_starts(spec, self._clock(), lease.seen))
+        back = excess(lease, spec, self._fraction, self._horizon_s)
+        lease.charged_at = self._clock()
+        if back == (0, 0):
+            return
+        starts = lease.starts
+        result = await self._store.charge(scope, charges(lease, spec, starts, (-back[0], -back[1])))
+        lease.seen = result.state
+        if result.applied and lease.starts == starts:
+            lease.requests -= back[0]
+            lease.tokens -= back[1]
+            lease.carry.clear()
+
+    def _horizon(self, lease: Lease, spec: LimitSpec, starts: dict[int, int]) -> float:
+        """Demand to lease for: ``lease_horizon_s``; twice that when it stays small (at most 1 % of
+        the shortest window's limits) and the scope was far from its limit when last seen (under
+        half used, in this window or the one before), so that a lone busy instance on a large
+        limit pays fewer writes while a limit many instances share gets the shorter leases; and
+        no further than the shortest window's end (what a lease holds then is void there)."""
+        if self._horizon_s <= 0:
+            return 0.0
+        shortest = spec.windows[0]
+        seen = lease.seen.windows.get(shortest.period)
+        double = 2 * self._horizon_s
+        want_r, want_t = lease.demand.wanted(double)
+        small = all(
+            limit is None or want * 100 <= limit
+            for want, limit in ((want_r, shortest.requests), (want_t, shortest.tokens))
+        )
+        quiet = seen is None or all(
+            limit is None or 2 * used < limit
+            for used, limit in ((seen.requests, shortest.requests), (seen.tokens, shortest.tokens))
+        )
+        horizon = double if small and quiet else self._horizon_s
+        end = starts[shortest.period] + shortest.period
+        return max(1.0, min(horizon, end - self._clock()))
 
     def _still_blocked(self, lease: Lease) -> Denial | None:
         now = self._clock()

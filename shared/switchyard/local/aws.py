@@ -23,7 +23,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 import switchyard
-from switchyard.config.settings import Settings
+from switchyard.config.local import LocalSettings
 from switchyard.local.template import (
     DEFAULT_PREFIX,
     DEFAULT_REGION,
@@ -133,7 +133,7 @@ def _queue_name(logical_id: str, resource: dict[str, Any], prefix: str) -> str:
 LOCAL_STATE_TIMEOUT_S = 5.0
 
 
-def emulated_timeout(settings: Settings) -> float:
+def emulated_timeout(settings: LocalSettings) -> float:
     """The state call timeout on the emulator: the configured one if set, else a longer default."""
     return (
         settings.state_timeout_s if "state_timeout_s" in settings.model_fields_set else LOCAL_STATE_TIMEOUT_S
@@ -141,7 +141,7 @@ def emulated_timeout(settings: Settings) -> float:
 
 
 @contextmanager
-def local_state(settings: Settings) -> Iterator[Settings]:
+def local_state(settings: LocalSettings) -> Iterator[LocalSettings]:
     """Settings whose state lives in DynamoDB on an embedded moto server, provisioned from the
     template, for as long as the context lasts. Raises TemplateError, OSError (no template)."""
     template = settings.template_path or DEFAULT_TEMPLATE

@@ -29,7 +29,7 @@ from time import time
 from typing import TYPE_CHECKING, Any
 
 import switchyard
-from switchyard.config.settings import Settings
+from switchyard.config.local import LocalSettings
 from switchyard.local.template import (
     DEFAULT_ACCOUNT_ID,
     DEFAULT_REGION,
@@ -75,7 +75,7 @@ class BudgetAlarms:
     action: str
 
 
-def budget_alarms(template: dict[str, Any], settings: Settings) -> BudgetAlarms:
+def budget_alarms(template: dict[str, Any], settings: LocalSettings) -> BudgetAlarms:
     """Read from the template; thresholds overridden by the settings' local budgets. Raises
     TemplateError when the template has no composite alarm over CostUSD alarms."""
     overrides = {
@@ -195,7 +195,7 @@ def load_budget_function(path: Path) -> Any:
 
 def with_cost_alarms(
     app: Starlette,
-    settings: Settings,
+    settings: LocalSettings,
     template: dict[str, Any],
     function_path: Path,
     *,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from switchyard.config.settings import Settings
+from switchyard.config.local import LocalSettings
 from switchyard.observability import logger
 from switchyard.worker.runtime import WorkerRuntime
 
@@ -41,7 +41,7 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
 
 
 class QueuePoller:
-    def __init__(self, settings: Settings, queue_url: str, *, wait_s: int = 1) -> None:
+    def __init__(self, settings: LocalSettings, queue_url: str, *, wait_s: int = 1) -> None:
         self._settings = settings
         self._url = queue_url
         self._wait_s = wait_s

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 import uvicorn
 from pydantic import SecretStr
 
-from switchyard.config.settings import PROVIDER_KEY_ENV, Settings
+from switchyard.config.local import LocalSettings
+from switchyard.config.settings import PROVIDER_KEY_ENV
 from switchyard.http.app import create_app
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 _STATE_DIR = Path(".switchyard")
 
 
-def local_settings(settings: Settings) -> Settings:
+def local_settings(settings: LocalSettings) -> LocalSettings:
     """Settings for a local run: a master key that survives restarts (``.switchyard/master-key``)
     unless SWITCHYARD_MASTER_KEY is given, and the mock stand-in for unconfigured providers."""
     updates: dict[str, object] = {}
@@ -49,7 +50,7 @@ def _persistent_key() -> str:
     return key
 
 
-def banner(settings: Settings, host: str, port: int, budget: str | None = None) -> str:
+def banner(settings: LocalSettings, host: str, port: int, budget: str | None = None) -> str:
     assert settings.master_key is not None
     key = settings.master_key.get_secret_value()
     real = [name for name in PROVIDER_KEY_ENV if name in settings.environment]
@@ -75,20 +76,22 @@ def banner(settings: Settings, host: str, port: int, budget: str | None = None) 
     )
 
 
-def _jobs_line(settings: Settings) -> str:
+def _jobs_line(settings: LocalSettings) -> str:
     if not settings.jobs_queue_url:
         return "no queue: POST /v1/jobs accepts jobs, nothing runs them"
     return f"worker polling {settings.jobs_queue_url}"
 
 
-def _state_line(settings: Settings) -> str:
+def _state_line(settings: LocalSettings) -> str:
     if not settings.state_table:
         return "in memory (this process only)"
     where = f"emulated at {settings.aws_endpoint_url}" if settings.aws_endpoint_url else settings.aws_region
     return f"DynamoDB table {settings.state_table} ({where})"
 
 
-def _cost_alarms(app: FastAPI, settings: Settings, other_spend: Callable[[], float] | None = None) -> str:
+def _cost_alarms(
+    app: FastAPI, settings: LocalSettings, other_spend: Callable[[], float] | None = None
+) -> str:
     """The template's cost alarms, emulated against this gateway's spend, driving the budget
     function (switchyard.local.budget); what the banner says about them."""
     from switchyard.local.budget import BUDGET_FUNCTION, ROOT, describe, with_cost_alarms
@@ -108,7 +111,7 @@ def _nothing() -> float:
 
 
 def main() -> None:
-    settings = local_settings(Settings.from_env())
+    settings = local_settings(LocalSettings.from_env())
     with ExitStack() as stack:
         if settings.local_state == "dynamodb" and not settings.state_table:
             # Imported here: moto is a development dependency and slow to import.

@@ -11,6 +11,10 @@ from __future__ import annotations
 STATE_DEGRADED_BREAKERS = "StateDegradedBreakers"
 STATE_DEGRADED_LIMITS = "StateDegradedLimits"
 STATE_DEGRADED_CACHE = "StateDegradedCache"
+# A budget or limit counter write DynamoDB refused for throughput (after botocore's retry): the
+# item is hotter than its partition allows, and budgets or limits degrade while it lasts.
+BUDGET_WRITES_THROTTLED = "BudgetWritesThrottled"
+LIMIT_WRITES_THROTTLED = "LimitWritesThrottled"
 # Response cache outcomes; an entry too large for one item is not stored.
 CACHE_HIT = "CacheHit"
 CACHE_MISS = "CacheMiss"
@@ -27,6 +31,9 @@ LAST_RESORT_TEMPLATE = "LastResortTemplate"
 # A client key over its limit (answered 429), a deployment over its own (skipped, failover).
 KEY_RATE_LIMITED = "KeyRateLimited"
 DEPLOYMENT_RATE_LIMITED = "DeploymentRateLimited"
+# The rotation function's hourly check: provider key secrets due to rotate soon without a backup
+# (switchyard.keys.backup_watch); template.yaml alarms when it is above 0.
+PROVIDER_KEYS_WITHOUT_BACKUP = "ProviderKeysWithoutBackup"
 
 # Per-request metrics with dimensions (:class:`switchyard.metrics.requests.RequestMetrics`);
 # docs/observability.md lists each one's unit and dimension sets. Every set includes ``service``

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 from switchyard.api.chat import ChatCompletion, ChatRequest
 from switchyard.config.routing import RetryConfig
 from switchyard.errors import Action, GatewayError, Kind, ProviderError
-from switchyard.eventbus import KEY_REJECTED, EventPublisher
+from switchyard.events import KEY_REJECTED, EventPublisher
 from switchyard.keys.provider_keys import ProviderKeys
 from switchyard.limits.enforce import NO_GRANT, DeploymentLimits, Grant
 from switchyard.limits.lease import Denial
 from switchyard.providers.base import Provider, Target
 from switchyard.routing.backoff import backoff_delay, wait_for_retry
 from switchyard.routing.breaker import Admission, Breakers
-from switchyard.routing.select import Candidate, RouteTable
+from switchyard.routing.select import Candidate, RouteTable, within_output_limit
 
 if TYPE_CHECKING:
     from switchyard.metrics.requests import RequestMetrics
@@ -112,7 +112,9 @@ class Router:
         none could be tried. The answering deployment's limit grant comes back in the outcome: its
         caller settles it with the answer's tokens."""
         run = _Run(deadline=self._clock() + timeout_s)
-        candidates = self._table.candidates(request.model, self._rng)
+        candidates = within_output_limit(
+            self._table.candidates(request.model, self._rng), request.output_limit, _output_param(request)
+        )
         for index, cand in enumerate(candidates):
             if self._out_of_budget(run):
                 break
@@ -281,3 +283,8 @@ def _fits_context(cand: Candidate, floor: int | None) -> bool:
     if floor is None:
         return True
     return cand.context_window is not None and cand.context_window > floor
+
+
+def _output_param(request: ChatRequest) -> str:
+    """The field the caller set the output limit with (Anthropic callers: their ``max_tokens``)."""
+    return "max_completion_tokens" if request.max_completion_tokens else "max_tokens"

@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 
 from switchyard.config.routing import DeploymentConfig, ProviderConfig, RoutingConfig, Strategy
-from switchyard.errors import NotFoundError
+from switchyard.errors import InvalidRequestError, NotFoundError
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +89,29 @@ class RouteTable:
             )
         dep = DeploymentConfig(provider=provider, model=upstream)
         return _Group("priority", (Candidate(public_model, provider, self._config.providers[provider], dep),))
+
+
+def within_output_limit(cands: list[Candidate], requested: int | None, param: str) -> list[Candidate]:
+    """The candidates whose deployment allows ``requested`` output tokens (``max_output_tokens``;
+    a deployment without one allows any). Those that cannot are skipped, as an open breaker is;
+    when none can, the request cannot be served as sent: InvalidRequestError naming the largest
+    limit on the route, so the caller knows what to ask for."""
+    if requested is None:
+        return cands
+    fitting = [
+        c
+        for c in cands
+        if c.deployment.max_output_tokens is None or requested <= c.deployment.max_output_tokens
+    ]
+    if fitting or not cands:
+        return fitting
+    largest = max(c.deployment.max_output_tokens or 0 for c in cands)
+    raise InvalidRequestError(
+        f"`{param}` is {requested}, above the output limit of every deployment of `{cands[0].public_model}`"
+        f" (the largest allows {largest} tokens): ask for at most {largest}.",
+        param=param,
+        code="max_tokens_exceeded",
+    )
 
 
 def order(cands: tuple[Candidate, ...], strategy: Strategy, rng: random.Random) -> list[Candidate]:

@@ -4,19 +4,24 @@ boto3 is imported only when a client is built (the router's cold import stays sm
 It is synchronous, so each call runs in a worker thread; every call has connect and read timeouts
 and at most ``max_attempts`` tries (botocore's standard retry mode). A conditional check that fails
 becomes :class:`ConditionFailed` carrying the item as it was; every other failure (throttling,
-timeouts, an unreachable endpoint, a missing table) becomes ``StateUnavailableError``.
+timeouts, an unreachable endpoint, a missing table) becomes ``StateUnavailableError``, throttling
+its subclass ``StateThrottledError``.
+
+Counter writes carry an idempotency token (:class:`Once`), so that a write botocore retries
+after a timeout, when the first try was applied and only its answer was lost, is applied once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from switchyard.state.ports import StateUnavailableError
+from switchyard.state.ports import StateThrottledError, StateUnavailableError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -106,6 +111,55 @@ def build_client(settings: DynamoSettings, counter: CallCounter | None = None) -
     if counter is not None:
         counter.attach(client)
     return client
+
+
+# Throttling: the partition's (or the table's) throughput was exceeded; nothing was written.
+_THROTTLED = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+# Idempotency tokens live in four string sets, one per ``_BUCKET_S`` of the writer's clock in turn:
+# a write adds its token to its bucket's set and removes the set two buckets ahead, so a token is
+# kept at least one whole bucket, and an item carries the tokens of the last 2-4 s only (what an
+# item holds costs write capacity on every write: docs/scaling.md). botocore resends a write that
+# timed out (1 s) after a backoff of at most ~50 ms for DynamoDB's non-throttling errors; a
+# throttled try was not applied.
+_BUCKET_S = 2
+_SETS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Once:
+    """One counter write's idempotency token, and the clauses that make the write apply once."""
+
+    token: str
+    bucket: int
+
+    @classmethod
+    def new(cls, now: float) -> Once:
+        # Six characters (32 random bits): a set holds a few hundred tokens, so a new write's token
+        # matches one already there with a chance below 1e-7 (a false match drops that write).
+        return cls(secrets.token_urlsafe(4), int(now // _BUCKET_S))
+
+    @property
+    def attribute(self) -> str:
+        return f"ik{self.bucket % _SETS}"
+
+    def clauses(self, values: Item) -> tuple[str, str, str]:
+        """The ADD action, the REMOVE action and the condition to merge into the write (each
+        to be joined with the write's own); adds their placeholders to ``values``."""
+        values[":ik_set"] = {"SS": [self.token]}
+        values[":ik"] = {"S": self.token}
+        stale = f"ik{(self.bucket + 2) % _SETS}"
+        return f"{self.attribute} :ik_set", stale, f"NOT contains({self.attribute}, :ik)"
+
+    def applied(self, item: Item | None) -> bool:
+        """Whether ``item`` (as a failed condition returned it) already holds this write."""
+        tokens = (item or {}).get(self.attribute, {}).get("SS", [])
+        return self.token in tokens
+
+
+def is_token_attribute(name: str) -> bool:
+    return len(name) == 3 and name.startswith("ik") and name[2].isdigit()
 
 
 class ConditionFailed(Exception):
@@ -254,10 +308,13 @@ class Table:
             answer: dict[str, Any] = await asyncio.to_thread(fn, **kwargs)
         except self._client_error as exc:
             error = exc.response.get("Error", {})
-            if error.get("Code") == "ConditionalCheckFailedException":
+            code = error.get("Code", "error")
+            if code == "ConditionalCheckFailedException":
                 old: Item | None = exc.response.get("Item")  # type: ignore[assignment]
                 raise ConditionFailed(old) from exc
-            raise StateUnavailableError(f"DynamoDB {operation}: {error.get('Code', 'error')}") from exc
+            if code in _THROTTLED:
+                raise StateThrottledError(f"DynamoDB {operation}: {code}") from exc
+            raise StateUnavailableError(f"DynamoDB {operation}: {code}") from exc
         except self._botocore_error as exc:
             raise StateUnavailableError(f"DynamoDB {operation}: {type(exc).__name__}") from exc
         return answer

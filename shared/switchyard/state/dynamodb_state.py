@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from time import time
 
-from switchyard.state.dynamodb import ConditionFailed, Item, Table, expired, integer, n, num, s, text
+from switchyard.state.dynamodb import ConditionFailed, Item, Once, Table, expired, integer, n, num, s, text
 from switchyard.state.memory import held, may_hold
 from switchyard.state.ports import (
     DAY,
@@ -34,6 +34,7 @@ from switchyard.state.ports import (
     Holding,
     LimitResult,
     ScopeState,
+    StateThrottledError,
     WindowCharge,
     WindowCount,
     deployment_scope,
@@ -62,10 +63,18 @@ class _Copy:
 class DynamoStateStore:
     """Implements both ``BreakerStore`` and ``LimitStore`` on the same items."""
 
-    def __init__(self, table: Table, *, refresh_s: float = 2.0, clock: Callable[[], float] = time) -> None:
+    def __init__(
+        self,
+        table: Table,
+        *,
+        refresh_s: float = 2.0,
+        clock: Callable[[], float] = time,
+        on_throttled: Callable[[], None] = lambda: None,
+    ) -> None:
         self._table = table
         self._refresh_s = refresh_s
         self._clock = clock
+        self._on_throttled = on_throttled  # a limit write refused for throughput (a metric)
         self._copies: dict[str, _Copy] = {}
         self._reads: dict[str, asyncio.Future[Item | None]] = {}
 
@@ -138,12 +147,24 @@ class DynamoStateStore:
                 # Refused on an old copy: read once before refusing (others may have rolled over).
                 copy, fresh = await self._fetch(scope), True
                 continue
-            update, condition, values = _charge_expression(charges, state, int(self._clock()) + _ITEM_TTL_S)
+            # A lease charged twice only under-admits (by one lease); units given back twice would
+            # admit past the limit. Only the latter carries a token: a token set costs write
+            # capacity on every write, and a hot key's item is written often (docs/state.md).
+            gives_back = any(c.requests < 0 or c.tokens < 0 for c in charges)
+            once = Once.new(self._clock()) if gives_back else None
+            update, condition, values = _charge_expression(
+                charges, state, int(self._clock()) + _ITEM_TTL_S, once
+            )
             try:
                 item = await self._table.update(_key(scope), update, condition=condition, values=values)
             except ConditionFailed as failed:
+                if once is not None and once.applied(failed.item):  # our own earlier try, applied
+                    return LimitResult(True, self._remember(scope, failed.item).state)
                 copy, fresh = self._remember(scope, failed.item), True
                 continue
+            except StateThrottledError:
+                self._on_throttled()
+                raise
             return LimitResult(True, self._remember(scope, item).state)
         return LimitResult(False, copy.state if copy is not None else ScopeState())
 
@@ -252,13 +273,19 @@ def _decode(item: Item | None, now: float) -> _Copy:
 
 
 def _charge_expression(
-    charges: Sequence[WindowCharge], state: ScopeState | None, expires_at: int
+    charges: Sequence[WindowCharge], state: ScopeState | None, expires_at: int, once: Once | None
 ) -> tuple[str, str | None, Item]:
     """One UpdateItem for every charge: ADD to a window the copy says is current (conditional on
     it still being current and having room), SET a fresh window otherwise (conditional on the
-    stored one being older). A wrong guess fails the condition, and the old item comes back."""
-    sets, adds, conditions = ["expires_at = :ttl"], [], []
+    stored one being older). A wrong guess fails the condition, and the old item comes back. A
+    write with ``once`` carries its token, so a retried try that was applied is not applied again."""
     values: Item = {":ttl": n(expires_at)}
+    sets, adds, conditions, removes = ["expires_at = :ttl"], [], [], []
+    if once is not None:
+        token_add, token_remove, token_condition = once.clauses(values)
+        adds.append(token_add)
+        conditions.append(token_condition)
+        removes.append(token_remove)
     for c in charges:
         w, r, t = (f"{name}_{_CODES[c.period]}" for name in ("w", "r", "t"))
         values[f":{w}"] = n(c.start)
@@ -275,5 +302,7 @@ def _charge_expression(
             conditions.append(f"(attribute_not_exists({w}) OR {w} < :{w})")
             sets += [f"{w} = :{w}", f"{r} = :{r}", f"{t} = :{t}"]
             values[f":{r}"], values[f":{t}"] = n(max(0, c.requests)), n(max(0, c.tokens))
-    update = "SET " + ", ".join(sets) + (" ADD " + ", ".join(adds) if adds else "")
+    update = "SET " + ", ".join(sets)
+    update += " ADD " + ", ".join(adds) if adds else ""
+    update += " REMOVE " + ", ".join(removes) if removes else ""
     return update, " AND ".join(conditions) or None, values

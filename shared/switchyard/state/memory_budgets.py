@@ -16,9 +16,10 @@ _ZERO = Decimal(0)
 class MemoryBudgetStore:
     def __init__(self, *, clock: Callable[[], float] = time, keys: MemoryKeyStore | None = None) -> None:
         self._keys = keys  # where tenants live (one process: the same memory)
-        self._spent: dict[str, dict[str, Decimal]] = {}
+        self._spent: dict[tuple[str, int], dict[str, Decimal]] = {}  # (scope, shard) -> counters
         self._notices: dict[tuple[str, str], float] = {}
         self._override: BudgetOverride | None = None
+        self._override_changed_at: float | None = None
         self._clock = clock
 
     async def charge(
@@ -29,8 +30,9 @@ class MemoryBudgetStore:
         *,
         expires_at: float,
         drop: Sequence[str] = (),
+        shard: int = 0,
     ) -> BudgetResult:
-        counters = self._spent.setdefault(scope, {})
+        counters = self._spent.setdefault((scope, shard), {})
         for period in drop:
             counters.pop(period, None)
         if amount > 0 and not fits(counters, amount, caps):
@@ -39,8 +41,15 @@ class MemoryBudgetStore:
             counters[period] = counters.get(period, _ZERO) + amount
         return BudgetResult(True, dict(counters))
 
-    async def spent(self, scope: str) -> Mapping[str, Decimal]:
-        return dict(self._spent.get(scope, {}))
+    async def spent(self, scope: str, *, shards: int = 1) -> Mapping[str, Decimal]:
+        total: dict[str, Decimal] = {}
+        for counters in await self.shard_spent(scope, shards):
+            for period, value in counters.items():
+                total[period] = total.get(period, _ZERO) + value
+        return total
+
+    async def shard_spent(self, scope: str, shards: int) -> list[Mapping[str, Decimal]]:
+        return [dict(self._spent.get((scope, i), {})) for i in range(shards)]
 
     async def claim_notice(self, scope: str, notice: str, *, expires_at: float) -> bool:
         now = self._clock()
@@ -60,8 +69,11 @@ class MemoryBudgetStore:
         record = await self._keys.get_tenant(tenant) if self._keys is not None else None
         return await self.override(), record
 
-    async def set_override(self, override: BudgetOverride | None) -> None:
-        self._override = override
+    async def set_override(self, override: BudgetOverride | None, *, changed_at: float) -> bool:
+        if self._override_changed_at is not None and self._override_changed_at >= changed_at:
+            return False
+        self._override, self._override_changed_at = override, changed_at
+        return True
 
 
 def fits(counters: Mapping[str, Decimal], amount: Decimal, caps: Mapping[str, Decimal | None]) -> bool:

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Literal, Protocol
 
 # The ports' errors (what every method may raise), kept importable from here.
+from switchyard.errors import StateThrottledError as StateThrottledError
 from switchyard.errors import StateUnavailableError as StateUnavailableError
 from switchyard.errors import ValueTooLargeError as ValueTooLargeError
 
@@ -331,15 +332,24 @@ class BudgetStore(Protocol):
         *,
         expires_at: float,
         drop: Sequence[str] = (),
+        shard: int = 0,
     ) -> BudgetResult:
-        """Add ``amount`` to the scope's counter of every period key in ``caps`` at once, only if
-        each capped counter stays within its cap (None: no cap; an amount ≤ 0 always applies).
-        ``drop`` names period keys of past periods to forget in the same write; the scope's record
-        lives until ``expires_at``. Raises ``StateUnavailableError``."""
+        """Add ``amount`` to the counter of every period key in ``caps`` of the scope's ``shard``
+        at once, only if each capped counter stays within its cap (None: no cap; an amount ≤ 0
+        always applies); the result has that shard's counters. A sharded scope's caps are each
+        shard's share. Applied once however often the store's client retries it. ``drop`` names
+        period keys of past periods to forget in the same write; the shard's record lives until
+        ``expires_at``. Raises ``StateUnavailableError`` (``StateThrottledError`` when throttled)."""
         ...
 
-    async def spent(self, scope: str) -> Mapping[str, Decimal]:
-        """The scope's counters by period key (empty when none). Raises ``StateUnavailableError``."""
+    async def spent(self, scope: str, *, shards: int = 1) -> Mapping[str, Decimal]:
+        """The scope's counters by period key, summed over its ``shards`` (empty when none).
+        Raises ``StateUnavailableError``."""
+        ...
+
+    async def shard_spent(self, scope: str, shards: int) -> list[Mapping[str, Decimal]]:
+        """Each of the scope's ``shards``' counters, in shard order. Raises
+        ``StateUnavailableError``."""
         ...
 
     async def claim_notice(self, scope: str, notice: str, *, expires_at: float) -> bool:
@@ -358,6 +368,9 @@ class BudgetStore(Protocol):
         budget check needs that is not in its key. Raises ``StateUnavailableError``."""
         ...
 
-    async def set_override(self, override: BudgetOverride | None) -> None:
-        """Set (None: clear) the global override. Raises ``StateUnavailableError``."""
+    async def set_override(self, override: BudgetOverride | None, *, changed_at: float) -> bool:
+        """Set (None: clear) the global override as of ``changed_at`` (epoch seconds: when the
+        alarm changed state). Alarm events may arrive late, out of order or twice, so the write
+        applies only when nothing newer or equal is recorded: False for a stale or repeated
+        change, which then changes nothing. Raises ``StateUnavailableError``."""
         ...

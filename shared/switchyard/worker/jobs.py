@@ -45,7 +45,7 @@ from switchyard.observability import logger
 from switchyard.state.jobs import FINAL, JobRecord, JobStatus
 
 if TYPE_CHECKING:
-    from switchyard.gateway import Gateway
+    from switchyard.compose.gateway import Gateway
 
 type Message = ChatJobMessage | MessagesJobMessage
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from switchyard.config.settings import Settings
-from switchyard.gateway import Gateway, open_gateway
+from switchyard.compose.gateway import Gateway, open_gateway
+from switchyard.config.settings import GatewaySettings
 from switchyard.worker.batch import process_batch
 from switchyard.worker.jobs import JobWorker
 
@@ -27,7 +27,7 @@ class WorkerRuntime:
     @classmethod
     def start(
         cls,
-        settings: Settings,
+        settings: GatewaySettings,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         webhook_transport: httpx.AsyncBaseTransport | None = None,

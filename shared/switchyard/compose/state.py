@@ -1,5 +1,5 @@
-"""Building the state adapters: memory for one process, DynamoDB (behind degrading wrappers) when
-tables are named. The composition root (:mod:`switchyard.gateway`) chooses between the two."""
+"""The state adapters: memory for one process, DynamoDB (behind degrading wrappers) when tables
+are named."""
 
 from __future__ import annotations
 
@@ -8,8 +8,14 @@ from dataclasses import dataclass, field
 from time import time
 from typing import Any, Literal
 
-from switchyard.config.settings import Settings
-from switchyard.metrics import STATE_DEGRADED_BREAKERS, STATE_DEGRADED_CACHE, STATE_DEGRADED_LIMITS
+from switchyard.config.settings import GatewaySettings, StateAccess
+from switchyard.metrics import (
+    BUDGET_WRITES_THROTTLED,
+    LIMIT_WRITES_THROTTLED,
+    STATE_DEGRADED_BREAKERS,
+    STATE_DEGRADED_CACHE,
+    STATE_DEGRADED_LIMITS,
+)
 from switchyard.metrics.sink import MetricSink
 from switchyard.state.conversations import ConversationStore
 from switchyard.state.degrading import Degradation
@@ -40,15 +46,15 @@ class State:
     cache: ResponseCache
     keys: KeyStore
     usage: UsageLedger
+    jobs: JobStore  # async jobs' status and results
+    budgets: BudgetStore  # spend against budgets
+    personas: PersonaStore  # tenants' personas
+    # Conversation memory: no in-memory fallback (a conversation half in one instance's memory
+    # would answer differently per instance); its stage degrades to answering without it.
+    conversations: ConversationStore
     calls: CallCounter = field(default_factory=CallCounter)  # AWS API calls, by operation
     degradations: tuple[Degradation, ...] = ()
     client: Any = None  # the boto3 client, closed with the gateway
-    jobs: JobStore = field(default_factory=MemoryJobStore)  # async jobs' status and results
-    budgets: BudgetStore = field(default_factory=MemoryBudgetStore)  # spend against budgets
-    personas: PersonaStore = field(default_factory=MemoryPersonaStore)  # tenants' personas
-    # Conversation memory: no in-memory fallback (a conversation half in one instance's memory
-    # would answer differently per instance); its stage degrades to answering without it.
-    conversations: ConversationStore = field(default_factory=MemoryConversationStore)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -62,6 +68,22 @@ class State:
             self.client.close()
 
 
+def open_state(settings: GatewaySettings, metrics: MetricSink, *, clock: Callable[[], float] = time) -> State:
+    """DynamoDB when the settings name a table, memory otherwise, except in Lambda, where state in
+    one instance's memory would hold nothing across instances: there a missing table is a
+    start-up error naming it (ValueError)."""
+    if settings.lambda_function_name:
+        for name, value in (("STATE_TABLE", settings.state_table), ("CACHE_TABLE", settings.cache_table)):
+            if not value:
+                raise ValueError(
+                    f"{name} is not set for the Lambda function {settings.lambda_function_name}: "
+                    "its state would live in one instance's memory"
+                )
+    if settings.state_table:
+        return dynamo_state(settings, metrics, clock=clock)
+    return memory_state(clock=clock)
+
+
 def memory_state(*, clock: Callable[[], float] = time) -> State:
     keys = MemoryKeyStore(clock=clock)
     return State(
@@ -71,14 +93,16 @@ def memory_state(*, clock: Callable[[], float] = time) -> State:
         MemoryResponseCache(clock=clock),
         keys,
         MemoryUsageLedger(),
-        jobs=MemoryJobStore(clock=clock),
-        budgets=MemoryBudgetStore(clock=clock, keys=keys),
-        personas=MemoryPersonaStore(),
-        conversations=MemoryConversationStore(clock=clock),
+        MemoryJobStore(clock=clock),
+        MemoryBudgetStore(clock=clock, keys=keys),
+        MemoryPersonaStore(),
+        MemoryConversationStore(clock=clock),
     )
 
 
-def dynamo_state(settings: Settings, metrics: MetricSink, *, clock: Callable[[], float] = time) -> State:
+def dynamo_state(
+    settings: GatewaySettings, metrics: MetricSink, *, clock: Callable[[], float] = time
+) -> State:
     """Adapters on ``settings.state_table`` (and ``cache_table``, else a memory cache). Builds the
     boto3 client (blocking, once per cold start); makes no AWS call."""
     # Imported here: a memory-state process (and the router's cold import) never loads them.
@@ -101,7 +125,12 @@ def dynamo_state(settings: Settings, metrics: MetricSink, *, clock: Callable[[],
         retry_s, log_s = settings.state_retry_s, settings.degraded_log_interval_s
         return Degradation(component, metric, metrics, retry_s=retry_s, log_interval_s=log_s)
 
-    shared = DynamoStateStore(table, refresh_s=settings.state_refresh_s, clock=clock)
+    shared = DynamoStateStore(
+        table,
+        refresh_s=settings.state_refresh_s,
+        clock=clock,
+        on_throttled=lambda: metrics.count(LIMIT_WRITES_THROTTLED),
+    )
     degraded = [
         degradation("breakers", STATE_DEGRADED_BREAKERS),
         degradation("limits", STATE_DEGRADED_LIMITS),
@@ -118,7 +147,9 @@ def dynamo_state(settings: Settings, metrics: MetricSink, *, clock: Callable[[],
     breakers = DegradingBreakerStore(shared, MemoryBreakerStore(), degraded[0])
     keys, usage = DynamoKeyStore(table, clock=clock), DynamoUsageLedger(table)
     jobs = DynamoJobStore(table, clock=clock)
-    budgets = DynamoBudgetStore(table, clock=clock)
+    budgets = DynamoBudgetStore(
+        table, clock=clock, on_throttled=lambda: metrics.count(BUDGET_WRITES_THROTTLED)
+    )
     return State(
         "dynamodb",
         breakers,
@@ -126,17 +157,17 @@ def dynamo_state(settings: Settings, metrics: MetricSink, *, clock: Callable[[],
         cache,
         keys,
         usage,
-        calls,
-        tuple(degraded),
-        client,
         jobs,
         budgets,
         DynamoPersonaStore(table),
         DynamoConversationStore(table, clock=clock),
+        calls,
+        tuple(degraded),
+        client,
     )
 
 
-def dynamo_client(settings: Settings, calls: CallCounter | None = None) -> Any:
+def dynamo_client(settings: StateAccess, calls: CallCounter | None = None) -> Any:
     """The DynamoDB client of the state settings (timeouts, retries, endpoint); no AWS call."""
     from switchyard.state.dynamodb import DynamoSettings, build_client
 

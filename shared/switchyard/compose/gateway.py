@@ -1,13 +1,12 @@
-"""The composition root: builds the gateway's parts from settings once per cold start.
+"""The gateway of the router and the worker: every part, built from settings once per cold
+start, with the request pipeline's stages in their order.
 
-This is the one place that picks adapters (DynamoDB state when a table is named, memory
-otherwise) and owns the pooled upstream client and the AWS client. Handlers and the HTTP layer
-receive a ready :class:`Gateway`.
+Handlers and the HTTP layer receive a ready :class:`Gateway`; the adapters it is built on are
+chosen by the sibling modules of this package (state, events, jobs, secrets).
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,9 +17,13 @@ import httpx
 from switchyard.accounting import Accounting
 from switchyard.budgets.service import Budgets
 from switchyard.cache.service import CacheService
+from switchyard.compose.events import publisher_for
+from switchyard.compose.jobs import open_jobs
+from switchyard.compose.secrets import open_master_key
+from switchyard.compose.state import State, open_state
 from switchyard.config.prices import load_prices
 from switchyard.config.routing import RoutingConfig, load_routing_config
-from switchyard.config.settings import Settings
+from switchyard.config.settings import GatewaySettings
 from switchyard.core import Pipeline, Stage
 from switchyard.core.stages import AccessStage, BudgetStage, CacheStage, KeyLimitsStage, UsageStage
 from switchyard.core.stages.configured import with_configured
@@ -28,11 +31,9 @@ from switchyard.core.stages.last_resort import LastResortStage
 from switchyard.core.stages.memory import MemoryStage
 from switchyard.core.stages.persona import PersonaStage
 from switchyard.core.summarize import Summarizer
-from switchyard.eventbus import EventPublisher, build_publisher
+from switchyard.events import EventPublisher
 from switchyard.jobs.service import JobsService
-from switchyard.jobs.setup import open_jobs
 from switchyard.keys.auth import ClientAuth
-from switchyard.keys.client_auth import read_master_key
 from switchyard.keys.provider_keys import ProviderKeys
 from switchyard.limits.enforce import DeploymentLimits, KeyLimits
 from switchyard.limits.limiter import Limiter
@@ -44,7 +45,6 @@ from switchyard.providers.registry import build_providers
 from switchyard.routing.attempt import Router
 from switchyard.routing.breaker import Breakers
 from switchyard.routing.select import RouteTable
-from switchyard.state.factory import State, dynamo_state, memory_state
 from switchyard.usage.recorder import UsageRecorder
 
 # A conversation's summary is a short answer from a cheap model: it gets this long at most.
@@ -53,7 +53,7 @@ _SUMMARY_TIMEOUT_S = 30.0
 
 @dataclass(slots=True)
 class Gateway:
-    settings: Settings
+    settings: GatewaySettings
     config: RoutingConfig
     table: RouteTable
     pipeline: Pipeline  # the request path: stages, then the attempt loop
@@ -89,7 +89,7 @@ class Gateway:
 
 
 async def open_gateway(
-    settings: Settings,
+    settings: GatewaySettings,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], float] = time,
@@ -104,25 +104,23 @@ async def open_gateway(
         )
     except (OSError, ValueError) as exc:
         raise ValueError(f"invalid routing config {settings.config_path}: {exc}") from exc
-    master = settings.master_key
-    if master is None and settings.master_key_secret:
-        master = await asyncio.to_thread(read_master_key, settings.master_key_secret)
-    if master is None:
-        raise ValueError("no master key: set SWITCHYARD_MASTER_KEY or SWITCHYARD_MASTER_KEY_SECRET")
+    master = await open_master_key(settings, clock=clock)  # re-read from its secret on a TTL
     prices = load_prices(settings.prices_path)  # ValueError naming the file: fail at cold start
-    events = build_publisher(settings.event_bus_name, settings.aws_region, settings.aws_endpoint_url)
+    events = publisher_for(settings)  # ValueError in Lambda without a bus
     client = build_client(transport)
     table = RouteTable(config)
     metrics = MetricSink(namespace=settings.metrics_namespace, service=settings.service_name)
-    state = (
-        dynamo_state(settings, metrics, clock=clock) if settings.state_table else memory_state(clock=clock)
-    )
+    state = open_state(settings, metrics, clock=clock)  # ValueError in Lambda without its tables
     breakers = Breakers(state.breakers, config.breaker, clock, on_open=metrics.requests.breaker_opened)
     # One limiter (one set of leases) for the key limits of the pipeline and the deployment
     # limits of the attempt loop.
     limits = config.limits
     limiter = Limiter(
-        state.limits, lease_fraction=limits.lease_fraction, slot_ttl_s=limits.slot_ttl_s, clock=clock
+        state.limits,
+        lease_fraction=limits.lease_fraction,
+        lease_horizon_s=limits.lease_horizon_s,
+        slot_ttl_s=limits.slot_ttl_s,
+        clock=clock,
     )
     keys = ProviderKeys(config, settings.environment, max_age_s=settings.secrets_max_age_s)
     router = Router(
@@ -149,6 +147,7 @@ async def open_gateway(
         events=events,
         clock=clock,
         ttl_s=settings.budget_cache_ttl_s,
+        fail_closed=settings.budgets_fail_closed,
     )
     # Entries are kept past their TTL as long as the longest stale-if-error rule needs them.
     stale_keep_s = max(config.last_resort.max_stale_s, settings.cache_stale_keep_s)
