@@ -29,7 +29,8 @@ help:
 	@echo "make validate  sam validate --lint (region $(REGION))"
 	@echo "make build     sam build (layers for python3.13 arm64)"
 	@echo "make bench     benchmarks: overhead + throughput, streaming TTFB, AWS calls per request, jobs,"
-	@echo "               limits under fan-out, Bedrock client, make run against memory, embeddings"
+	@echo "               persona and memory stages, limits under fan-out, Bedrock client, make run"
+	@echo "               against memory, embeddings"
 	@echo "make deploy    sam build, then sam deploy --guided"
 	@echo "make clean     remove build and tool caches (keeps .venv)"
 
@@ -101,6 +102,7 @@ bench: venv
 	$(PY) benchmarks/ttfb.py
 	$(PY) benchmarks/aws_calls.py
 	$(PY) benchmarks/jobs.py
+	$(PY) benchmarks/stages.py
 	$(PY) benchmarks/fanout.py
 	$(PY) benchmarks/bedrock_client.py
 	$(PY) benchmarks/local_state.py

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from switchyard.accounting import UsageRecord
-from switchyard.api.chat import AssistantMessage, ChatCompletion, Choice
+from switchyard.api.chat import AssistantMessage, ChatCompletion, ChatRequest, Choice, Message
 from switchyard.api.stream import ChatCompletionChunk
 from switchyard.core import Answer, Call, Entry, ServedBy
 from switchyard.errors import SwitchyardError
@@ -177,3 +177,31 @@ class _Apologise(Entry):
         return Answer(
             completion.to_json(), ServedBy("template", call.asked_model, "template", 0), None, completion
         )
+
+
+class Policies:
+    """Keeps the guardrail policy names every call carried when it reached this stage (what a
+    guardrail stage placed here would apply)."""
+
+    name = "policies"
+
+    def __init__(self) -> None:
+        self.seen: list[list[str]] = []
+
+    async def enter(self, call: Call) -> None:
+        self.seen.append(list(call.guardrails))
+
+
+class SystemNote:
+    """Rewrites the request on its way in: a system message first (what a persona does)."""
+
+    name = "system-note"
+
+    def __init__(self, note: str = "Be brief.") -> None:
+        self._note = note
+
+    async def enter(self, call: Call) -> None:
+        request = call.request
+        if isinstance(request, ChatRequest):
+            note = Message(role="system", content=self._note)
+            call.request = request.model_copy(update={"messages": [note, *request.messages]})

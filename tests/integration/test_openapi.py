@@ -24,6 +24,7 @@ BODY_ROUTES = [
     ("POST", "/admin/keys/{key_id}/rotate"),
     ("PUT", "/admin/tenants/{tenant}"),
     ("PATCH", "/admin/tenants/{tenant}"),
+    ("PUT", "/admin/personas/{tenant}/{name}"),
 ]
 
 
@@ -99,6 +100,7 @@ async def test_the_listed_statuses_are_the_ones_answered(
     client, doc = await _document(fake_upstream, gateway)
     for method, template in BODY_ROUTES:
         path = template.replace("{key_id}", "k_000000000000000000000000").replace("{tenant}", "acme")
+        path = path.replace("{name}", "support")
         listed = set(doc["paths"][template][method.lower()]["responses"])
         sent = [
             await client.request(method, path, content=b"[]", headers={"content-type": "application/json"}),

@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from conftest import running
-from fakes import MASTER_KEY
+from fakes import FAKE_KEY, FAKE_KEY_ENV, MASTER_KEY, FakeUpstream
 from switchyard.compose.gateway import open_gateway
 from switchyard.config.settings import RouterSettings
 from switchyard.http.app import create_app
@@ -44,7 +44,17 @@ async def test_a_configured_stage_changes_every_answer_on_every_route(
         ) as client,
     ):
         names = [s.name for s in app.state.gateway.pipeline.stages]
-        assert names == ["access", "cache", "uppercase", "usage", "limits", "budgets"]
+        assert names == [
+            "persona",
+            "memory",
+            "access",
+            "cache",
+            "uppercase",
+            "last_resort",
+            "usage",
+            "limits",
+            "budgets",
+        ]
 
         chat = await client.post("/v1/chat/completions", json=body)
         assert chat.json()["choices"][0]["message"]["content"] == "QUIET WORDS"
@@ -111,3 +121,32 @@ async def test_a_stage_can_answer_when_no_provider_could(config_file: Callable[.
         assert refused.status_code == 200  # the stage answers every failure it is given: its choice
         plain = await client.post("/v1/chat/completions", json=body)
         assert "x-switchyard-fallback" not in plain.headers
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_what_a_stage_rewrites_is_what_the_provider_gets(
+    config_file: Callable[..., Path], fake_upstream: FakeUpstream, stream: bool
+) -> None:
+    """Buffered and streamed alike, the provider is called with the request as the stages left it
+    (a streamed call once sent the request as it came in)."""
+    config = fake_upstream.routing_config(
+        providers={"a": "openai"}, models={"m": {"deployments": [{"provider": "a", "model": "up-a"}]}}
+    )
+    config["pipeline"] = {"stages": [{"use": "stagekit:SystemNote", "options": {"note": "Be brief."}}]}
+    settings = RouterSettings(
+        config_path=config_file(config),
+        master_key=SecretStr(MASTER_KEY),
+        environment={FAKE_KEY_ENV: FAKE_KEY},
+    )
+    app = create_app(settings)
+    body = {"model": "m", "stream": stream, "messages": [{"role": "user", "content": "hi"}]}
+    async with (
+        running(app) as asgi,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=asgi), base_url="http://gw", headers={"x-api-key": MASTER_KEY}
+        ) as client,
+    ):
+        assert (await client.post("/v1/chat/completions", json=body)).status_code == 200
+    [sent] = fake_upstream.calls("a")
+    assert [m["role"] for m in sent.body["messages"]] == ["system", "user"]
+    assert sent.body["messages"][0]["content"] == "Be brief."

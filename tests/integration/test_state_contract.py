@@ -29,6 +29,7 @@ from switchyard.state.ports import (
     BreakerStatus,
     BreakerStore,
     Holding,
+    KeptValue,
     KeyRecord,
     KeyStore,
     LimitStore,
@@ -240,6 +241,28 @@ async def test_cache_entries_expire(backend: Backend, clock: Clock) -> None:
     await cache.put("k", b"v", expires_at=T0 + 60)
     clock.advance(60)
     assert await cache.get("k") is None
+
+
+async def test_cache_keeps_a_value_past_its_ttl_for_stale_reads_only(backend: Backend, clock: Clock) -> None:
+    cache = backend().cache
+    await cache.put("k", b"v", expires_at=T0 + 60, keep_until=T0 + 600)
+    assert await backend().cache.get_kept("k") == KeptValue(b"v", T0 + 60)
+    clock.advance(60)
+    assert await backend().cache.get("k") is None  # past its TTL: never a hit
+    assert await backend().cache.get_kept("k") == KeptValue(b"v", T0 + 60)
+    clock.advance(540)
+    assert await backend().cache.get_kept("k") is None
+
+
+async def test_cache_without_keep_is_gone_for_stale_reads_at_its_ttl(backend: Backend, clock: Clock) -> None:
+    cache = backend().cache
+    await cache.put("k", b"v", expires_at=T0 + 60)
+    await cache.put("short", b"s", expires_at=T0 + 60, keep_until=T0 + 30)  # never kept less
+    clock.advance(59)
+    assert await backend().cache.get_kept("short") == KeptValue(b"s", T0 + 60)
+    clock.advance(1)
+    assert await backend().cache.get_kept("k") is None
+    assert await backend().cache.get_kept("short") is None
 
 
 async def test_cache_refuses_values_over_its_limit(backend: Backend) -> None:

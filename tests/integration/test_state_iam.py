@@ -1,6 +1,7 @@
 """The router's DynamoDB permissions in template.yaml are exactly the calls it makes, per table:
 the app serves every state path (cache miss, store and hit, key and deployment leases, a
-concurrency slot, a breaker write, the health summary) against moto, counting calls by table."""
+concurrency slot, a breaker write, the health summary, personas, conversation memory) against
+moto, counting calls by table."""
 
 from __future__ import annotations
 
@@ -90,6 +91,19 @@ async def test_the_router_policy_allows_exactly_the_calls_it_makes(
             assert (await client.post("/admin/cache/purge", json={"model": "m"})).status_code == 200
             stale = await client.post("/v1/chat/completions", json={**body, "seed": 1})
             assert stale.headers["x-switchyard-cache"] == "miss"
+            # Personas (put, use, list, delete) and conversation memory (load, save, compact,
+            # read, forget).
+            persona = {"system_prompt": "Be brief.", "memory": {"max_tokens": 16}}
+            assert (await client.put("/admin/personas/acme/p", json=persona)).status_code == 200
+            assert (await client.get("/admin/personas", params={"tenant": "acme"})).status_code == 200
+            remembered = {**as_key, "x-switchyard-persona": "p", "x-switchyard-conversation": "c"}
+            for _ in range(2):
+                answered = await client.post("/v1/chat/completions", json=body, headers=remembered)
+                assert answered.status_code == 200
+            assert answered.headers["x-switchyard-memory"].endswith("dropped=2")
+            assert (await client.get("/v1/conversations/c", headers=as_key)).status_code == 200
+            assert (await client.delete("/v1/conversations/c", headers=as_key)).status_code == 204
+            assert (await client.delete("/admin/personas/acme/p")).status_code == 204
         used = app.state.gateway.state.calls.by_table()
 
     logical = {name: logical_id for logical_id, name in state_tables.tables.items()}
@@ -100,8 +114,9 @@ async def test_the_router_policy_allows_exactly_the_calls_it_makes(
 def test_the_worker_policy_allows_exactly_the_calls_it_makes(
     fake_upstream: FakeUpstream, config_file: ConfigFile, state_tables: Any
 ) -> None:
-    """A job run, a cache hit, a duplicate delivery and a malformed message, through the handler's
-    own path (WorkerRuntime with SQS events) on moto, counting calls by table."""
+    """A job run, a cache hit, a job that continues a conversation and duplicate deliveries,
+    through the handler's own path (WorkerRuntime with SQS events) on moto, counting calls by
+    table."""
     from jobkit import MESSAGES as JOB_MESSAGES
     from jobkit import add_key, receive_all, sqs_event, worker_settings
     from switchyard.local.aws import client as aws_client
@@ -120,8 +135,9 @@ def test_the_worker_policy_allows_exactly_the_calls_it_makes(
         runtime._loop.run_until_complete(add_key(runtime.gateway.state.keys, "k", "t"))
         url = state_tables.queues["JobsQueue"]
         request = {"model": "m", "messages": JOB_MESSAGES, "temperature": 0}
-        for i in range(2):  # the second is answered from the cache
-            body = {"job_id": f"job_iam0000{i}", "key_id": "k", "request": request}
+        remembered = {**request, "temperature": 1, "metadata": {"conversation": "c"}}
+        for i, job in enumerate([request, request, remembered]):  # the second one hits the cache
+            body = {"job_id": f"job_iam0000{i}", "key_id": "k", "request": job}
             sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
             batch = receive_all(sqs, url, 1)
             assert runtime.handle(sqs_event(batch)) == {"batchItemFailures": []}

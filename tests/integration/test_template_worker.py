@@ -12,13 +12,15 @@ import pytest
 from cfnlint.decode import decode_str
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
-# Item-level calls only (BatchGetItem reads named items: the budget override with a tenant).
+# Item-level calls only (BatchGetItem reads named items: the budget override with a tenant;
+# BatchWriteItem writes named items: a conversation's turns).
 ITEM_ACTIONS = {
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:Query",
     "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
 }
 
 

@@ -231,3 +231,62 @@ async def test_markers_only_move_forward_and_old_ones_are_forgotten() -> None:
     await store.purge("key#k", T0 + 5, forget_before=0)
     await store.purge("model#m", T0 + 20, forget_before=T0 + 11)  # forgets key#k (older than that)
     assert await store.purges() == {"model#m": T0 + 20}
+
+
+async def test_entries_kept_past_their_ttl_are_stale_answers_never_hits() -> None:
+    clock = Clock(T0)
+    service = CacheService(
+        MemoryResponseCache(clock=clock),
+        MetricSink(publish=lambda counts: None),
+        default_ttl_s=60,
+        stale_keep_s=3600,
+        clock=clock,
+    )
+    chosen = service.plan(req(temperature=0), key_id="k", tenant="t", headers={})
+    answer = CachedAnswer(b'{"id": "x"}', "p", "m", "p/m")
+    assert await service.save(chosen, answer)
+    streamed = req(temperature=0, stream=True)  # a stream asks for the same answer
+    fresh = await service.stale(streamed, key_id="k", tenant="t", max_stale_s=0)
+    assert fresh is not None and (fresh.answer.body, fresh.answer.provider, fresh.stale_s) == (
+        answer.body,
+        "p",
+        0,
+    )
+    clock.advance(60 + 600)
+    assert await service.lookup(chosen) is None
+    assert (
+        await service.stale(streamed, key_id="k", tenant="t", max_stale_s=599) is None
+    )  # older than allowed
+    kept = await service.stale(streamed, key_id="k", tenant="t", max_stale_s=600)
+    assert kept is not None and (kept.answer.body, kept.stale_s) == (answer.body, 600)
+    assert await service.stale(streamed, key_id="another key", tenant="t", max_stale_s=600) is None
+    # A purge reaches the kept entries too: a purged answer is never served, fresh or stale.
+    await service.purge(["model#m"])
+    assert await service.stale(streamed, key_id="k", tenant="t", max_stale_s=600) is None
+    clock.advance(3000)
+    assert await service.stale(streamed, key_id="k", tenant="t", max_stale_s=86400) is None  # no longer kept
+
+
+async def test_without_a_stale_keep_entries_go_at_their_ttl() -> None:
+    clock = Clock(T0)
+    service = CacheService(
+        MemoryResponseCache(clock=clock),
+        MetricSink(publish=lambda counts: None),
+        default_ttl_s=60,
+        clock=clock,
+    )
+    chosen = service.plan(req(temperature=0), key_id="k", tenant="t", headers={})
+    assert await service.save(chosen, CachedAnswer(b"{}", "p", "m", "p/m"))
+    clock.advance(60)
+    assert await service.stale(req(temperature=0), key_id="k", tenant="t", max_stale_s=86400) is None
+
+
+async def test_a_stale_lookup_on_an_unreachable_store_finds_nothing_instead_of_failing() -> None:
+    from switchyard.state.ports import KeptValue, StateUnavailableError
+
+    class Down(MemoryResponseCache):
+        async def get_kept(self, key: str) -> KeptValue | None:
+            raise StateUnavailableError("DynamoDB GetItem: EndpointConnectionError")
+
+    service = CacheService(Down(), MetricSink(publish=lambda counts: None), stale_keep_s=60)
+    assert await service.stale(req(temperature=0), key_id="k", tenant="t", max_stale_s=60) is None

@@ -4,6 +4,10 @@ A value is the answer's JSON body as it was served, behind one line of JSON nami
 (for the ``x-switchyard-*`` headers of a hit), what it cost and when its request began (for
 purges: :mod:`switchyard.cache.purge`), zlib-compressed. A value too large for the store is not
 written, and counted; an entry a purge made stale is a miss, and counted.
+
+With ``stale_keep_s`` the store keeps each entry that much longer than its TTL: no longer a hit,
+but an answer of last resort when no provider can answer (:meth:`CacheService.stale`). A purge
+reaches those too: a purged answer is never served, fresh or stale.
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ from decimal import Decimal, InvalidOperation
 from time import time
 
 from switchyard.api.requests import CanonicalRequest
+from switchyard.cache.keys import cache_key
 from switchyard.cache.policy import SKIP, CachePlan, plan_for
-from switchyard.cache.purge import PurgeMarks
+from switchyard.cache.purge import PurgeMarks, scopes_of
 from switchyard.metrics import CACHE_ENTRY_TOO_LARGE, CACHE_HIT, CACHE_MISS, CACHE_PURGED
 from switchyard.metrics.sink import MetricSink
 from switchyard.observability import logger
-from switchyard.state.ports import ResponseCache, ValueTooLargeError
+from switchyard.state.ports import ResponseCache, StateUnavailableError, ValueTooLargeError
 
 _LEVEL = 6  # zlib's default: JSON answers shrink 3-5x in tens of microseconds
 
@@ -46,9 +51,11 @@ class CacheService:
         enabled: bool = True,
         default_ttl_s: int = 3600,
         purge_refresh_s: float = 30.0,
+        stale_keep_s: float = 0.0,
         clock: Callable[[], float] = time,
     ) -> None:
         self._store = store
+        self._stale_keep_s = stale_keep_s
         self._metrics = metrics
         self.enabled = enabled
         self.default_ttl_s = default_ttl_s
@@ -83,7 +90,9 @@ class CacheService:
         try:
             if len(value) > self._store.max_value_bytes:
                 raise ValueTooLargeError(f"{len(value)} bytes")
-            await self._store.put(plan.key, value, expires_at=self._clock() + plan.ttl_s)
+            expires_at = self._clock() + plan.ttl_s
+            keep_until = expires_at + self._stale_keep_s if self._stale_keep_s > 0 else None
+            await self._store.put(plan.key, value, expires_at=expires_at, keep_until=keep_until)
         except ValueTooLargeError:
             self._metrics.count(CACHE_ENTRY_TOO_LARGE)
             return False
@@ -93,6 +102,36 @@ class CacheService:
         """Mark every entry of ``scopes`` stale (``cache.purge``); returns when. Raises
         StateUnavailableError."""
         return await self.purges.purge(scopes)
+
+    async def stale(
+        self, request: CanonicalRequest, *, key_id: str, tenant: str, max_stale_s: float
+    ) -> Stale | None:
+        """The answer cached for ``request`` (fresh, or stale for at most ``max_stale_s``), whatever
+        the request's own cache policy: a last resort, not a hit. None when there is none, a purge
+        covers it, or it cannot be read (a store failure is logged: a last resort must not fail the
+        request)."""
+        if not self.enabled:
+            return None
+        try:
+            kept = await self._store.get_kept(cache_key(request, key_id))
+            if kept is None:
+                return None
+            age = max(0.0, self._clock() - kept.fresh_until)
+            answer = _decode(kept.value) if age <= max_stale_s else None
+            if answer is None:
+                return None
+            if await self.purges.stale(scopes_of(tenant, key_id, request.model), answer.stored_at):
+                return None
+        except StateUnavailableError as exc:
+            logger.warning("stale cache entry unreadable", extra={"error": str(exc)})
+            return None
+        return Stale(answer, age)
+
+
+@dataclass(frozen=True, slots=True)
+class Stale:
+    answer: CachedAnswer
+    stale_s: float  # how long it has been past its TTL (0: still fresh)
 
 
 def _encode(answer: CachedAnswer, *, stored_at: float) -> bytes:

@@ -16,7 +16,7 @@ from switchyard.cli.admin_client import CliError
 
 # Modules of switchyard.cli that define ``register(subparsers)``; each subcommand sets
 # ``func(args) -> int`` as its default.
-GROUPS: tuple[str, ...] = ("health", "keys", "jobs", "provider_keys", "usage", "budgets", "cache")
+GROUPS: tuple[str, ...] = ("health", "keys", "jobs", "provider_keys", "usage", "budgets", "cache", "personas")
 
 _EXAMPLES = """\
 examples:

@@ -27,19 +27,28 @@ from switchyard.config.settings import GatewaySettings
 from switchyard.core import Pipeline, Stage
 from switchyard.core.stages import AccessStage, BudgetStage, CacheStage, KeyLimitsStage, UsageStage
 from switchyard.core.stages.configured import with_configured
+from switchyard.core.stages.last_resort import LastResortStage
+from switchyard.core.stages.memory import MemoryStage
+from switchyard.core.stages.persona import PersonaStage
+from switchyard.core.summarize import Summarizer
 from switchyard.events import EventPublisher
 from switchyard.jobs.service import JobsService
 from switchyard.keys.auth import ClientAuth
 from switchyard.keys.provider_keys import ProviderKeys
 from switchyard.limits.enforce import DeploymentLimits, KeyLimits
 from switchyard.limits.limiter import Limiter
+from switchyard.memory import ConversationMemory
 from switchyard.metrics.sink import MetricSink
+from switchyard.personas import Personas
 from switchyard.providers.http import Upstream, build_client
 from switchyard.providers.registry import build_providers
 from switchyard.routing.attempt import Router
 from switchyard.routing.breaker import Breakers
 from switchyard.routing.select import RouteTable
 from switchyard.usage.recorder import UsageRecorder
+
+# A conversation's summary is a short answer from a cheap model: it gets this long at most.
+_SUMMARY_TIMEOUT_S = 30.0
 
 
 @dataclass(slots=True)
@@ -60,6 +69,8 @@ class Gateway:
     # Operational events (provider key rejected, budget thresholds): EventBridge or memory.
     events: EventPublisher
     jobs: JobsService  # async jobs (submission, results, webhooks)
+    personas: Personas  # tenants' personas, through a warm cache
+    memory: ConversationMemory  # conversations' remembered turns
 
     async def flush(self) -> None:
         """Write what is buffered: usage aggregates, budget settlements, metrics. At shutdown, and
@@ -139,17 +150,30 @@ async def open_gateway(
         ttl_s=settings.budget_cache_ttl_s,
         fail_closed=settings.budgets_fail_closed,
     )
+    # Entries are kept past their TTL as long as the longest stale-if-error rule needs them.
+    stale_keep_s = max(config.last_resort.max_stale_s, settings.cache_stale_keep_s)
     cache = CacheService(
         state.cache,
         metrics,
         enabled=settings.cache_enabled,
         default_ttl_s=settings.cache_ttl_s,
         purge_refresh_s=settings.cache_purge_refresh_s,
+        stale_keep_s=stale_keep_s,
         clock=clock,
     )
+    personas = Personas(state.personas, ttl_s=settings.persona_cache_ttl_s, clock=clock)
+    memory = ConversationMemory(
+        state.conversations, metrics, fail_closed=settings.memory_fail_closed, clock=clock
+    )
+    summarizer = Summarizer(
+        router, accounting, usage, budgets, timeout_s=min(settings.request_timeout_s, _SUMMARY_TIMEOUT_S)
+    )
     builtin: list[Stage] = [
+        PersonaStage(personas, clock=clock),
+        MemoryStage(memory, config.memory, summarizer),
         AccessStage(),
         CacheStage(cache, usage),
+        LastResortStage(config.last_resort, cache, metrics),
         UsageStage(usage),
         KeyLimitsStage(KeyLimits(limiter, limits, metrics)),
         BudgetStage(budgets),
@@ -173,4 +197,6 @@ async def open_gateway(
         cache,
         events,
         jobs,
+        personas,
+        memory,
     )

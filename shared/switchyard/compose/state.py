@@ -17,6 +17,7 @@ from switchyard.metrics import (
     STATE_DEGRADED_LIMITS,
 )
 from switchyard.metrics.sink import MetricSink
+from switchyard.state.conversations import ConversationStore
 from switchyard.state.degrading import Degradation
 from switchyard.state.dynamodb import CallCounter
 from switchyard.state.jobs import JobStore
@@ -28,7 +29,10 @@ from switchyard.state.memory import (
     MemoryUsageLedger,
 )
 from switchyard.state.memory_budgets import MemoryBudgetStore
+from switchyard.state.memory_conversations import MemoryConversationStore
 from switchyard.state.memory_jobs import MemoryJobStore
+from switchyard.state.memory_personas import MemoryPersonaStore
+from switchyard.state.personas import PersonaStore
 from switchyard.state.ports import BreakerStore, BudgetStore, KeyStore, LimitStore, ResponseCache, UsageLedger
 
 
@@ -44,6 +48,10 @@ class State:
     usage: UsageLedger
     jobs: JobStore  # async jobs' status and results
     budgets: BudgetStore  # spend against budgets
+    personas: PersonaStore  # tenants' personas
+    # Conversation memory: no in-memory fallback (a conversation half in one instance's memory
+    # would answer differently per instance); its stage degrades to answering without it.
+    conversations: ConversationStore
     calls: CallCounter = field(default_factory=CallCounter)  # AWS API calls, by operation
     degradations: tuple[Degradation, ...] = ()
     client: Any = None  # the boto3 client, closed with the gateway
@@ -87,6 +95,8 @@ def memory_state(*, clock: Callable[[], float] = time) -> State:
         MemoryUsageLedger(),
         MemoryJobStore(clock=clock),
         MemoryBudgetStore(clock=clock, keys=keys),
+        MemoryPersonaStore(),
+        MemoryConversationStore(clock=clock),
     )
 
 
@@ -100,8 +110,10 @@ def dynamo_state(
     from switchyard.state.dynamodb import Table
     from switchyard.state.dynamodb_budgets import DynamoBudgetStore
     from switchyard.state.dynamodb_cache import DynamoResponseCache
+    from switchyard.state.dynamodb_conversations import DynamoConversationStore
     from switchyard.state.dynamodb_jobs import DynamoJobStore
     from switchyard.state.dynamodb_keys import DynamoKeyStore, DynamoUsageLedger
+    from switchyard.state.dynamodb_personas import DynamoPersonaStore
     from switchyard.state.dynamodb_state import DynamoStateStore
 
     assert settings.state_table is not None
@@ -139,7 +151,19 @@ def dynamo_state(
         table, clock=clock, on_throttled=lambda: metrics.count(BUDGET_WRITES_THROTTLED)
     )
     return State(
-        "dynamodb", breakers, limits, cache, keys, usage, jobs, budgets, calls, tuple(degraded), client
+        "dynamodb",
+        breakers,
+        limits,
+        cache,
+        keys,
+        usage,
+        jobs,
+        budgets,
+        DynamoPersonaStore(table),
+        DynamoConversationStore(table, clock=clock),
+        calls,
+        tuple(degraded),
+        client,
     )
 
 

@@ -242,6 +242,49 @@ class BudgetsConfig(_Strict):
         return v
 
 
+class MemoryConfig(_Strict):
+    """Conversation memory (``x-switchyard-conversation``); a persona may override each field.
+
+    When the remembered turns (and the summary) pass ``max_tokens``, the oldest turns are dropped,
+    or folded into a summary by ``summary_model``, until they take at most ``compact_to`` of it.
+    """
+
+    enabled: bool = True
+    max_tokens: int = Field(default=4000, ge=16, le=1_000_000)
+    compact_to: float = Field(default=0.5, gt=0, le=1)
+    ttl_s: int = Field(default=7 * 86400, ge=60, le=366 * 86400)
+    overflow: Literal["drop", "summarize"] = "drop"
+    summary_model: str | None = None  # a cheap model; needed when something summarizes
+    summary_max_tokens: int = Field(default=400, ge=16, le=16_000)
+
+    @model_validator(mode="after")
+    def _summary_model(self) -> Self:
+        if self.overflow == "summarize" and not self.summary_model:
+            raise ValueError("memory.overflow 'summarize' needs memory.summary_model")
+        return self
+
+
+class LastResortRule(_Strict):
+    """When every candidate has failed: answer with the cached answer up to ``stale_if_error_s``
+    past its TTL, else with ``template``. Both off by default."""
+
+    stale_if_error_s: int = Field(default=0, ge=0, le=30 * 86400)
+    template: str | None = Field(default=None, min_length=1, max_length=32_000)
+
+
+class LastResortConfig(_Strict):
+    default: LastResortRule = Field(default_factory=LastResortRule)
+    models: dict[str, LastResortRule] = Field(default_factory=dict)  # by public model name
+
+    def rule_for(self, model: str) -> LastResortRule:
+        return self.models.get(model, self.default)
+
+    @property
+    def max_stale_s(self) -> int:
+        """How long past its TTL the cache must keep an entry for the longest stale rule."""
+        return max([self.default.stale_if_error_s, *(r.stale_if_error_s for r in self.models.values())])
+
+
 class StageRef(_Strict):
     """A stage of the request pipeline that is not built in: a class named by import path
     (``package.module:ClassName``), made with ``options`` as keyword arguments, placed after the
@@ -268,6 +311,8 @@ class RoutingConfig(_Strict):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     budgets: BudgetsConfig = Field(default_factory=BudgetsConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    last_resort: LastResortConfig = Field(default_factory=LastResortConfig)
 
     @field_validator("providers")
     @classmethod
@@ -302,6 +347,17 @@ class RoutingConfig(_Strict):
         for source, target in self.budgets.downgrade.items():
             if target not in routable:
                 yield f"budgets.downgrade {source!r}: unknown model {target!r}"
+        yield from self._unresolved_features(routable)
+
+    def _unresolved_features(self, routable: set[str]) -> Iterator[str]:
+        summary = self.memory.summary_model
+        if summary is not None and summary not in routable and self.wildcard_provider(summary) is None:
+            yield f"memory.summary_model: unknown model {summary!r}"
+        for model in self.last_resort.models:
+            if model not in routable and self.wildcard_provider(model) is None:
+                yield f"last_resort.models: unknown model {model!r}"
+        if "persona" in self.providers:
+            yield "provider name 'persona' is reserved: models named persona/<name> are personas"
 
     def wildcard_provider(self, public_model: str) -> str | None:
         for wc in self.wildcards:

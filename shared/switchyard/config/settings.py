@@ -180,15 +180,19 @@ class KeyParts(_FromEnv):
 
 
 class ServingParts(_FromEnv):
-    """The request path: its deadline, the cache, budgets' and usage's warm state."""
+    """The request path: its deadline, the cache, budgets', usage's and personas' warm state,
+    conversation memory's failure mode."""
 
     ENV: ClassVar[Mapping[str, str]] = {
         "SWITCHYARD_REQUEST_TIMEOUT_S": "request_timeout_s",
         "SWITCHYARD_CACHE": "cache_enabled",
         "SWITCHYARD_CACHE_TTL_S": "cache_ttl_s",
         "SWITCHYARD_CACHE_PURGE_REFRESH_S": "cache_purge_refresh_s",
+        "SWITCHYARD_CACHE_STALE_KEEP_S": "cache_stale_keep_s",
         "SWITCHYARD_BUDGET_CACHE_TTL_S": "budget_cache_ttl_s",
         "SWITCHYARD_USAGE_FLUSH_S": "usage_flush_s",
+        "SWITCHYARD_PERSONA_CACHE_TTL_S": "persona_cache_ttl_s",
+        "SWITCHYARD_MEMORY_FAIL_CLOSED": "memory_fail_closed",
     }
 
     # Cap on the whole attempt loop; each upstream call gets what is left of it.
@@ -199,6 +203,16 @@ class ServingParts(_FromEnv):
     # purge takes to reach every container (docs/state.md). One GetItem per period, on a hit: at a
     # request every 2 s per instance (docs/scaling.md) 30 s adds ~0.07 calls to a cache hit's 1.1.
     cache_purge_refresh_s: float = Field(default=30.0, ge=0, le=300)
+    # How long cache entries are kept past their TTL for stale-if-error answers (the last
+    # resort): at least the routing config's longest last_resort rule; raise it for personas
+    # whose own rule asks for longer.
+    cache_stale_keep_s: int = Field(default=0, ge=0, le=30 * 86400)
+    # How long a container trusts its copy of a persona: the bound on how long an edited or
+    # deleted persona keeps its old form in containers that had read it (docs/personas.md).
+    persona_cache_ttl_s: float = Field(default=30.0, ge=0, le=300)
+    # Conversation memory unreachable: answer without it (False: x-switchyard-memory: unavailable)
+    # or refuse with 503 (True).
+    memory_fail_closed: bool = False
     # How long a container trusts its copy of a tenant's budgets and of the global budget override
     # (two reads per period: at 2 s a request, 60 s keeps them ~0.07 a request).
     budget_cache_ttl_s: float = Field(default=60.0, ge=0, le=300)

@@ -17,6 +17,7 @@ from switchyard.accounting import UsageRecord, format_usd
 from switchyard.api.chat import ChatCompletion, ChatRequest
 from switchyard.api.requests import CanonicalRequest, RequestKind, kind_of
 from switchyard.keys.auth import MASTER_TENANT, Identity
+from switchyard.state.personas import PersonaRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,8 @@ class Call:
     prompt); ``asked_model`` stays the model the caller named (usage and refusals are filed
     under it). ``answer`` is set by a stage that answers the request itself (a cache hit), and
     then no provider is called. ``headers`` are the answer headers the stages add
-    (``x-switchyard-cache``, ``x-ratelimit-*``, ``x-switchyard-budget``).
+    (``x-switchyard-cache``, ``x-ratelimit-*``, ``x-switchyard-budget``). ``guardrails`` names
+    policies an earlier stage attaches (a persona's).
     """
 
     request: CanonicalRequest
@@ -75,6 +77,13 @@ class Call:
     headers: dict[str, str] = field(default_factory=dict)
     record: UsageRecord | None = None  # what the answer used and cost, once it is accounted
     started: float = field(default_factory=perf_counter)
+    # Guardrail policies (by name) the call must pass besides its model's, tenant's and key's: a
+    # stage before the guardrails adds to it (a persona's policy); the guardrail stage then sets
+    # it to every policy the call passes (core/stages/guardrails.py).
+    guardrails: list[str] = field(default_factory=list)
+    # The persona the call speaks as (set by the persona stage): its memory and last-resort
+    # settings apply to the call.
+    persona: PersonaRecord | None = None
 
     def __post_init__(self) -> None:
         if not self.asked_model:

@@ -65,15 +65,17 @@ class Pipeline:
         """Admitted, and open past the upstream's first token. Raises as :meth:`answer` does while
         nothing has been sent; the caller must close what it gets (``Streamed.aclose``). Raises
         InvalidRequestError for a request that does not stream (embeddings), before admission."""
-        request = call.request
-        if not isinstance(request, ChatRequest):
-            raise InvalidRequestError(f"{kind_of(request).capitalize()} requests do not stream.")
+        if not isinstance(call.request, ChatRequest):
+            raise InvalidRequestError(f"{kind_of(call.request).capitalize()} requests do not stream.")
         scope = Admission(self.stages, call)
         await scope.__aenter__()
         parts = StreamParts(call, scope, self.accounting, self.breakers, self.metrics)
         if call.answer is not None:
             return Streamed.replay(parts, call.answer)
+        request = call.request  # as the stages left it (a persona's prompt, remembered turns)
         try:
+            if not isinstance(request, ChatRequest):
+                raise InvalidRequestError(f"{kind_of(request).capitalize()} requests do not stream.")
             outcome = await self.router.run(request, self.timeout_s, open_stream)
         except SwitchyardError as exc:
             try:

@@ -21,6 +21,7 @@ from switchyard.http.admin import router as admin_router
 from switchyard.http.cache import router as admin_cache_router
 from switchyard.http.chat import router as chat_router
 from switchyard.http.content_type import JsonBodyMiddleware
+from switchyard.http.conversations import router as conversations_router
 from switchyard.http.embeddings import router as embeddings_router
 from switchyard.http.errors import (
     handle_http_exception,
@@ -33,6 +34,7 @@ from switchyard.http.messages import router as messages_router
 from switchyard.http.meta import health_router, models_router
 from switchyard.http.middleware import RequestContextMiddleware
 from switchyard.http.openapi import install_docs
+from switchyard.http.personas import router as personas_router
 from switchyard.http.usage import admin_router as admin_usage_router
 from switchyard.http.usage import client_router as usage_router
 from switchyard.http.usage_flush import FlushDueUsage, flush_on_sigterm
@@ -79,9 +81,11 @@ def create_app(
     app.include_router(messages_router)
     app.include_router(embeddings_router)
     app.include_router(jobs_router)
+    app.include_router(conversations_router)
     app.include_router(models_router)
     app.include_router(health_router)
     app.include_router(admin_router)
+    app.include_router(personas_router)
     app.include_router(admin_usage_router)
     app.include_router(admin_cache_router)
     app.include_router(usage_router)

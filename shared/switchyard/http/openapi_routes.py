@@ -28,8 +28,12 @@ TAGS = [
         "description": "Chat Completions and Messages, buffered or streamed (SSE); embeddings; models",
     },
     {"name": "jobs", "description": "Async jobs: submit, read, list, cancel; signed webhooks"},
+    {"name": "conversations", "description": "What the gateway remembers of a conversation"},
     {"name": "usage", "description": "Usage and cost from the daily aggregates"},
-    {"name": "admin", "description": "Master key only: virtual keys, tenants, budgets, anyone's usage"},
+    {
+        "name": "admin",
+        "description": "Master key only: virtual keys, tenants, personas, budgets, anyone's usage",
+    },
     {"name": "health", "description": "Liveness and readiness, no key"},
 ]
 
@@ -155,12 +159,24 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Cancel a job", "Only a queued job can be cancelled (400 otherwise).", (400, 401, 404, 503)
     ),
     ("GET", "/v1/models"): Operation(
-        "List models", "The models (and aliases) the calling key may use.", (401,)
+        "List models",
+        "The models (and aliases) the calling key may use, and its tenant's published personas.",
+        (401,),
     ),
     ("GET", "/v1/models/{model}"): Operation(
         "Show a model",
-        "One model the calling key may use (`provider/model` names too); 404 for any other.",
+        "One model the calling key may use (`provider/model` and `persona/<name>` names too); 404 "
+        "for any other.",
         (401, 404),
+    ),
+    ("GET", "/v1/conversations/{conversation_id}"): Operation(
+        "Get a conversation",
+        "What the gateway remembers of your tenant's conversation (`x-switchyard-conversation`): "
+        "the summary of forgotten turns and the remembered turns.",
+        (400, 401, 404, 503),
+    ),
+    ("DELETE", "/v1/conversations/{conversation_id}"): Operation(
+        "Forget a conversation", "Its turns and summary, at once (204).", (400, 401, 404, 503)
     ),
     ("GET", "/v1/usage"): Operation(
         "Your usage", "The calling key's usage and cost, grouped, with cheaper-route advice.", (400, 401, 503)
@@ -202,6 +218,22 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/admin/tenants"): Operation("List tenants", "Every tenant.", _ADMIN),
     ("GET", "/admin/tenants/{tenant}"): Operation(
         "Show a tenant", "Its budgets and metadata.", (*_ADMIN, 404)
+    ),
+    ("PUT", "/admin/personas/{tenant}/{name}"): Operation(
+        "Create or replace a persona",
+        "A named system prompt of the tenant with its variables, default model and parameters, "
+        "guardrail policies, memory and last-resort settings; replaced whole. 400 names every "
+        "problem (an unknown model or parameter, a published persona without a model).",
+        _ADMIN_BODY,
+    ),
+    ("GET", "/admin/personas"): Operation("List a tenant's personas", "Sorted by name.", _ADMIN),
+    ("GET", "/admin/personas/{tenant}/{name}"): Operation(
+        "Show a persona", "Its prompt and settings.", (*_ADMIN, 404)
+    ),
+    ("DELETE", "/admin/personas/{tenant}/{name}"): Operation(
+        "Delete a persona",
+        "At once here; other warm containers within the persona cache TTL.",
+        (*_ADMIN, 404),
     ),
     ("GET", "/admin/budgets"): Operation(
         "Budgets and spend",

@@ -20,6 +20,15 @@ CACHE_HIT = "CacheHit"
 CACHE_MISS = "CacheMiss"
 CACHE_ENTRY_TOO_LARGE = "CacheEntryTooLarge"
 CACHE_PURGED = "CachePurged"  # an entry found stale after a purge (also counted as a miss)
+# Conversation memory: the store could not be read (answered without the remembered turns) or
+# written (this exchange is not remembered); older turns folded into a summary, or not (dropped).
+MEMORY_UNAVAILABLE = "MemoryUnavailable"
+MEMORY_SAVE_FAILED = "MemorySaveFailed"
+MEMORY_SUMMARIES = "MemorySummaries"
+MEMORY_SUMMARY_FAILED = "MemorySummaryFailed"
+# Answers of last resort when every candidate failed: a stale cached answer, or the template.
+LAST_RESORT_STALE_CACHE = "LastResortStaleCache"
+LAST_RESORT_TEMPLATE = "LastResortTemplate"
 # A client key over its limit (answered 429), a deployment over its own (skipped, failover).
 KEY_RATE_LIMITED = "KeyRateLimited"
 DEPLOYMENT_RATE_LIMITED = "DeploymentRateLimited"

@@ -20,6 +20,7 @@ from switchyard.observability import logger
 from switchyard.state.ports import (
     BreakerRecord,
     BreakerStore,
+    KeptValue,
     LimitResult,
     LimitStore,
     ResponseCache,
@@ -165,10 +166,17 @@ class DegradingResponseCache:
     async def get(self, key: str) -> bytes | None:
         return await self._degradation.run(lambda: self._primary.get(key), lambda: self._fallback.get(key))
 
-    async def put(self, key: str, value: bytes, *, expires_at: float) -> None:
+    async def get_kept(self, key: str) -> KeptValue | None:
+        return await self._degradation.run(
+            lambda: self._primary.get_kept(key), lambda: self._fallback.get_kept(key)
+        )
+
+    async def put(
+        self, key: str, value: bytes, *, expires_at: float, keep_until: float | None = None
+    ) -> None:
         await self._degradation.run(
-            lambda: self._primary.put(key, value, expires_at=expires_at),
-            lambda: self._fallback.put(key, value, expires_at=expires_at),
+            lambda: self._primary.put(key, value, expires_at=expires_at, keep_until=keep_until),
+            lambda: self._fallback.put(key, value, expires_at=expires_at, keep_until=keep_until),
         )
 
     async def purges(self) -> dict[str, float]:

@@ -224,6 +224,13 @@ class Table:
                 extra["ExpressionAttributeValues"] = values
         await self._call(fn, "PutItem", TableName=self.name, Item=item, **extra)
 
+    async def delete(self, key: Item) -> Item | None:
+        """DeleteItem; the item it removed (None: there was none)."""
+        fn: Callable[..., Any] = self.client.delete_item
+        answer = await self._call(fn, "DeleteItem", TableName=self.name, Key=key, ReturnValues="ALL_OLD")
+        old: Item | None = answer.get("Attributes")
+        return old
+
     async def batch_get(self, keys: list[Item]) -> list[Item]:
         """Every existing item of ``keys``, in batches of 100, unprocessed keys asked again."""
         found: list[Item] = []
@@ -238,13 +245,38 @@ class Table:
                     break
         return found
 
-    async def query(self, condition: str, values: Item) -> list[Item]:
+    async def batch_write(self, puts: list[Item], deletes: list[Item]) -> None:
+        """Put ``puts`` and delete the keys ``deletes`` in batches of 25, unprocessed requests sent
+        again (three tries); raises StateUnavailableError when some are still left."""
+        requests = [{"PutRequest": {"Item": i}} for i in puts] + [
+            {"DeleteRequest": {"Key": k}} for k in deletes
+        ]
+        fn: Callable[..., Any] = self.client.batch_write_item
+        for start in range(0, len(requests), 25):
+            pending: dict[str, Any] = {self.name: requests[start : start + 25]}
+            for _ in range(3):
+                answer = await self._call(fn, "BatchWriteItem", RequestItems=pending)
+                pending = answer.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+            if pending:
+                raise StateUnavailableError("DynamoDB BatchWriteItem: items left unprocessed")
+
+    async def query(
+        self, condition: str, values: Item, *, consistent: bool = False, projection: str | None = None
+    ) -> list[Item]:
+        """Every item the key condition matches (all pages); ``projection`` names the attributes
+        to return (e.g. "pk, sk"), ``consistent`` asks for a strongly consistent read."""
         items: list[Item] = []
         kwargs: dict[str, Any] = {
             "TableName": self.name,
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": values,
         }
+        if consistent:
+            kwargs["ConsistentRead"] = True
+        if projection:
+            kwargs["ProjectionExpression"] = projection
         fn: Callable[..., Any] = self.client.query
         while True:
             answer = await self._call(fn, "Query", **kwargs)

@@ -2,19 +2,24 @@
 purge markers.
 
 Entry shape: ``pk`` (the cache key: a sha256 hex digest), ``v`` (the value, binary, compressed by
-the caller), ``expires_at`` (TTL, epoch seconds). An item is at most 400 KB with its attribute
-names, so values are capped a little below that. Purge markers: the item ``pk "cache#purges"``
-(no digest looks like it), one number attribute ``p:<scope>`` per purged scope, never expired:
-markers older than any entry can be are removed by the next purge.
+the caller), ``fresh_until`` (epoch seconds: until then a hit), ``expires_at`` (TTL, epoch
+seconds: how long the item is kept, past ``fresh_until`` for stale-if-error answers; an item
+without ``fresh_until``, written before stale answers existed, is fresh until ``expires_at``). An
+item is at most 400 KB with its attribute names, so values are capped a little below that.
+
+Purge markers: the item ``pk "cache#purges"`` (no digest looks like it), one number attribute
+``p:<scope>`` per purged scope, never expired: markers older than any entry can be are removed by
+the next purge.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from time import time
 
 from switchyard.state.dynamodb import ConditionFailed, Item, Table, expired, n, num, s
-from switchyard.state.ports import ValueTooLargeError
+from switchyard.state.ports import KeptValue, ValueTooLargeError
 
 MAX_VALUE_BYTES = 390 * 1024
 _PURGES = {"pk": s("cache#purges")}
@@ -35,16 +40,25 @@ class DynamoResponseCache:
         return self._max_value_bytes
 
     async def get(self, key: str) -> bytes | None:
+        kept = await self.get_kept(key)
+        return kept.value if kept is not None and kept.fresh_until > self._clock() else None
+
+    async def get_kept(self, key: str) -> KeptValue | None:
         item = await self._table.get({"pk": s(key)})
         if item is None or expired(item, self._clock()) or "v" not in item:
             return None
         value: bytes = item["v"]["B"]
-        return value
+        return KeptValue(value, num(item, "fresh_until", num(item, "expires_at")))
 
-    async def put(self, key: str, value: bytes, *, expires_at: float) -> None:
+    async def put(
+        self, key: str, value: bytes, *, expires_at: float, keep_until: float | None = None
+    ) -> None:
         if len(value) > self._max_value_bytes:
             raise ValueTooLargeError(f"{len(value)} bytes is over the limit of {self._max_value_bytes}")
-        await self._table.put({"pk": s(key), "v": {"B": value}, "expires_at": n(int(expires_at))})
+        kept = max(expires_at, keep_until or expires_at)
+        await self._table.put(
+            {"pk": s(key), "v": {"B": value}, "fresh_until": n(expires_at), "expires_at": n(math.ceil(kept))}
+        )
 
     async def purges(self) -> dict[str, float]:
         return _marks(await self._table.get(_PURGES))

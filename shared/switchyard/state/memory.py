@@ -14,6 +14,7 @@ from time import time
 from switchyard.state.ports import (
     BreakerRecord,
     Holding,
+    KeptValue,
     KeyRecord,
     LimitResult,
     ScopeState,
@@ -109,7 +110,8 @@ class MemoryResponseCache:
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
         clock: Callable[[], float] = time,
     ) -> None:
-        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        # key -> (fresh until, kept until, value)
+        self._entries: OrderedDict[str, tuple[float, float, bytes]] = OrderedDict()
         self._purges: dict[str, float] = {}
         self._max_entries = max_entries
         self._max_value_bytes = max_value_bytes
@@ -120,19 +122,28 @@ class MemoryResponseCache:
         return self._max_value_bytes
 
     async def get(self, key: str) -> bytes | None:
+        kept = self._kept(key)
+        return kept.value if kept is not None and kept.fresh_until > self._clock() else None
+
+    async def get_kept(self, key: str) -> KeptValue | None:
+        return self._kept(key)
+
+    def _kept(self, key: str) -> KeptValue | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if entry[0] <= self._clock():
+        if entry[1] <= self._clock():
             del self._entries[key]
             return None
         self._entries.move_to_end(key)
-        return entry[1]
+        return KeptValue(entry[2], entry[0])
 
-    async def put(self, key: str, value: bytes, *, expires_at: float) -> None:
+    async def put(
+        self, key: str, value: bytes, *, expires_at: float, keep_until: float | None = None
+    ) -> None:
         if len(value) > self._max_value_bytes:
             raise ValueTooLargeError(f"{len(value)} bytes is over the limit of {self._max_value_bytes}")
-        self._entries[key] = (expires_at, value)
+        self._entries[key] = (expires_at, max(expires_at, keep_until or expires_at), value)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)

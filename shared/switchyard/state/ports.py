@@ -161,6 +161,15 @@ class LimitStore(Protocol):
 # ---------------------------------------------------------------------------------- cache
 
 
+@dataclass(frozen=True, slots=True)
+class KeptValue:
+    """A cache value as kept, fresh or past its TTL: stale answers serve as a last resort when no
+    provider can answer (stale-if-error)."""
+
+    value: bytes
+    fresh_until: float  # epoch seconds; before ``now``: the value is stale
+
+
 class ResponseCache(Protocol):
     """Cache entries by key, and the purge markers that make older entries stale
     (:mod:`switchyard.cache.purge`: a purge is one write, whatever it covers)."""
@@ -171,13 +180,21 @@ class ResponseCache(Protocol):
         ...
 
     async def get(self, key: str) -> bytes | None:
-        """The value stored under ``key``; None when absent or expired. Raises
-        ``StateUnavailableError``."""
+        """The value stored under ``key`` while it is fresh; None when absent or past its
+        ``expires_at``. Raises ``StateUnavailableError``."""
         ...
 
-    async def put(self, key: str, value: bytes, *, expires_at: float) -> None:
-        """Store ``value`` until ``expires_at`` (epoch seconds), replacing any earlier value. Raises
-        ``ValueTooLargeError`` over ``max_value_bytes``, ``StateUnavailableError``."""
+    async def get_kept(self, key: str) -> KeptValue | None:
+        """The value stored under ``key``, fresh or stale, until its ``keep_until``; None when
+        absent or gone. Raises ``StateUnavailableError``."""
+        ...
+
+    async def put(
+        self, key: str, value: bytes, *, expires_at: float, keep_until: float | None = None
+    ) -> None:
+        """Store ``value``, fresh until ``expires_at`` and kept (for :meth:`get_kept`) until
+        ``keep_until`` (None or earlier: ``expires_at``), both epoch seconds, replacing any earlier
+        value. Raises ``ValueTooLargeError`` over ``max_value_bytes``, ``StateUnavailableError``."""
         ...
 
     async def purges(self) -> dict[str, float]:
