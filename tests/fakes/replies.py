@@ -53,6 +53,7 @@ class Reply:
     stall_s: float = 30.0
     drop_after: int | None = None  # streams: SSE events written before the connection is dropped
     stall_after: int | None = None  # streams: SSE events written before the stream stalls
+    flagged: tuple[str, ...] = ()  # moderations: the categories flagged (in every result)
 
     # -- success -------------------------------------------------------------------------------
 
@@ -105,6 +106,11 @@ class Reply:
             input_tokens=input_tokens,
             output_tokens=output_tokens,
         )
+
+    @classmethod
+    def moderation(cls, *flagged: str, latency_s: float = 0.0) -> Reply:
+        """A moderation answer flagging ``flagged`` categories (none: a clean result)."""
+        return cls("ok", flagged=tuple(flagged), latency_s=latency_s)
 
     # -- failures ------------------------------------------------------------------------------
 
@@ -248,6 +254,20 @@ def error_body(reply: Reply, dialect: Dialect, *, api_key: str) -> Any:
     if dialect == "anthropic":
         return {"type": "error", "error": {"type": reply.anthropic_type, "message": message}}
     return {"error": {"message": message, "type": reply.error_type, "param": reply.param, "code": reply.code}}
+
+
+_CATEGORIES = ("harassment", "hate", "self-harm", "sexual", "violence")
+
+
+def moderation_body(reply: Reply, count: int) -> dict[str, Any]:
+    """OpenAI's moderation answer: one result per input, each flagging ``reply.flagged``."""
+    names = sorted({*_CATEGORIES, *reply.flagged})
+    result = {
+        "flagged": bool(reply.flagged),
+        "categories": {name: name in reply.flagged for name in names},
+        "category_scores": {name: 0.97 if name in reply.flagged else 0.001 for name in names},
+    }
+    return {"id": "modr-fake", "model": "omni-moderation-latest", "results": [result] * count}
 
 
 def completion_body(reply: Reply, dialect: Dialect, *, model: str, seq: int) -> dict[str, Any]:

@@ -5,6 +5,7 @@ test "providers", each under its own path prefix ``/<name>``:
 
     POST /<name>/v1/chat/completions   OpenAI Chat Completions (JSON, or SSE with ``stream: true``)
     POST /<name>/v1/messages           Anthropic Messages (JSON, or SSE events)
+    POST /<name>/v1/moderations        OpenAI moderations (``Reply.moderation(...)`` flags; ok: none)
     GET  /<name>/v1/models             OpenAI model list
 
 Each name has a queue of scripted :class:`Reply` values, consumed one per completion call, then a
@@ -37,7 +38,15 @@ import yaml
 from aiohttp import web
 
 from fakes.constants import FAKE_KEY_ENV
-from fakes.replies import MALFORMED_BODY, Dialect, Reply, completion_body, error_body, sse_events
+from fakes.replies import (
+    MALFORMED_BODY,
+    Dialect,
+    Reply,
+    completion_body,
+    error_body,
+    moderation_body,
+    sse_events,
+)
 
 # Fast, test-sized defaults for the routing config the fake writes (override per test).
 FAST_RETRY = {
@@ -54,6 +63,7 @@ _ENDPOINTS: dict[tuple[str, str], Dialect | None] = {
     ("POST", "chat/completions"): "openai",
     ("POST", "messages"): "anthropic",
     ("GET", "models"): None,
+    ("POST", "moderations"): None,
 }
 
 
@@ -312,7 +322,7 @@ class FakeUpstream:
 
     def count(self, name: str | None = None) -> int:
         """Completion calls (chat/completions and messages) of ``name``, or of every name."""
-        return sum(1 for c in self.calls(name) if c.method == "POST")
+        return sum(1 for c in self.calls(name) if c.method == "POST" and c.path != "/v1/moderations")
 
     # -- serving -------------------------------------------------------------------------------
 
@@ -330,6 +340,10 @@ class FakeUpstream:
             err = {"error": {"message": "Unknown path", "type": "invalid_request_error", "code": None}}
             return web.json_response(err, status=404)
         dialect = _ENDPOINTS[endpoint]
+        if tail == "moderations":
+            reply = self._next_reply(name)
+            self._record(name, request, raw, body, reply.kind)
+            return await self._moderation(request, reply, body)
         if dialect is None:
             self._record(name, request, raw, body, "models")
             return self._models_response(name)
@@ -349,6 +363,15 @@ class FakeUpstream:
             ids = self._models.get(name, ["fake-model"])
         data = [{"id": i, "object": "model", "created": 0, "owned_by": "fake"} for i in ids]
         return web.json_response({"object": "list", "data": data})
+
+    async def _moderation(self, request: web.Request, reply: Reply, body: Any) -> web.StreamResponse:
+        if reply.kind in ("ok", "stream"):
+            if reply.latency_s:
+                await asyncio.sleep(reply.latency_s)
+            inputs = body.get("input") if isinstance(body, dict) else None
+            count = len(inputs) if isinstance(inputs, list) else 1
+            return web.json_response(moderation_body(reply, count))
+        return await self._render(request, reply, "openai", body)
 
     async def _render(
         self, request: web.Request, reply: Reply, dialect: Dialect, body: Any

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from switchyard.api.chat import ChatCompletion, ChatRequest
+from switchyard.api.moderation import ModerationResult
 from switchyard.api.stream import ChatCompletionChunk
 
 
@@ -44,4 +45,14 @@ class Provider(Protocol):
         ``chat`` does, at any point of the iteration; a stream that ends without its end marker
         or stops sending past ``target.stream_idle_timeout_s`` raises a ProviderError too, never
         ends quietly. The last chunk carries usage whenever the upstream reports it."""
+        ...
+
+
+@runtime_checkable
+class Moderating(Protocol):
+    """An adapter that can also reach its upstream's moderation endpoint (OpenAI's dialect)."""
+
+    async def moderate(self, inputs: list[str], target: Target) -> list[ModerationResult]:
+        """One result per input, in order. Raises ProviderError as ``Provider.chat`` does (a body
+        that is not a moderation answer is ``bad_response``)."""
         ...
