@@ -11,6 +11,7 @@ from __future__ import annotations
 STATE_DEGRADED_BREAKERS = "StateDegradedBreakers"
 STATE_DEGRADED_LIMITS = "StateDegradedLimits"
 STATE_DEGRADED_CACHE = "StateDegradedCache"
+STATE_DEGRADED_SIGNATURES = "StateDegradedSignatures"
 # Response cache outcomes; an entry too large for one item is not stored.
 CACHE_HIT = "CacheHit"
 CACHE_MISS = "CacheMiss"

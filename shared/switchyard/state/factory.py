@@ -9,7 +9,12 @@ from time import time
 from typing import Any, Literal
 
 from switchyard.config.settings import Settings
-from switchyard.metrics import STATE_DEGRADED_BREAKERS, STATE_DEGRADED_CACHE, STATE_DEGRADED_LIMITS
+from switchyard.metrics import (
+    STATE_DEGRADED_BREAKERS,
+    STATE_DEGRADED_CACHE,
+    STATE_DEGRADED_LIMITS,
+    STATE_DEGRADED_SIGNATURES,
+)
 from switchyard.metrics.sink import MetricSink
 from switchyard.state.degrading import Degradation
 from switchyard.state.dynamodb import CallCounter
@@ -24,6 +29,7 @@ from switchyard.state.memory import (
 from switchyard.state.memory_budgets import MemoryBudgetStore
 from switchyard.state.memory_jobs import MemoryJobStore
 from switchyard.state.ports import BreakerStore, BudgetStore, KeyStore, LimitStore, ResponseCache, UsageLedger
+from switchyard.state.signatures import DegradingSeenSignatures, MemorySeenSignatures, SeenSignatures
 
 
 @dataclass(slots=True)
@@ -41,6 +47,8 @@ class State:
     client: Any = None  # the boto3 client, closed with the gateway
     jobs: JobStore = field(default_factory=MemoryJobStore)  # async jobs' status and results
     budgets: BudgetStore = field(default_factory=MemoryBudgetStore)  # spend against budgets
+    # Signed requests' replay protection: signatures seen within their window.
+    signatures: SeenSignatures = field(default_factory=MemorySeenSignatures)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -65,6 +73,7 @@ def memory_state(*, clock: Callable[[], float] = time) -> State:
         MemoryUsageLedger(),
         jobs=MemoryJobStore(clock=clock),
         budgets=MemoryBudgetStore(clock=clock, keys=keys),
+        signatures=MemorySeenSignatures(clock=clock),
     )
 
 
@@ -78,6 +87,7 @@ def dynamo_state(settings: Settings, metrics: MetricSink, *, clock: Callable[[],
     from switchyard.state.dynamodb_cache import DynamoResponseCache
     from switchyard.state.dynamodb_jobs import DynamoJobStore
     from switchyard.state.dynamodb_keys import DynamoKeyStore, DynamoUsageLedger
+    from switchyard.state.dynamodb_signatures import DynamoSeenSignatures
     from switchyard.state.dynamodb_state import DynamoStateStore
 
     assert settings.state_table is not None
@@ -107,8 +117,23 @@ def dynamo_state(settings: Settings, metrics: MetricSink, *, clock: Callable[[],
     keys, usage = DynamoKeyStore(table, clock=clock), DynamoUsageLedger(table)
     jobs = DynamoJobStore(table, clock=clock)
     budgets = DynamoBudgetStore(table, clock=clock)
+    degraded.append(degradation("signatures", STATE_DEGRADED_SIGNATURES))
+    signatures = DegradingSeenSignatures(
+        DynamoSeenSignatures(table, clock=clock), MemorySeenSignatures(clock=clock), degraded[-1]
+    )
     return State(
-        "dynamodb", breakers, limits, cache, keys, usage, calls, tuple(degraded), client, jobs, budgets
+        "dynamodb",
+        breakers,
+        limits,
+        cache,
+        keys,
+        usage,
+        calls,
+        tuple(degraded),
+        client,
+        jobs,
+        budgets,
+        signatures,
     )
 
 
