@@ -17,7 +17,14 @@ from time import time
 
 from switchyard.errors import InvalidRequestError, NotFoundError
 from switchyard.keys import ids
-from switchyard.state.ports import BudgetAction, BudgetPeriod, KeyRecord, KeyStore, TenantRecord
+from switchyard.state.ports import (
+    BudgetAction,
+    BudgetPeriod,
+    KeyRecord,
+    KeyStore,
+    SigningSalt,
+    TenantRecord,
+)
 
 PREFIX = "sk-sy-"
 LIMIT_NAMES = frozenset({"rpm", "tpm", "rph", "tph", "rpd", "tpd", "max_concurrent"})
@@ -39,6 +46,8 @@ class KeySpec:
     budget_action: BudgetAction | None = None
     metadata: Mapping[str, str] | None = None
     expires_at: float | None = None
+    guardrails: tuple[str, ...] | None = None  # policy names (checked against the config by the caller)
+    require_signature: bool | None = None  # True needs a signing secret on the key
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +72,12 @@ class KeyService:
             key_id=ids.key_id(key), key_hash=ids.key_hash(key), tenant=spec.tenant, created_at=self._clock()
         )
         record = _apply(record, spec)
+        if record.require_signature:
+            raise InvalidRequestError(
+                "a new key has no signing secret: create it, then set one "
+                "(POST /admin/keys/{key_id}/signing-secret)",
+                param="require_signature",
+            )
         if await self._store.get_tenant(spec.tenant) is None:  # a key's tenant always exists
             await self._store.put_tenant(TenantRecord(tenant=spec.tenant, created_at=self._clock()))
         await self._store.put(record)
@@ -76,11 +91,41 @@ class KeyService:
         return record
 
     async def update(self, key_id: str, spec: KeySpec) -> KeyRecord:
-        """Raises NotFoundError, InvalidRequestError (a key cannot change tenant)."""
+        """Raises NotFoundError, InvalidRequestError (a key cannot change tenant; a key without a
+        signing secret cannot require signatures)."""
         record = await self.show(key_id)
         if spec.tenant is not None and spec.tenant != record.tenant:
             raise InvalidRequestError("a key cannot move to another tenant", param="tenant")
         updated = _apply(record, spec)
+        if updated.require_signature and not _live(updated.signing, self._clock()):
+            raise InvalidRequestError(
+                "a key needs a signing secret before it can require signatures "
+                "(POST /admin/keys/{key_id}/signing-secret)",
+                param="require_signature",
+            )
+        await self._store.put(updated)
+        return updated
+
+    async def add_signing_salt(self, key_id: str, salt: str, *, grace_s: float, require: bool) -> KeyRecord:
+        """Give the key a new signing secret (as its salt); its live secrets keep working for
+        ``grace_s`` seconds more. Raises NotFoundError, InvalidRequestError for a revoked key."""
+        record = await self.show(key_id)
+        if record.status == "revoked":
+            raise InvalidRequestError("a revoked key cannot get a signing secret")
+        now = self._clock()
+        until = now + max(0.0, grace_s)
+        kept = tuple(
+            replace(s, expires_at=until if s.expires_at is None else min(s.expires_at, until))
+            for s in _live(record.signing, now)
+            if grace_s > 0
+        )
+        updated = replace(record, signing=(SigningSalt(salt, now), *kept), require_signature=require)
+        await self._store.put(updated)
+        return updated
+
+    async def remove_signing(self, key_id: str) -> KeyRecord:
+        """Drop every signing secret of the key and its requirement. Raises NotFoundError."""
+        updated = replace(await self.show(key_id), signing=(), require_signature=False)
         await self._store.put(updated)
         return updated
 
@@ -108,9 +153,11 @@ class KeyService:
     async def list_keys(self, tenant: str) -> list[KeyRecord]:
         return await self._store.list_keys(tenant)
 
-    async def put_tenant(self, record: TenantRecord) -> TenantRecord:
+    async def put_tenant(self, record: TenantRecord, *, keep: frozenset[str] = frozenset()) -> TenantRecord:
+        """Create or replace the tenant; the fields named in ``keep`` stay as they are stored."""
         existing = await self._store.get_tenant(record.tenant)
-        stored = replace(record, created_at=existing.created_at if existing else self._clock())
+        kept = {name: getattr(existing, name) for name in keep} if existing else {}
+        stored = replace(record, created_at=existing.created_at if existing else self._clock(), **kept)
         await self._store.put_tenant(stored)
         return stored
 
@@ -129,9 +176,22 @@ def _apply(record: KeyRecord, spec: KeySpec) -> KeyRecord:
     if spec.limits is not None and not set(spec.limits) <= LIMIT_NAMES:
         unknown = ", ".join(sorted(set(spec.limits) - LIMIT_NAMES))
         raise InvalidRequestError(f"unknown limits: {unknown}", param="limits")
-    changes = {
-        name: getattr(spec, name)
-        for name in ("name", "models", "limits", "budgets", "budget_action", "metadata", "expires_at")
-        if getattr(spec, name) is not None
-    }
+    changes = {name: getattr(spec, name) for name in _SPEC_FIELDS if getattr(spec, name) is not None}
     return replace(record, **changes)
+
+
+_SPEC_FIELDS = (
+    "name",
+    "models",
+    "limits",
+    "budgets",
+    "budget_action",
+    "metadata",
+    "expires_at",
+    "guardrails",
+    "require_signature",
+)
+
+
+def _live(salts: tuple[SigningSalt, ...], now: float) -> tuple[SigningSalt, ...]:
+    return tuple(s for s in salts if s.expires_at is None or s.expires_at > now)
