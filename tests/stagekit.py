@@ -177,3 +177,16 @@ class _Apologise(Entry):
         return Answer(
             completion.to_json(), ServedBy("template", call.asked_model, "template", 0), None, completion
         )
+
+
+class Attach:
+    """Names guardrail policies on every call, as a persona stage does with its persona's policy
+    (``Call.guardrails``); configured ``after: "access"``, before the guardrail stage."""
+
+    name = "attach"
+
+    def __init__(self, guardrails: list[str]) -> None:
+        self._names = list(guardrails)
+
+    async def enter(self, call: Call) -> None:
+        call.guardrails.extend(self._names)

@@ -24,12 +24,16 @@ from switchyard.config.settings import Settings
 from switchyard.core import Pipeline, Stage
 from switchyard.core.stages import AccessStage, BudgetStage, CacheStage, KeyLimitsStage, UsageStage
 from switchyard.core.stages.configured import with_configured
+from switchyard.core.stages.guardrails import GuardrailOutputStage, GuardrailStage
 from switchyard.eventbus import EventPublisher, build_publisher
+from switchyard.guardrails import Guardrails, Moderation
 from switchyard.jobs.service import JobsService
 from switchyard.jobs.setup import open_jobs
 from switchyard.keys.auth import ClientAuth
 from switchyard.keys.client_auth import read_master_key
 from switchyard.keys.provider_keys import ProviderKeys
+from switchyard.keys.signatures import RequestSigning, signing_master
+from switchyard.keys.tenants import TenantCache
 from switchyard.limits.enforce import DeploymentLimits, KeyLimits
 from switchyard.limits.limiter import Limiter
 from switchyard.metrics.sink import MetricSink
@@ -59,6 +63,9 @@ class Gateway:
     # Operational events (provider key rejected, budget thresholds): EventBridge or memory.
     events: EventPublisher
     jobs: JobsService  # async jobs (submission, results, webhooks)
+    tenants: TenantCache  # tenant records through a warm cache (guardrails, signing requirements)
+    guardrails: Guardrails  # named policies of the routing config (the admin API checks names)
+    signing: RequestSigning  # signed requests: key secrets, verification, replay protection
 
     async def flush(self) -> None:
         """Write what is buffered: usage aggregates, budget settlements, metrics. At shutdown, and
@@ -68,6 +75,7 @@ class Gateway:
         await self.budgets.flush()
         self.metrics.flush()
         self.metrics.requests.flush()
+        self.metrics.guardrails.flush()
 
     async def aclose(self) -> None:
         await self.jobs.aclose()
@@ -142,16 +150,21 @@ async def open_gateway(
     cache = CacheService(
         state.cache, metrics, enabled=settings.cache_enabled, default_ttl_s=settings.cache_ttl_s, clock=clock
     )
+    tenants = TenantCache(state.keys, ttl_s=settings.key_cache_ttl_s, clock=clock)
+    guardrails = Guardrails(config, tenants, Moderation(router), metrics.guardrails)
     builtin: list[Stage] = [
         AccessStage(),
+        GuardrailStage(guardrails),
         CacheStage(cache),
         UsageStage(usage),
         KeyLimitsStage(KeyLimits(limiter, limits, metrics)),
         BudgetStage(budgets),
+        GuardrailOutputStage(guardrails),
     ]
     stages = with_configured(builtin, config.pipeline.stages)
     pipeline = Pipeline(stages, router, accounting, breakers, metrics.requests, settings.request_timeout_s)
     jobs = await open_jobs(settings, state.jobs, clock=clock, webhook_transport=webhook_transport)
+    signing = RequestSigning(await signing_master(settings), state.signatures, tenants, clock=clock)
     return Gateway(
         settings,
         config,
@@ -167,4 +180,7 @@ async def open_gateway(
         budgets,
         events,
         jobs,
+        tenants,
+        guardrails,
+        signing,
     )

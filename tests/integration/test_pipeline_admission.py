@@ -41,7 +41,7 @@ from switchyard.keys.ids import key_hash, key_id
 from switchyard.state.ports import KeyRecord
 from switchyard.worker.jobs import JobRetryError, JobWorker
 
-BUILTIN = ["access", "cache", "usage", "limits", "budgets"]
+BUILTIN = ["access", "guardrails", "cache", "usage", "limits", "budgets", "guardrails-output"]
 VIRTUAL_KEY = "sk-sy-leaktest-0123456789abcdef"
 KEY = key_id(VIRTUAL_KEY)
 IDENTITY = Identity(

@@ -44,7 +44,9 @@ async def test_a_configured_stage_changes_every_answer_on_every_route(
         ) as client,
     ):
         names = [s.name for s in app.state.gateway.pipeline.stages]
-        assert names == ["access", "cache", "uppercase", "usage", "limits", "budgets"]
+        assert names == [
+            "access", "guardrails", "cache", "uppercase", "usage", "limits", "budgets", "guardrails-output"
+        ]  # fmt: skip
 
         chat = await client.post("/v1/chat/completions", json=body)
         assert chat.json()["choices"][0]["message"]["content"] == "QUIET WORDS"

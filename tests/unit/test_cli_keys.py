@@ -40,8 +40,10 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[httpx.Request]]:
             return httpx.Response(201, json={**KEY, "key": "sk-sy-secret"})
         if path == "/admin/keys":
             return httpx.Response(200, json={"data": [KEY]})
-        if path.endswith("/revoke"):
+        if path.endswith("/revoke") or (path.endswith("/signing-secret") and request.method == "DELETE"):
             return httpx.Response(204)
+        if path.endswith("/signing-secret"):
+            return httpx.Response(201, json={"key_id": "k_abc", "secret": "sysig_shown_once"})
         if path == "/admin/keys/k_missing":
             return httpx.Response(404, json={"error": {"message": "no key 'k_missing'"}})
         return httpx.Response(200, json=KEY)
@@ -80,3 +82,44 @@ def test_rotate_and_tenants(seen: list[httpx.Request]) -> None:
     assert main(["tenants", "set", "beta", "--budget", "daily=10", "--admin-key", "adm"]) == 0
     assert json.loads(seen[0].content) == {"grace_s": 60.0}
     assert (seen[1].method, seen[1].url.path) == ("PUT", "/admin/tenants/beta")
+
+
+def test_guardrails_and_signature_requirements_on_keys_and_tenants(seen: list[httpx.Request]) -> None:
+    argv = ["--guardrail", "pii", "--guardrail", "words", "--admin-key", "adm"]
+    assert main(["keys", "create", "--tenant", "acme", *argv]) == 0
+    assert main(["keys", "update", "k_abc", "--require-signature", "--admin-key", "adm"]) == 0
+    assert main(["keys", "update", "k_abc", "--no-require-signature", "--admin-key", "adm"]) == 0
+    assert (
+        main(["tenants", "set", "acme", "--guardrail", "pii", "--require-signature", "--admin-key", "adm"])
+        == 0
+    )
+    bodies = [json.loads(r.content) for r in seen]
+    assert bodies[0] == {"tenant": "acme", "guardrails": ["pii", "words"]}
+    assert bodies[1] == {"require_signature": True} and bodies[2] == {"require_signature": False}
+    assert bodies[3] == {"name": "", "guardrails": ["pii"], "require_signature": True}
+
+
+def test_signing_secret_is_set_rotated_with_a_grace_and_removed(
+    seen: list[httpx.Request], capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issued = {
+        "key_id": "k_abc",
+        "secret": "sysig_shown_once",
+        "require_signature": True,
+        "signing_secrets": [],
+    }
+    monkeypatch.setattr(admin_client, "show", lambda value: print(json.dumps(issued)))
+    assert main(["keys", "signing-secret", "k_abc", "--admin-key", "adm"]) == 0
+    assert (
+        main(["keys", "signing-secret", "k_abc", "--grace", "3600", "--optional", "--admin-key", "adm"]) == 0
+    )
+    assert main(["keys", "signing-secret", "k_abc", "--remove", "--admin-key", "adm"]) == 0
+    assert [(r.method, r.url.path) for r in seen] == [
+        ("POST", "/admin/keys/k_abc/signing-secret"),
+        ("POST", "/admin/keys/k_abc/signing-secret"),
+        ("DELETE", "/admin/keys/k_abc/signing-secret"),
+    ]
+    assert json.loads(seen[0].content) == {"require": True}
+    assert json.loads(seen[1].content) == {"require": False, "grace_s": 3600.0}
+    out = capsys.readouterr().out
+    assert "sysig_shown_once" in out and "signing secrets removed" in out

@@ -10,7 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from switchyard.budgets.service import BudgetStatus
 from switchyard.keys.virtual import IssuedKey, KeySpec
-from switchyard.state.ports import BudgetAction, BudgetOverride, BudgetPeriod, KeyRecord, TenantRecord
+from switchyard.state.ports import (
+    BudgetAction,
+    BudgetOverride,
+    BudgetPeriod,
+    KeyRecord,
+    SigningSalt,
+    TenantRecord,
+)
 
 Usd = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=6)]
 
@@ -48,6 +55,10 @@ class KeyIn(_Budgeted):
     limits: dict[str, int] | None = None
     metadata: dict[str, str] | None = None
     expires_at: float | None = Field(default=None, description="epoch seconds")
+    guardrails: list[str] | None = Field(default=None, description="guardrail policies of the routing config")
+    require_signature: bool | None = Field(
+        default=None, description="refuse unsigned POSTs (needs a signing secret: /signing-secret)"
+    )
 
     def spec(self) -> KeySpec:
         return KeySpec(
@@ -59,11 +70,32 @@ class KeyIn(_Budgeted):
             budget_action=self.budget_action,
             metadata=self.metadata,
             expires_at=self.expires_at,
+            guardrails=tuple(self.guardrails) if self.guardrails is not None else None,
+            require_signature=self.require_signature,
         )
 
 
 class RotateIn(_In):
     grace_s: float | None = Field(default=None, ge=0, le=30 * 86400)
+
+
+class SigningSecretIn(_In):
+    """A new signing secret for a key; the ones it had keep working for ``grace_s`` seconds
+    (default: the key rotation grace; 0 ends them now, e.g. after a leak)."""
+
+    grace_s: float | None = Field(default=None, ge=0, le=30 * 86400)
+    require: bool = Field(default=True, description="refuse unsigned POSTs from now on")
+
+
+class SigningSecretInfo(BaseModel):
+    """One signing secret of a key, without the secret: when it was set, when it stops working."""
+
+    created_at: float
+    expires_at: float | None
+
+    @classmethod
+    def of(cls, salt: SigningSalt) -> SigningSecretInfo:
+        return cls(created_at=salt.created_at, expires_at=salt.expires_at)
 
 
 class KeyOut(BaseModel):
@@ -79,6 +111,9 @@ class KeyOut(BaseModel):
     budget_action: BudgetAction
     metadata: dict[str, str]
     replaced_by: str | None
+    guardrails: list[str]
+    require_signature: bool
+    signing_secrets: list[SigningSecretInfo]
 
     @classmethod
     def of(cls, r: KeyRecord) -> KeyOut:
@@ -95,6 +130,11 @@ class KeyOut(BaseModel):
             budget_action=r.budget_action,
             metadata=dict(r.metadata),
             replaced_by=r.replaced_by,
+            guardrails=list(r.guardrails),
+            require_signature=r.require_signature,
+            signing_secrets=[
+                SigningSecretInfo(created_at=s.created_at, expires_at=s.expires_at) for s in r.signing
+            ],
         )
 
 
@@ -110,9 +150,33 @@ class KeyList(BaseModel):
     data: list[KeyOut]
 
 
+class SigningSecretOut(BaseModel):
+    key_id: str
+    secret: str = Field(description="the signing secret: shown this once, stored only as a salt")
+    require_signature: bool
+    signing_secrets: list[SigningSecretInfo]
+    header: str = "x-switchyard-signature"
+    window_s: int = 300
+
+    @classmethod
+    def issued(cls, record: KeyRecord, secret: str) -> SigningSecretOut:
+        key = KeyOut.of(record)
+        return cls(
+            key_id=key.key_id,
+            secret=secret,
+            require_signature=key.require_signature,
+            signing_secrets=key.signing_secrets,
+        )
+
+
 class TenantIn(_Budgeted):
+    """A tenant's settings. ``guardrails`` and ``require_signature`` left out stay as they are:
+    a PUT that only changes a budget never drops a safety setting."""
+
     name: str = Field(default="", max_length=256)
     metadata: dict[str, str] = Field(default_factory=dict)
+    guardrails: list[str] | None = Field(default=None, description="policies for every key of the tenant")
+    require_signature: bool | None = Field(default=None, description="every key must sign its POSTs")
 
     def record(self, tenant: str) -> TenantRecord:
         return TenantRecord(
@@ -121,7 +185,13 @@ class TenantIn(_Budgeted):
             budgets=self.budgets or {},
             budget_action=self.budget_action or "block",
             metadata=self.metadata,
+            guardrails=tuple(self.guardrails or ()),
+            require_signature=bool(self.require_signature),
         )
+
+    def kept(self) -> frozenset[str]:
+        """The record's fields this body leaves as they are."""
+        return frozenset(n for n in ("guardrails", "require_signature") if getattr(self, n) is None)
 
 
 class TenantOut(BaseModel):
@@ -131,6 +201,8 @@ class TenantOut(BaseModel):
     budgets: dict[BudgetPeriod, Decimal]
     budget_action: BudgetAction
     metadata: dict[str, str]
+    guardrails: list[str]
+    require_signature: bool
 
     @classmethod
     def of(cls, r: TenantRecord) -> TenantOut:
@@ -141,6 +213,8 @@ class TenantOut(BaseModel):
             budgets=dict(r.budgets),
             budget_action=r.budget_action,
             metadata=dict(r.metadata),
+            guardrails=list(r.guardrails),
+            require_signature=r.require_signature,
         )
 
 

@@ -76,6 +76,13 @@ class ChatCompletionChunk(_Open):
             return self._raw
         return self.__pydantic_serializer__.to_json(self, exclude_none=True)
 
+    def edited(self, **update: Any) -> ChatCompletionChunk:
+        """A copy with ``update`` applied, without the upstream's JSON (it no longer says what
+        the chunk holds)."""
+        copy = self.model_copy(update=update)
+        copy._raw = None
+        return copy
+
     @property
     def carries_token(self) -> bool:
         """True once the chunk says something a client would show or account: text, a tool call, a

@@ -1,6 +1,7 @@
 """``switchyard keys …`` and ``switchyard tenants …``: virtual keys and tenants through the admin API.
 
 The plaintext of a key is printed once, by ``create`` and ``rotate``; nothing else can show it.
+A key's request-signing secret likewise, by ``signing-secret`` (docs/signing.md).
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ def register(subparsers: Any) -> None:
     rotate = _sub(actions, "rotate", "a new key; the old one works for the grace period")
     rotate.add_argument("--grace", type=float, default=None, help="seconds the old key keeps working")
     rotate.set_defaults(func=_rotate)
+    secret = _sub(actions, "signing-secret", "a new request-signing secret (shown once), or --remove")
+    secret.add_argument(
+        "--grace", type=float, default=None, help="seconds the key's old secrets keep working"
+    )
+    secret.add_argument(
+        "--optional", action="store_true", help="set the secret without requiring signatures yet"
+    )
+    secret.add_argument("--remove", action="store_true", help="drop every secret and the requirement")
+    secret.set_defaults(func=_signing_secret)
     _register_tenants(subparsers)
 
 
@@ -55,6 +65,7 @@ def _register_tenants(subparsers: Any) -> None:
     put.add_argument("tenant")
     put.add_argument("--name", default="")
     _budget_options(put)
+    _safety_options(put)
     put.set_defaults(func=_put_tenant)
     for parser in (listing, one, put):
         add_connection(parser)
@@ -69,6 +80,23 @@ def _spec_options(parser: argparse.ArgumentParser) -> None:
     _budget_options(parser)
     parser.add_argument("--metadata", help='JSON object, e.g. \'{"team": "search"}\'')
     parser.add_argument("--expires-at", type=float, help="epoch seconds")
+    _safety_options(parser)
+
+
+def _safety_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--guardrail",
+        action="append",
+        dest="guardrails",
+        metavar="POLICY",
+        help="a guardrail policy of the routing config (repeat; replaces the list)",
+    )
+    parser.add_argument(
+        "--require-signature",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="refuse unsigned POSTs (a key needs a signing secret first)",
+    )
 
 
 def _budget_options(parser: argparse.ArgumentParser) -> None:
@@ -107,8 +135,18 @@ def _spec(args: argparse.Namespace) -> dict[str, Any]:
         **_budgets(args),
         "metadata": json.loads(args.metadata) if args.metadata else None,
         "expires_at": args.expires_at,
+        **_safety(args),
     }
     return {k: v for k, v in spec.items() if v is not None}
+
+
+def _safety(args: argparse.Namespace) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if args.guardrails is not None:
+        body["guardrails"] = args.guardrails
+    if args.require_signature is not None:
+        body["require_signature"] = args.require_signature
+    return body
 
 
 def _print(value: Any) -> int:
@@ -139,6 +177,18 @@ def _rotate(args: argparse.Namespace) -> int:
     return _print(call(args, "POST", f"/admin/keys/{args.key_id}/rotate", json=body))
 
 
+def _signing_secret(args: argparse.Namespace) -> int:
+    path = f"/admin/keys/{args.key_id}/signing-secret"
+    if args.remove:
+        call(args, "DELETE", path)
+        print(f"{args.key_id}: signing secrets removed; its requests need no signature")
+        return 0
+    body: dict[str, Any] = {"require": not args.optional}
+    if args.grace is not None:
+        body["grace_s"] = args.grace
+    return _print(call(args, "POST", path, json=body))
+
+
 def _put_tenant(args: argparse.Namespace) -> int:
-    body: dict[str, Any] = {"name": args.name, **_budgets(args)}
+    body: dict[str, Any] = {"name": args.name, **_budgets(args), **_safety(args)}
     return _print(call(args, "PUT", f"/admin/tenants/{args.tenant}", json=body))

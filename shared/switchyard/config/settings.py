@@ -109,6 +109,11 @@ class Settings(BaseModel):
     # Name or ARN of the Secrets Manager secret holding it (JSON {"key": ...} or plain).
     webhook_secret_name: str | None = None
     webhook_allow: tuple[str, ...] = ()
+    # Signed requests (docs/signing.md): keys' signing secrets are derived from this master secret
+    # (or from the webhook master secret, under a label of their own, when this is not set).
+    signing_secret: SecretStr | None = None
+    # Name or ARN of the Secrets Manager secret holding it (JSON {"key": ...} or plain).
+    signing_secret_name: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -195,6 +200,10 @@ def _jobs_values(env: Mapping[str, str]) -> dict[str, object]:
         values["webhook_secret_name"] = env["SWITCHYARD_WEBHOOK_SECRET_NAME"]
     if env.get("SWITCHYARD_WEBHOOK_SECRET"):
         values["webhook_secret"] = SecretStr(env["SWITCHYARD_WEBHOOK_SECRET"])
+    if env.get("SWITCHYARD_SIGNING_SECRET_NAME"):
+        values["signing_secret_name"] = env["SWITCHYARD_SIGNING_SECRET_NAME"]
+    if env.get("SWITCHYARD_SIGNING_SECRET"):
+        values["signing_secret"] = SecretStr(env["SWITCHYARD_SIGNING_SECRET"])
     if env.get("SWITCHYARD_WEBHOOK_ALLOW"):
         values["webhook_allow"] = tuple(
             p.strip() for p in env["SWITCHYARD_WEBHOOK_ALLOW"].split(",") if p.strip()

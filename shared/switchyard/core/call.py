@@ -59,7 +59,8 @@ class Call:
     prompt); ``asked_model`` stays the model the caller named (usage and refusals are filed
     under it). ``answer`` is set by a stage that answers the request itself (a cache hit), and
     then no provider is called. ``headers`` are the answer headers the stages add
-    (``x-switchyard-cache``, ``x-ratelimit-*``, ``x-switchyard-budget``).
+    (``x-switchyard-cache``, ``x-ratelimit-*``, ``x-switchyard-budget``). ``guardrails`` names
+    policies an earlier stage attaches (a persona's).
     """
 
     request: ChatRequest
@@ -72,6 +73,10 @@ class Call:
     headers: dict[str, str] = field(default_factory=dict)
     record: UsageRecord | None = None  # what the answer used and cost, once it is accounted
     started: float = field(default_factory=perf_counter)
+    # Guardrail policies (by name) the call must pass besides its model's, tenant's and key's: a
+    # stage before the guardrails adds to it (a persona's policy); the guardrail stage then sets
+    # it to every policy the call passes (core/stages/guardrails.py).
+    guardrails: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.asked_model:

@@ -27,26 +27,38 @@ _STATE_DIR = Path(".switchyard")
 
 def local_settings(settings: Settings) -> Settings:
     """Settings for a local run: a master key that survives restarts (``.switchyard/master-key``)
-    unless SWITCHYARD_MASTER_KEY is given, and the mock stand-in for unconfigured providers."""
+    unless SWITCHYARD_MASTER_KEY is given, likewise the master secret keys' request-signing
+    secrets derive from (``.switchyard/signing-secret``), and the mock stand-in for unconfigured
+    providers."""
     updates: dict[str, object] = {}
     if settings.master_key is None:
         updates["master_key"] = SecretStr(_persistent_key())
+    signing = (settings.signing_secret, settings.signing_secret_name, settings.webhook_secret)
+    if not any(signing) and not settings.webhook_secret_name:
+        updates["signing_secret"] = SecretStr(
+            _persistent("signing-secret", lambda: secrets.token_urlsafe(32))
+        )
     if settings.mock_unconfigured is None:
         updates["mock_unconfigured"] = True
     return settings.model_copy(update=updates)
 
 
 def _persistent_key() -> str:
-    path = _STATE_DIR / "master-key"
+    return _persistent("master-key", lambda: "sk-sy-local-" + secrets.token_urlsafe(24))
+
+
+def _persistent(name: str, make: Callable[[], str]) -> str:
+    """The value kept in ``.switchyard/<name>``, made (readable by the owner only) the first time."""
+    path = _STATE_DIR / name
     if path.exists():
-        key = path.read_text(encoding="utf-8").strip()
-        if key:
-            return key
-    key = "sk-sy-local-" + secrets.token_urlsafe(24)
+        value = path.read_text(encoding="utf-8").strip()
+        if value:
+            return value
+    value = make()
     _STATE_DIR.mkdir(exist_ok=True)
-    path.write_text(key + "\n", encoding="utf-8")
+    path.write_text(value + "\n", encoding="utf-8")
     path.chmod(0o600)
-    return key
+    return value
 
 
 def banner(settings: Settings, host: str, port: int, budget: str | None = None) -> str:
