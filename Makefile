@@ -26,7 +26,7 @@ help:
 	@echo "make lint      ruff check, ruff format --check, mypy"
 	@echo "make validate  sam validate --lint (region $(REGION))"
 	@echo "make build     sam build (layers for python3.13 arm64)"
-	@echo "make bench     benchmarks: overhead + throughput, streaming TTFB, AWS calls per request"
+	@echo "make bench     benchmarks: overhead + throughput, streaming TTFB, AWS calls per request, jobs, guardrails"
 	@echo "make deploy    sam build, then sam deploy --guided"
 	@echo "make clean     remove build and tool caches (keeps .venv)"
 
@@ -77,6 +77,7 @@ bench: venv
 	$(PY) benchmarks/ttfb.py
 	$(PY) benchmarks/aws_calls.py
 	$(PY) benchmarks/jobs.py
+	$(PY) benchmarks/guardrails.py
 
 deploy: build
 	$(SAM) deploy --guided

@@ -40,6 +40,13 @@ def test_luhn_and_iban_checksums() -> None:
             [("secret", "sk-proj-abcdefghijklmnopqrstuvwxyz123456")],
         ),
         ("aws AKIAIOSFODNN7EXAMPLE", [("secret", "AKIAIOSFODNN7EXAMPLE")]),
+        ("gh ghp_" + "a1" * 18 + " ok", [("secret", "ghp_" + "a1" * 18)]),
+        ("jwt eyJhbGciOiJI.eyJzdWIiOiIx.c2lnbmF0dXJl", [("secret", "eyJhbGciOiJI.eyJzdWIiOiIx.c2lnbmF0dXJl")]),
+        (
+            "key -----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK\n-----END RSA PRIVATE KEY----- end",
+            [("secret", "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK\n-----END RSA PRIVATE KEY-----")],
+        ),
+        ("mail me: x@y.io, z@w.org", [("email", "x@y.io"), ("email", "z@w.org")]),
     ],
 )
 def test_each_kind_is_found(text: str, expected: list[tuple[str, str]]) -> None:
@@ -56,6 +63,8 @@ def test_each_kind_is_found(text: str, expected: list[tuple[str, str]]) -> None:
         "date 2024-01-15 and pi 3.14159265358979",
         "not an address: user@localhost",
         "sk-short",
+        "risk-management-framework-for-everyone-here",  # "sk-" inside a word
+        "1.2.3.4.5 is a version, not an address",
     ],
 )
 def test_lookalikes_are_not_found(text: str) -> None:

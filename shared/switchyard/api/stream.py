@@ -83,6 +83,12 @@ class ChatCompletionChunk(_Open):
         copy._raw = None
         return copy
 
+    def changed(self) -> ChatCompletionChunk:
+        """This chunk, after its fields were changed in place (by a stream filter that owns it):
+        the upstream's JSON no longer says what it holds."""
+        self._raw = None
+        return self
+
     @property
     def carries_token(self) -> bool:
         """True once the chunk says something a client would show or account: text, a tool call, a

@@ -52,6 +52,8 @@ class Scan:
         return self.step(text, "", True)[1]
 
     def step(self, text: str, context: str, final: bool) -> tuple[int, str]:
+        if not final and len(text) <= self.window:
+            return 0, ""  # all of it may still be the start of a match: nothing can go yet
         full, offset = context + text, len(context)
         found = [(rule, m) for rule in self._rules for m in rule.find(full) if m.start >= offset]
         end = len(full) if final else max(offset, len(full) - self.window)

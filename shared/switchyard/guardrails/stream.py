@@ -57,7 +57,8 @@ class Filtered:
 
     async def run(self, chunks: AsyncIterator[ChatCompletionChunk]) -> AsyncIterator[ChatCompletionChunk]:
         async for chunk in chunks:
-            self._template = self._template or chunk
+            if self._template is None:
+                self._template = chunk.edited()  # kept for its id and model (it is changed below)
             out = self._rewrite(chunk)
             if out is not None:
                 yield out
@@ -75,23 +76,24 @@ class Filtered:
         return released or None
 
     def _rewrite(self, chunk: ChatCompletionChunk) -> ChatCompletionChunk | None:
-        choices = [self._choice(c) for c in chunk.choices]
-        kept = [c for c in choices if c is not None]
+        """The chunk with its text replaced by what its channels release (changed in place: the
+        stream owns its chunks), or None when nothing is left to send."""
+        kept = [c for c in chunk.choices if self._choice(c)]
         if not kept and chunk.usage is None and chunk.choices:
             return None
-        return chunk.edited(choices=kept)
+        chunk.choices = kept
+        return chunk.changed()
 
-    def _choice(self, choice: ChunkChoice) -> ChunkChoice | None:
+    def _choice(self, choice: ChunkChoice) -> bool:
+        """Rewrites the choice's delta; False when it has nothing left to say."""
         final = bool(choice.finish_reason)
         index, delta = choice.index, choice.delta
-        content = self._feed((index, "content", 0), delta.content, final)
-        refusal = self._feed((index, "refusal", 0), delta.refusal, final)
-        calls = self._tool_calls(index, delta.tool_calls, final)
-        update = {"content": content, "refusal": refusal, "tool_calls": calls}
-        new = delta.model_copy(update=update)
-        if not (final or delta.role or content or refusal or calls or delta.model_extra):
-            return None
-        return choice.model_copy(update={"delta": new})
+        delta.content = self._feed((index, "content", 0), delta.content, final)
+        delta.refusal = self._feed((index, "refusal", 0), delta.refusal, final)
+        delta.tool_calls = self._tool_calls(index, delta.tool_calls, final)
+        return bool(
+            final or delta.role or delta.content or delta.refusal or delta.tool_calls or delta.model_extra
+        )
 
     def _tool_calls(
         self, index: int, calls: list[ToolCallDelta] | None, final: bool
@@ -99,12 +101,12 @@ class Filtered:
         out: list[ToolCallDelta] = []
         for call in calls or ():
             function = call.function
-            arguments = self._feed(
-                (index, "tool", call.index), function.arguments if function else None, False
-            )
+            pending = function.arguments if function else None
+            arguments = self._feed((index, "tool", call.index), pending, False)
+            if function is not None:
+                function.arguments = arguments
             if arguments or call.id or (function and function.name):
-                new_function = (function or FunctionCallDelta()).model_copy(update={"arguments": arguments})
-                out.append(call.model_copy(update={"function": new_function}))
+                out.append(call)
         if final:
             out += self._flush_tools(index)
         return out or None
