@@ -22,9 +22,16 @@ from switchyard.config.prices import load_prices
 from switchyard.config.routing import RoutingConfig, load_routing_config
 from switchyard.config.settings import Settings
 from switchyard.core import Pipeline, Stage
-from switchyard.core.stages import AccessStage, BudgetStage, CacheStage, KeyLimitsStage, UsageStage
+from switchyard.core.stages import (
+    AccessStage,
+    BudgetStage,
+    CacheStage,
+    GuardrailOutputStage,
+    GuardrailStage,
+    KeyLimitsStage,
+    UsageStage,
+)
 from switchyard.core.stages.configured import with_configured
-from switchyard.core.stages.guardrails import GuardrailOutputStage, GuardrailStage
 from switchyard.eventbus import EventPublisher, build_publisher
 from switchyard.guardrails import Guardrails, Moderation
 from switchyard.jobs.service import JobsService

@@ -18,6 +18,7 @@ from fakes import MASTER_KEY, FakeUpstream, Reply
 from statekit import T0, Clock
 from switchyard.config.settings import Settings
 from switchyard.http.app import create_app
+from switchyard.signing import HEADER, sign
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -85,6 +86,15 @@ async def test_the_router_policy_allows_exactly_the_calls_it_makes(
             assert (await client.get("/admin/tenants")).status_code == 200
             as_key = {"Authorization": f"Bearer {made['key']}"}
             assert (await client.post("/v1/chat/completions", json=body, headers=as_key)).status_code == 200
+            # A signed request: its tenant is read, its signature recorded (a conditional put).
+            secret = (await client.post(f"/admin/keys/{made['key_id']}/signing-secret", json={})).json()
+            raw = json.dumps(body).encode()
+            signed = {
+                **as_key,
+                "content-type": "application/json",
+                HEADER: sign(secret["secret"], raw, timestamp=int(clock())),
+            }
+            assert (await client.post("/v1/chat/completions", content=raw, headers=signed)).status_code == 200
         used = app.state.gateway.state.calls.by_table()
 
     logical = {name: logical_id for logical_id, name in state_tables.tables.items()}

@@ -7,6 +7,7 @@ import pytest
 
 from switchyard.guardrails.pii import PiiDetector, iban_valid, luhn_valid
 
+JWT = "eyJhbGciOiJI.eyJzdWIiOiIx.c2lnbmF0dXJl"
 ALL = ("email", "phone", "credit_card", "iban", "ssn", "ip_address", "secret")
 
 
@@ -41,7 +42,7 @@ def test_luhn_and_iban_checksums() -> None:
         ),
         ("aws AKIAIOSFODNN7EXAMPLE", [("secret", "AKIAIOSFODNN7EXAMPLE")]),
         ("gh ghp_" + "a1" * 18 + " ok", [("secret", "ghp_" + "a1" * 18)]),
-        ("jwt eyJhbGciOiJI.eyJzdWIiOiIx.c2lnbmF0dXJl", [("secret", "eyJhbGciOiJI.eyJzdWIiOiIx.c2lnbmF0dXJl")]),
+        ("jwt " + JWT, [("secret", JWT)]),
         (
             "key -----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK\n-----END RSA PRIVATE KEY----- end",
             [("secret", "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK\n-----END RSA PRIVATE KEY-----")],
