@@ -30,7 +30,7 @@ help:
 	@echo "make build     sam build (layers for python3.13 arm64)"
 	@echo "make bench     benchmarks: overhead + throughput, streaming TTFB, AWS calls per request, jobs,"
 	@echo "               persona and memory stages, limits under fan-out, Bedrock client, make run"
-	@echo "               against memory, embeddings"
+	@echo "               against memory, embeddings, guardrails, this tree against the one before"
 	@echo "make deploy    sam build, then sam deploy --guided"
 	@echo "make clean     remove build and tool caches (keeps .venv)"
 
@@ -107,6 +107,8 @@ bench: venv
 	$(PY) benchmarks/bedrock_client.py
 	$(PY) benchmarks/local_state.py
 	$(PY) benchmarks/embeddings.py
+	$(PY) benchmarks/guardrails.py
+	$(PY) benchmarks/pipeline_versus.py
 	@echo "cold start at Lambda's CPU share (root, cgroup v1): $(PY) benchmarks/coldstart.py --help"
 
 deploy: build

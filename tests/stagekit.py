@@ -205,3 +205,16 @@ class SystemNote:
         if isinstance(request, ChatRequest):
             note = Message(role="system", content=self._note)
             call.request = request.model_copy(update={"messages": [note, *request.messages]})
+
+
+class Attach:
+    """Names guardrail policies on every call, as a persona stage does with its persona's policy
+    (``Call.guardrails``); configured ``after: "access"``, before the guardrail stage."""
+
+    name = "attach"
+
+    def __init__(self, guardrails: list[str]) -> None:
+        self._names = list(guardrails)
+
+    async def enter(self, call: Call) -> None:
+        call.guardrails.extend(self._names)

@@ -6,9 +6,11 @@ in one exception handler and ``routing/`` reads :data:`POLICY` for its decisions
     SwitchyardError                      (root: kind, status, message, retry_after)
     ├── ClientError                      the caller's fault or the caller's limits; never retried
     │   ├── AuthenticationError          401 missing / wrong key
+    │   │   └── SignatureError           401 a required request signature is missing or wrong
     │   ├── PermissionDeniedError        403 key may not use this model / route
     │   ├── NotFoundError                404 unknown model or route
     │   ├── InvalidRequestError          400 malformed body, unsupported option
+    │   ├── ContentBlockedError          400 a guardrail policy blocked the request or answer
     │   ├── PayloadTooLargeError         413 body over the configured limit
     │   ├── UnsupportedMediaTypeError    415 a body that is not JSON (by its Content-Type)
     │   └── RateLimitError               429 the caller's own limit
@@ -49,6 +51,8 @@ class Kind(StrEnum):
     INVALID_REQUEST = "invalid_request"
     # client-side and gateway-side conditions
     AUTHENTICATION = "authentication"
+    INVALID_SIGNATURE = "invalid_signature"
+    CONTENT_BLOCKED = "content_blocked"
     PERMISSION_DENIED = "permission_denied"
     NOT_FOUND = "not_found"
     PAYLOAD_TOO_LARGE = "payload_too_large"
@@ -109,6 +113,9 @@ POLICY: dict[Kind, Policy] = {
     Kind.CONTENT_FILTER:      Policy(400, Action.STOP, False, _INVALID, _INVALID, False),
     Kind.INVALID_REQUEST:     Policy(400, Action.STOP, False, _INVALID, _INVALID, False),
     Kind.AUTHENTICATION:      Policy(401, Action.STOP, False, _AUTHN, _AUTHN, False),
+    Kind.INVALID_SIGNATURE:   Policy(401, Action.STOP, False, _AUTHN, _AUTHN, False),
+    # A guardrail's verdict does not change on a retry: a job that ends with it fails for good.
+    Kind.CONTENT_BLOCKED:     Policy(400, Action.STOP, False, _INVALID, _INVALID, False),
     Kind.PERMISSION_DENIED:   Policy(403, Action.STOP, False, _PERM, _PERM, False),
     Kind.NOT_FOUND:           Policy(404, Action.STOP, False, _NOT_FOUND, _NOT_FOUND, False),
     Kind.PAYLOAD_TOO_LARGE:   Policy(413, Action.STOP, False, _INVALID, "request_too_large", False),
@@ -176,6 +183,21 @@ class AuthenticationError(ClientError):
     kind = Kind.AUTHENTICATION
 
 
+class SignatureError(AuthenticationError):
+    """The key requires signed requests and this one's ``x-switchyard-signature`` is ``reason``:
+    missing, malformed, expired (outside the window, either way), mismatch or replayed."""
+
+    kind = Kind.INVALID_SIGNATURE
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(
+            f"Invalid request signature ({reason}): {message}",
+            code="invalid_signature",
+            headers={"x-switchyard-signature-error": reason},
+        )
+        self.reason = reason
+
+
 class PermissionDeniedError(ClientError):
     kind = Kind.PERMISSION_DENIED
 
@@ -186,6 +208,25 @@ class NotFoundError(ClientError):
 
 class InvalidRequestError(ClientError):
     kind = Kind.INVALID_REQUEST
+
+
+class ContentBlockedError(ClientError):
+    """A guardrail ``policy`` blocked the request (``stage`` "input") or the answer ("output") by
+    its ``rule`` (``pii.email``, ``blocklist.word``, ``moderation.violence``, ...). The message
+    names both, never the text that matched."""
+
+    kind = Kind.CONTENT_BLOCKED
+
+    def __init__(self, policy: str, rule: str, stage: str = "input") -> None:
+        what = "request" if stage == "input" else "answer"
+        super().__init__(
+            f"The {what} was blocked by guardrail policy {policy!r} (rule {rule}).",
+            code="content_blocked",
+            headers={"x-switchyard-guardrails": f"blocked={policy}/{rule}"},
+        )
+        self.guardrail = policy
+        self.rule = rule
+        self.stage = stage
 
 
 class PayloadTooLargeError(ClientError):

@@ -67,6 +67,7 @@ class Reply:
     # Bedrock streams: an exception event (e.g. "throttlingException") after this many events.
     stream_exception: str | None = None
     exception_after: int = 0
+    flagged: tuple[str, ...] = ()  # moderations: the categories flagged (in every result)
 
     # -- success -------------------------------------------------------------------------------
 
@@ -149,6 +150,11 @@ class Reply:
     def stream_exception_after(cls, events: int, exception: str, content: str = DEFAULT_CONTENT) -> Reply:
         """Bedrock: a stream that sends ``events`` events, then the named exception event."""
         return cls("stream", content=content, stream_exception=exception, exception_after=events)
+
+    @classmethod
+    def moderation(cls, *flagged: str, latency_s: float = 0.0) -> Reply:
+        """A moderation answer flagging ``flagged`` categories (none: a clean result)."""
+        return cls("ok", flagged=tuple(flagged), latency_s=latency_s)
 
     # -- failures ------------------------------------------------------------------------------
 
@@ -329,6 +335,20 @@ def embeddings_body(reply: Reply, body: Any, *, model: str) -> dict[str, Any]:
         data.append({"object": "embedding", "index": index, "embedding": encoded})
     usage = {"prompt_tokens": reply.input_tokens, "total_tokens": reply.input_tokens}
     return {"object": "list", "data": data, "model": model, "usage": usage}
+
+
+_CATEGORIES = ("harassment", "hate", "self-harm", "sexual", "violence")
+
+
+def moderation_body(reply: Reply, count: int) -> dict[str, Any]:
+    """OpenAI's moderation answer: one result per input, each flagging ``reply.flagged``."""
+    names = sorted({*_CATEGORIES, *reply.flagged})
+    result = {
+        "flagged": bool(reply.flagged),
+        "categories": {name: name in reply.flagged for name in names},
+        "category_scores": {name: 0.97 if name in reply.flagged else 0.001 for name in names},
+    }
+    return {"id": "modr-fake", "model": "omni-moderation-latest", "results": [result] * count}
 
 
 def completion_body(reply: Reply, dialect: Dialect, *, model: str, seq: int) -> dict[str, Any]:

@@ -6,6 +6,7 @@ test "providers", each under its own path prefix ``/<name>``:
     POST /<name>/v1/chat/completions   OpenAI Chat Completions (JSON, or SSE with ``stream: true``)
     POST /<name>/v1/messages           Anthropic Messages (JSON, or SSE events)
     POST /<name>/v1/embeddings         OpenAI Embeddings (one vector per input, floats or base64)
+    POST /<name>/v1/moderations        OpenAI moderations (``Reply.moderation(...)`` flags; ok: none)
     GET  /<name>/v1/models             OpenAI model list
     POST /<name>/model/<id>/converse   Amazon Bedrock Converse (and ``converse-stream``: the binary
                                        event stream), SigV4 checked (:mod:`fakes.bedrock`)
@@ -52,6 +53,7 @@ from fakes.replies import (
     completion_body,
     embeddings_body,
     error_body,
+    moderation_body,
     sse_events,
 )
 
@@ -73,6 +75,7 @@ _ENDPOINTS: dict[tuple[str, str], Dialect | None] = {
     ("GET", "models"): None,
     ("POST", "converse"): "bedrock",
     ("POST", "converse-stream"): "bedrock",
+    ("POST", "moderations"): None,
 }
 
 
@@ -351,8 +354,9 @@ class FakeUpstream:
             self._stream_ends.setdefault(name, []).append(how)
 
     def count(self, name: str | None = None) -> int:
-        """Model calls (chat/completions, messages, embeddings) of ``name``, or of every name."""
-        return sum(1 for c in self.calls(name) if c.method == "POST")
+        """Model calls (chat/completions, messages, embeddings) of ``name``, or of every name;
+        moderation checks are not counted."""
+        return sum(1 for c in self.calls(name) if c.method == "POST" and c.path != "/v1/moderations")
 
     # -- serving -------------------------------------------------------------------------------
 
@@ -370,6 +374,10 @@ class FakeUpstream:
             err = {"error": {"message": "Unknown path", "type": "invalid_request_error", "code": None}}
             return web.json_response(err, status=404)
         dialect = _ENDPOINTS[endpoint]
+        if tail == "moderations":
+            reply = self._next_reply(name)
+            self._record(name, request, raw, body, reply.kind)
+            return await self._moderation(request, reply, body)
         if dialect is None:
             self._record(name, request, raw, body, "models")
             return self._models_response(name)
@@ -436,6 +444,15 @@ class FakeUpstream:
             ids = self._models.get(name, ["fake-model"])
         data = [{"id": i, "object": "model", "created": 0, "owned_by": "fake"} for i in ids]
         return web.json_response({"object": "list", "data": data})
+
+    async def _moderation(self, request: web.Request, reply: Reply, body: Any) -> web.StreamResponse:
+        if reply.kind in ("ok", "stream"):
+            if reply.latency_s:
+                await asyncio.sleep(reply.latency_s)
+            inputs = body.get("input") if isinstance(body, dict) else None
+            count = len(inputs) if isinstance(inputs, list) else 1
+            return web.json_response(moderation_body(reply, count))
+        return await self._render(request, reply, "openai", body)
 
     async def _render(
         self, request: web.Request, reply: Reply, dialect: Dialect, body: Any

@@ -20,6 +20,7 @@ IN_LAMBDA: dict[str, Any] = {
     "jobs_queue_url": "https://sqs.us-east-1.amazonaws.com/123456789012/jobs",
     "event_bus_name": "default",
     "master_key": SecretStr(MASTER_KEY),
+    "webhook_secret": SecretStr("whsec-master"),  # the template names one for both functions
 }
 
 
@@ -38,6 +39,17 @@ async def test_a_lambda_function_without_its_resource_does_not_start(
 ) -> None:
     settings = settings_class(**{**IN_LAMBDA, missing: None})
     with pytest.raises(ValueError, match=f"{named} is not set for the Lambda function switchyard-router"):
+        await open_gateway(settings)
+
+
+@pytest.mark.parametrize("settings_class", [RouterSettings, WorkerSettings])
+async def test_a_lambda_function_without_a_signing_master_secret_does_not_start(
+    settings_class: type[RouterSettings | WorkerSettings],
+) -> None:
+    # Keys' request-signing secrets derive from it: a random one per instance would make a secret
+    # set through one instance fail on every other.
+    settings = settings_class(**{**IN_LAMBDA, "webhook_secret": None})
+    with pytest.raises(ValueError, match="no request signing master secret"):
         await open_gateway(settings)
 
 

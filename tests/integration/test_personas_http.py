@@ -40,7 +40,15 @@ def config(fake: FakeUpstream) -> dict[str, Any]:
             "small": {"deployments": [dep("a", "up-small")]},
         },
     )
-    return {**routing, "pipeline": {"stages": [{"use": "stagekit:Policies", "after": "cache"}]}}
+    policies = {
+        "pii": {"pii": {"entities": {"email": "redact"}}},
+        "no-competitors": {"blocklist": {"words": ["globex"]}},
+    }
+    return {
+        **routing,
+        "guardrails": {"policies": policies},
+        "pipeline": {"stages": [{"use": "stagekit:Policies", "after": "cache"}]},
+    }
 
 
 async def key_of(client: httpx.AsyncClient, tenant: str, **fields: Any) -> dict[str, str]:
@@ -92,6 +100,7 @@ async def test_operators_create_show_list_replace_and_delete_personas(
         ({"memory": {"overflow": "summarize"}}, "needs a summary_model"),
         ({"variables": {"not a name": "x"}}, "variables"),
         ({"surprise": True}, "surprise"),
+        ({"guardrails": ["pii", "nowhere"]}, "guardrail policy 'nowhere' is not configured"),
     ],
 )
 async def test_a_persona_that_could_not_work_is_refused_with_the_reason(

@@ -44,7 +44,18 @@ from switchyard.keys.ids import key_hash, key_id
 from switchyard.state.ports import KeyRecord
 from switchyard.worker.jobs import JobRetryError, JobWorker
 
-BUILTIN = ["persona", "memory", "access", "cache", "last_resort", "usage", "limits", "budgets"]
+BUILTIN = [
+    "persona",
+    "memory",
+    "access",
+    "guardrails",
+    "cache",
+    "last_resort",
+    "usage",
+    "limits",
+    "budgets",
+    "guardrails-output",
+]
 VIRTUAL_KEY = "sk-sy-leaktest-0123456789abcdef"
 KEY = key_id(VIRTUAL_KEY)
 IDENTITY = Identity(

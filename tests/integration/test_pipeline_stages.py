@@ -48,12 +48,14 @@ async def test_a_configured_stage_changes_every_answer_on_every_route(
             "persona",
             "memory",
             "access",
+            "guardrails",
             "cache",
             "uppercase",
             "last_resort",
             "usage",
             "limits",
             "budgets",
+            "guardrails-output",
         ]
 
         chat = await client.post("/v1/chat/completions", json=body)

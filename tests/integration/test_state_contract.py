@@ -34,6 +34,7 @@ from switchyard.state.ports import (
     KeyStore,
     LimitStore,
     ResponseCache,
+    SigningSalt,
     TenantRecord,
     UsageDelta,
     UsageLedger,
@@ -306,6 +307,9 @@ RECORD = KeyRecord(
     budget_action="downgrade",
     limits={"rpm": 60, "tpm": 10_000, "max_concurrent": 2},
     metadata={"team": "search"},
+    guardrails=("pii", "words"),
+    signing=(SigningSalt("00ff" * 8, T0), SigningSalt("aa11" * 8, T0 - 60, expires_at=T0 + 3600)),
+    require_signature=True,
 )
 
 
@@ -342,7 +346,14 @@ async def test_keys_are_listed_by_tenant_without_expired_ones(backend: Backend, 
 
 async def test_tenants_put_get_and_list(backend: Backend) -> None:
     keys = backend().keys
-    acme = TenantRecord(tenant="acme", name="Acme", created_at=T0, budgets={"monthly": Decimal("100.5")})
+    acme = TenantRecord(
+        tenant="acme",
+        name="Acme",
+        created_at=T0,
+        budgets={"monthly": Decimal("100.5")},
+        guardrails=("pii",),
+        require_signature=True,
+    )
     beta = TenantRecord(tenant="beta", budgets={"daily": Decimal("1")}, metadata={"tier": "free"})
     assert await keys.get_tenant("acme") is None
     await keys.put_tenant(beta)

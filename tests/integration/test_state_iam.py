@@ -19,6 +19,7 @@ from fakes import MASTER_KEY, FakeUpstream, Reply
 from statekit import T0, Clock
 from switchyard.config.settings import RouterSettings
 from switchyard.http.app import create_app
+from switchyard.signing import HEADER, sign
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -104,6 +105,15 @@ async def test_the_router_policy_allows_exactly_the_calls_it_makes(
             assert (await client.get("/v1/conversations/c", headers=as_key)).status_code == 200
             assert (await client.delete("/v1/conversations/c", headers=as_key)).status_code == 204
             assert (await client.delete("/admin/personas/acme/p")).status_code == 204
+            # A signed request: its tenant is read, its signature recorded (a conditional put).
+            secret = (await client.post(f"/admin/keys/{made['key_id']}/signing-secret", json={})).json()
+            raw = json.dumps(body).encode()
+            signed = {
+                **as_key,
+                "content-type": "application/json",
+                HEADER: sign(secret["secret"], raw, timestamp=int(clock())),
+            }
+            assert (await client.post("/v1/chat/completions", content=raw, headers=signed)).status_code == 200
         used = app.state.gateway.state.calls.by_table()
 
     logical = {name: logical_id for logical_id, name in state_tables.tables.items()}

@@ -26,6 +26,9 @@ KEY = {
     "budget_action": "block",
     "metadata": {},
     "replaced_by": None,
+    "guardrails": [],
+    "require_signature": False,
+    "signing_secrets": [],
 }
 BUDGETS = {
     "override": None,
@@ -59,8 +62,18 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[httpx.Request]]:
             return httpx.Response(201, json={**KEY, "key": "sk-sy-secret"})
         if path == "/admin/keys":
             return httpx.Response(200, json={"data": [KEY]})
-        if path.endswith("/revoke"):
+        if path.endswith("/revoke") or (path.endswith("/signing-secret") and request.method == "DELETE"):
             return httpx.Response(204)
+        if path.endswith("/signing-secret"):
+            answer = {
+                "key_id": "k_abc",
+                "secret": "sysig_shown_once",
+                "require_signature": json.loads(request.content)["require"],
+                "signing_secrets": [{"created_at": 1800000000.0, "expires_at": None}],
+                "header": "x-switchyard-signature",
+                "window_s": 300,
+            }
+            return httpx.Response(201, json=answer)
         if path == "/admin/keys/k_missing":
             return httpx.Response(404, json={"error": {"message": "no key 'k_missing'", "code": "not_found"}})
         if path == "/admin/budgets":
@@ -72,6 +85,8 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[httpx.Request]]:
                 "created_at": 0.0,
                 "budget_action": "block",
                 "metadata": {},
+                "guardrails": ["pii"],
+                "require_signature": True,
             }
             return httpx.Response(200, json={**tenant, "budgets": {"daily": "10"}})
         return httpx.Response(200, json=KEY)
@@ -174,3 +189,38 @@ def test_budgets_print_a_tiny_cap_with_its_digits(seen: list[httpx.Request], cap
     out = capsys.readouterr().out
     assert "0.00001" in out and "0.0000034" in out and "34.0 %" in out and "[###.......]" in out
     assert "0.00 " not in out
+
+
+def test_guardrails_and_signature_requirements_on_keys_and_tenants(seen: list[httpx.Request]) -> None:
+    argv = ["--guardrail", "pii", "--guardrail", "words", "--admin-key", "adm"]
+    assert main(["keys", "create", "--tenant", "acme", *argv]) == 0
+    assert main(["keys", "update", "k_abc", "--require-signature", "--admin-key", "adm"]) == 0
+    assert main(["keys", "update", "k_abc", "--no-require-signature", "--admin-key", "adm"]) == 0
+    assert (
+        main(["tenants", "set", "acme", "--guardrail", "pii", "--require-signature", "--admin-key", "adm"])
+        == 0
+    )
+    bodies = [json.loads(r.content) for r in seen]
+    assert bodies[0] == {"tenant": "acme", "guardrails": ["pii", "words"]}
+    assert bodies[1] == {"require_signature": True} and bodies[2] == {"require_signature": False}
+    assert bodies[3] == {"guardrails": ["pii"], "require_signature": True}
+
+
+def test_signing_secret_is_set_rotated_with_a_grace_and_removed(
+    seen: list[httpx.Request], capsys: Any
+) -> None:
+    assert main(["keys", "signing-secret", "k_abc", "--admin-key", "adm"]) == 0
+    assert (
+        main(["keys", "signing-secret", "k_abc", "--grace", "3600", "--optional", "--admin-key", "adm"]) == 0
+    )
+    assert main(["keys", "signing-secret", "k_abc", "--remove", "--admin-key", "adm"]) == 0
+    assert [(r.method, r.url.path) for r in seen] == [
+        ("POST", "/admin/keys/k_abc/signing-secret"),
+        ("POST", "/admin/keys/k_abc/signing-secret"),
+        ("DELETE", "/admin/keys/k_abc/signing-secret"),
+    ]
+    assert json.loads(seen[0].content) == {"require": True}
+    assert json.loads(seen[1].content) == {"require": False, "grace_s": 3600.0}
+    out = capsys.readouterr().out
+    assert "sysig_shown_once" in out and "shown only this once" in out and "signing secrets removed" in out
+    assert "signed requests required" in out and "signed requests optional" in out

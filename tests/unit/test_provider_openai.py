@@ -218,3 +218,45 @@ async def test_openai_keeps_metadata_and_store() -> None:
     await _chat(OpenAIProvider, upstream, _request(metadata={"a": "b"}, store=True), _target())
     assert upstream.sent["metadata"] == {"a": "b"}
     assert upstream.sent["store"] is True
+
+
+MODERATION = {
+    "id": "modr-1",
+    "model": "omni-moderation-latest",
+    "results": [
+        {
+            "flagged": True,
+            "categories": {"violence": True, "hate": False},
+            "category_scores": {"violence": 0.9},
+        },
+        {"flagged": False, "categories": {"violence": False}, "category_scores": {"violence": 0.01}},
+    ],
+}
+
+
+async def test_moderate_posts_the_inputs_to_moderations_and_reads_one_result_each() -> None:
+    upstream = Upstream(body=MODERATION)
+    async with build_client(transport=httpx.MockTransport(upstream)) as client:
+        results = await OpenAIProvider(client).moderate(["bad", "fine"], _target(upstream_model="omni"))
+    sent = upstream.requests[0]
+    assert str(sent.url) == "https://api.openai.com/v1/moderations"
+    assert sent.headers["authorization"] == f"Bearer {KEY}"
+    assert upstream.sent == {"model": "omni", "input": ["bad", "fine"]}
+    assert [r.flagged_categories() for r in results] == [["violence"], []]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        (200, {"results": []}, Kind.BAD_RESPONSE),
+        (200, {"results": [MODERATION["results"][0]]}, Kind.BAD_RESPONSE),  # one result for two inputs
+        (503, {"error": {"message": "down"}}, Kind.OVERLOADED),
+    ],
+)
+async def test_a_moderation_that_is_not_an_answer_is_a_provider_error(
+    status: int, body: Any, kind: Kind
+) -> None:
+    async with build_client(transport=httpx.MockTransport(Upstream(status, body))) as client:
+        with pytest.raises(ProviderError) as failed:
+            await OpenAIProvider(client).moderate(["a", "b"], _target())
+    assert failed.value.kind is kind

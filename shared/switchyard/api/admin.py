@@ -63,10 +63,29 @@ class KeyIn(_Budgeted):
     )
     metadata: dict[str, str | None] | None = Field(default=None, description="merged on update")
     expires_at: float | None = Field(default=None, description="epoch seconds; null: never expires")
+    guardrails: list[str] | None = Field(default=None, description="guardrail policies of the routing config")
+    require_signature: bool | None = Field(
+        default=None, description="refuse unsigned POSTs (needs a signing secret: /signing-secret)"
+    )
 
 
 class RotateIn(_In):
     grace_s: float | None = Field(default=None, ge=0, le=30 * 86400)
+
+
+class SigningSecretIn(_In):
+    """A new signing secret for a key; the ones it had keep working for ``grace_s`` seconds
+    (default: the key rotation grace; 0 ends them now, e.g. after a leak)."""
+
+    grace_s: float | None = Field(default=None, ge=0, le=30 * 86400)
+    require: bool = Field(default=True, description="refuse unsigned POSTs from now on")
+
+
+class SigningSecretInfo(BaseModel):
+    """One signing secret of a key, without the secret: when it was set, when it stops working."""
+
+    created_at: float
+    expires_at: float | None
 
 
 class KeyOut(BaseModel):
@@ -82,6 +101,9 @@ class KeyOut(BaseModel):
     budget_action: BudgetAction
     metadata: dict[str, str]
     replaced_by: str | None
+    guardrails: list[str]
+    require_signature: bool
+    signing_secrets: list[SigningSecretInfo]
 
 
 class IssuedKeyOut(KeyOut):
@@ -92,11 +114,22 @@ class KeyList(BaseModel):
     data: list[KeyOut]
 
 
+class SigningSecretOut(BaseModel):
+    key_id: str
+    secret: str = Field(description="the signing secret: shown this once, stored only as a salt")
+    require_signature: bool
+    signing_secrets: list[SigningSecretInfo]
+    header: str = "x-switchyard-signature"
+    window_s: int = 300
+
+
 class TenantIn(_Budgeted):
     """Create or update a tenant: a merge patch, so fields left out stay as they are."""
 
     name: str | None = Field(default=None, max_length=256)
     metadata: dict[str, str | None] | None = Field(default=None, description="merged on update")
+    guardrails: list[str] | None = Field(default=None, description="policies for every key of the tenant")
+    require_signature: bool | None = Field(default=None, description="every key must sign its POSTs")
 
 
 class TenantOut(BaseModel):
@@ -106,6 +139,8 @@ class TenantOut(BaseModel):
     budgets: dict[BudgetPeriod, Decimal]
     budget_action: BudgetAction
     metadata: dict[str, str]
+    guardrails: list[str]
+    require_signature: bool
 
 
 class TenantList(BaseModel):

@@ -218,6 +218,13 @@ class ChatCompletion(_Open):
             return self._raw
         return self.__pydantic_serializer__.to_json(self, exclude_none=True)
 
+    def edited(self, **update: Any) -> ChatCompletion:
+        """A copy with ``update`` applied, without the upstream's JSON (it no longer says what
+        the answer holds)."""
+        copy = self.model_copy(update=update)
+        copy._raw = None
+        return copy
+
 
 class ModelCard(BaseModel):
     id: str

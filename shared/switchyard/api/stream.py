@@ -76,6 +76,19 @@ class ChatCompletionChunk(_Open):
             return self._raw
         return self.__pydantic_serializer__.to_json(self, exclude_none=True)
 
+    def edited(self, **update: Any) -> ChatCompletionChunk:
+        """A copy with ``update`` applied, without the upstream's JSON (it no longer says what
+        the chunk holds)."""
+        copy = self.model_copy(update=update)
+        copy._raw = None
+        return copy
+
+    def changed(self) -> ChatCompletionChunk:
+        """This chunk, after its fields were changed in place (by a stream filter that owns it):
+        the upstream's JSON no longer says what it holds."""
+        self._raw = None
+        return self
+
     @property
     def carries_token(self) -> bool:
         """True once the chunk says something a client would show or account: text, a tool call, a

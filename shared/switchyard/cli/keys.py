@@ -3,6 +3,7 @@
 The plaintext of a key is printed once, by ``create`` and ``rotate``; nothing else can show it.
 ``update`` and ``tenants set`` change only what they are given: limits and budgets merge one by one
 (``--tpm 20000`` keeps the key's ``rpm``), and the ``--clear-…`` options remove entries.
+A key's request-signing secret is printed once likewise, by ``signing-secret`` (docs/signing.md).
 """
 
 from __future__ import annotations
@@ -15,9 +16,18 @@ from rich.text import Text
 from switchyard.cli.admin_client import CliError, add_connection, call
 from switchyard.cli.commands import command
 from switchyard.cli.output import console, fields, iso, mapping, print_json, table, warn
-from switchyard.cli.spec import LIMIT_OPTIONS, add_budget_options, add_spec_options, budgets_body, key_body
+from switchyard.cli.spec import (
+    LIMIT_OPTIONS,
+    add_budget_options,
+    add_safety_options,
+    add_spec_options,
+    budgets_body,
+    key_body,
+    safety_body,
+)
 
 _SHOWN_ONCE = "Save this key now: it is shown only this once (the gateway keeps only its hash)."
+_SECRET_SHOWN_ONCE = "Save this secret now: it is shown only this once (the gateway keeps only a salt)."  # noqa: S105 (a message, not a secret)
 
 
 def register(subparsers: Any) -> None:
@@ -69,6 +79,24 @@ def register(subparsers: Any) -> None:
         "revoke a key (other containers: within the key cache TTL, at most 60 s)",
         ["k_57b493135abd78a22836d8dc"],
     ).set_defaults(func=_revoke)
+    secret = _sub(
+        actions,
+        "signing-secret",
+        "a new request-signing secret (shown once), or --remove",
+        [
+            "k_57b493135abd78a22836d8dc",
+            "k_57b493135abd78a22836d8dc --grace 3600",
+            "k_57b493135abd78a22836d8dc --remove",
+        ],
+    )
+    secret.add_argument(
+        "--grace", type=float, default=None, help="seconds the key's old secrets keep working"
+    )
+    secret.add_argument(
+        "--optional", action="store_true", help="set the secret without requiring signatures yet"
+    )
+    secret.add_argument("--remove", action="store_true", help="drop every secret and the requirement")
+    secret.set_defaults(func=_signing_secret)
     _register_tenants(subparsers)
 
 
@@ -107,6 +135,7 @@ def _register_tenants(subparsers: Any) -> None:
     put.add_argument("tenant")
     put.add_argument("--name", default=None)
     add_budget_options(put, update=True)
+    add_safety_options(put)
     put.set_defaults(func=_put_tenant)
     for parser in (listing, one, put):
         add_connection(parser)
@@ -169,6 +198,8 @@ def key_fields(key: dict[str, Any]) -> list[tuple[str, str]]:
         ("budgets", mapping(key["budgets"], money=True)),
         ("at 100 %", key["budget_action"]),
         ("metadata", mapping(key["metadata"])),
+        ("guardrails", ", ".join(key["guardrails"]) or "-"),
+        ("signed requests", _signing_state(key)),
         ("created", iso(key["created_at"])),
         ("expires", iso(key["expires_at"]) if key["expires_at"] is not None else "never"),
     ]
@@ -216,8 +247,41 @@ def _revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _signing_state(key: dict[str, Any]) -> str:
+    secrets = key.get("signing_secrets") or []
+    state = "required" if key.get("require_signature") else "optional"
+    return f"{state} ({len(secrets)} secret{'s' if len(secrets) != 1 else ''})" if secrets else state
+
+
+def _signing_secret(args: argparse.Namespace) -> int:
+    path = f"/admin/keys/{args.key_id}/signing-secret"
+    if args.remove:
+        call(args, "DELETE", path)
+        if args.json:
+            print_json({"key_id": args.key_id, "signing_secrets": []})
+        else:
+            console().print(f"{args.key_id}: signing secrets removed; its requests need no signature")
+        return 0
+    body: dict[str, Any] = {"require": not args.optional}
+    if args.grace is not None:
+        body["grace_s"] = args.grace
+    answer = call(args, "POST", path, json=body)
+    if args.json:
+        print_json(answer)
+        warn(_SECRET_SHOWN_ONCE)
+        return 0
+    out = console()
+    # On a line of its own, unboxed: a copy takes the secret and nothing else.
+    out.print(Text("new signing secret:", style="bold"))
+    out.print(answer["secret"], soft_wrap=True)
+    out.print(Text(_SECRET_SHOWN_ONCE, style="bold yellow"))
+    required = "required" if answer["require_signature"] else "optional"
+    out.print(f"{answer['key_id']}: signed requests {required}; sign with the {answer['header']} header")
+    return 0
+
+
 def _put_tenant(args: argparse.Namespace) -> int:
-    body: dict[str, Any] = budgets_body(args)
+    body: dict[str, Any] = {**budgets_body(args), **safety_body(args)}
     if args.name is not None:
         body["name"] = args.name
     return _print_tenant(args, call(args, "PUT", f"/admin/tenants/{args.tenant}", json=body))
@@ -233,6 +297,8 @@ def _print_tenant(args: argparse.Namespace, tenant: dict[str, Any]) -> int:
         ("budgets", mapping(tenant["budgets"], money=True)),
         ("at 100 %", tenant["budget_action"]),
         ("metadata", mapping(tenant["metadata"])),
+        ("guardrails", ", ".join(tenant["guardrails"]) or "-"),
+        ("signed requests", "required" if tenant["require_signature"] else "optional"),
         ("created", iso(tenant["created_at"])),
     ]
     console().print(fields(tenant["tenant"], rows))

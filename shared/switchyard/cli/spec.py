@@ -36,6 +36,7 @@ def add_spec_options(parser: argparse.ArgumentParser, *, update: bool = False) -
             f"--{name.replace('_', '-')}", type=_positive, metavar="N", help=f"the key's {name}"
         )
     add_budget_options(parser, update=update)
+    add_safety_options(parser)
     parser.add_argument(
         "--metadata", help='a JSON object, e.g. \'{"team": "search"}\'' + (" (merged)" if update else "")
     )
@@ -54,6 +55,37 @@ def add_spec_options(parser: argparse.ArgumentParser, *, update: bool = False) -
         )
         parser.add_argument("--all-models", action="store_true", help="allow every model again")
         parser.add_argument("--no-expiry", action="store_true", help="the key never expires")
+
+
+def add_safety_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--guardrail",
+        action="append",
+        dest="guardrails",
+        metavar="POLICY",
+        help="a guardrail policy of the routing config (repeat; replaces the list)",
+    )
+    parser.add_argument(
+        "--no-guardrails", action="store_true", help="remove every guardrail policy of its own"
+    )
+    parser.add_argument(
+        "--require-signature",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="refuse unsigned POSTs (a key needs a signing secret first: keys signing-secret)",
+    )
+
+
+def safety_body(args: argparse.Namespace) -> dict[str, Any]:
+    """The guardrail and signing fields of a body, as given."""
+    body: dict[str, Any] = {}
+    if args.guardrails:
+        body["guardrails"] = args.guardrails
+    elif args.no_guardrails:
+        body["guardrails"] = []
+    if args.require_signature is not None:
+        body["require_signature"] = args.require_signature
+    return body
 
 
 def add_budget_options(parser: argparse.ArgumentParser, *, update: bool = False) -> None:
@@ -96,6 +128,7 @@ def key_body(args: argparse.Namespace) -> dict[str, Any]:
         body["expires_at"] = args.expires_at
     elif getattr(args, "no_expiry", False):
         body["expires_at"] = None
+    body.update(safety_body(args))
     return body
 
 

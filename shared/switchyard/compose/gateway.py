@@ -19,22 +19,33 @@ from switchyard.budgets.service import Budgets
 from switchyard.cache.service import CacheService
 from switchyard.compose.events import publisher_for
 from switchyard.compose.jobs import open_jobs
-from switchyard.compose.secrets import open_master_key
+from switchyard.compose.secrets import open_master_key, signing_master
 from switchyard.compose.state import State, open_state
 from switchyard.config.prices import load_prices
 from switchyard.config.routing import RoutingConfig, load_routing_config
 from switchyard.config.settings import GatewaySettings
 from switchyard.core import Pipeline, Stage
-from switchyard.core.stages import AccessStage, BudgetStage, CacheStage, KeyLimitsStage, UsageStage
+from switchyard.core.stages import (
+    AccessStage,
+    BudgetStage,
+    CacheStage,
+    GuardrailOutputStage,
+    GuardrailStage,
+    KeyLimitsStage,
+    UsageStage,
+)
 from switchyard.core.stages.configured import with_configured
 from switchyard.core.stages.last_resort import LastResortStage
 from switchyard.core.stages.memory import MemoryStage
 from switchyard.core.stages.persona import PersonaStage
 from switchyard.core.summarize import Summarizer
 from switchyard.events import EventPublisher
+from switchyard.guardrails import Guardrails, Moderation
 from switchyard.jobs.service import JobsService
 from switchyard.keys.auth import ClientAuth
 from switchyard.keys.provider_keys import ProviderKeys
+from switchyard.keys.signatures import RequestSigning
+from switchyard.keys.tenants import TenantCache
 from switchyard.limits.enforce import DeploymentLimits, KeyLimits
 from switchyard.limits.limiter import Limiter
 from switchyard.memory import ConversationMemory
@@ -71,6 +82,9 @@ class Gateway:
     jobs: JobsService  # async jobs (submission, results, webhooks)
     personas: Personas  # tenants' personas, through a warm cache
     memory: ConversationMemory  # conversations' remembered turns
+    tenants: TenantCache  # tenant records through a warm cache (guardrails, signing requirements)
+    guardrails: Guardrails  # named policies of the routing config (the admin API checks names)
+    signing: RequestSigning  # signed requests: key secrets, verification, replay protection
 
     async def flush(self) -> None:
         """Write what is buffered: usage aggregates, budget settlements, metrics. At shutdown, and
@@ -80,6 +94,7 @@ class Gateway:
         await self.budgets.flush()
         self.metrics.flush()
         self.metrics.requests.flush()
+        self.metrics.guardrails.flush()
 
     async def aclose(self) -> None:
         await self.jobs.aclose()
@@ -168,19 +183,24 @@ async def open_gateway(
     summarizer = Summarizer(
         router, accounting, usage, budgets, timeout_s=min(settings.request_timeout_s, _SUMMARY_TIMEOUT_S)
     )
+    tenants = TenantCache(state.keys, ttl_s=settings.key_cache_ttl_s, clock=clock)
+    guardrails = Guardrails(config, tenants, Moderation(router), metrics.guardrails)
     builtin: list[Stage] = [
         PersonaStage(personas, clock=clock),
         MemoryStage(memory, config.memory, summarizer),
         AccessStage(),
+        GuardrailStage(guardrails),
         CacheStage(cache, usage),
         LastResortStage(config.last_resort, cache, metrics),
         UsageStage(usage),
         KeyLimitsStage(KeyLimits(limiter, limits, metrics)),
         BudgetStage(budgets),
+        GuardrailOutputStage(guardrails),
     ]
     stages = with_configured(builtin, config.pipeline.stages)
     pipeline = Pipeline(stages, router, accounting, breakers, metrics.requests, settings.request_timeout_s)
     jobs = await open_jobs(settings, state.jobs, clock=clock, webhook_transport=webhook_transport)
+    signing = RequestSigning(await signing_master(settings), state.signatures, tenants, clock=clock)
     return Gateway(
         settings,
         config,
@@ -199,4 +219,7 @@ async def open_gateway(
         jobs,
         personas,
         memory,
+        tenants,
+        guardrails,
+        signing,
     )

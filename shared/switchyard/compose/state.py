@@ -15,6 +15,7 @@ from switchyard.metrics import (
     STATE_DEGRADED_BREAKERS,
     STATE_DEGRADED_CACHE,
     STATE_DEGRADED_LIMITS,
+    STATE_DEGRADED_SIGNATURES,
 )
 from switchyard.metrics.sink import MetricSink
 from switchyard.state.conversations import ConversationStore
@@ -34,6 +35,7 @@ from switchyard.state.memory_jobs import MemoryJobStore
 from switchyard.state.memory_personas import MemoryPersonaStore
 from switchyard.state.personas import PersonaStore
 from switchyard.state.ports import BreakerStore, BudgetStore, KeyStore, LimitStore, ResponseCache, UsageLedger
+from switchyard.state.signatures import DegradingSeenSignatures, MemorySeenSignatures, SeenSignatures
 
 
 @dataclass(slots=True)
@@ -52,6 +54,8 @@ class State:
     # Conversation memory: no in-memory fallback (a conversation half in one instance's memory
     # would answer differently per instance); its stage degrades to answering without it.
     conversations: ConversationStore
+    # Signed requests' nonces seen, so a replayed signature is refused across instances.
+    signatures: SeenSignatures
     calls: CallCounter = field(default_factory=CallCounter)  # AWS API calls, by operation
     degradations: tuple[Degradation, ...] = ()
     client: Any = None  # the boto3 client, closed with the gateway
@@ -97,6 +101,7 @@ def memory_state(*, clock: Callable[[], float] = time) -> State:
         MemoryBudgetStore(clock=clock, keys=keys),
         MemoryPersonaStore(),
         MemoryConversationStore(clock=clock),
+        MemorySeenSignatures(clock=clock),
     )
 
 
@@ -114,6 +119,7 @@ def dynamo_state(
     from switchyard.state.dynamodb_jobs import DynamoJobStore
     from switchyard.state.dynamodb_keys import DynamoKeyStore, DynamoUsageLedger
     from switchyard.state.dynamodb_personas import DynamoPersonaStore
+    from switchyard.state.dynamodb_signatures import DynamoSeenSignatures
     from switchyard.state.dynamodb_state import DynamoStateStore
 
     assert settings.state_table is not None
@@ -150,6 +156,10 @@ def dynamo_state(
     budgets = DynamoBudgetStore(
         table, clock=clock, on_throttled=lambda: metrics.count(BUDGET_WRITES_THROTTLED)
     )
+    degraded.append(degradation("signatures", STATE_DEGRADED_SIGNATURES))
+    signatures = DegradingSeenSignatures(
+        DynamoSeenSignatures(table, clock=clock), MemorySeenSignatures(clock=clock), degraded[-1]
+    )
     return State(
         "dynamodb",
         breakers,
@@ -161,6 +171,7 @@ def dynamo_state(
         budgets,
         DynamoPersonaStore(table),
         DynamoConversationStore(table, clock=clock),
+        signatures,
         calls,
         tuple(degraded),
         client,

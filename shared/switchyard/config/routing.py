@@ -18,9 +18,13 @@ from typing import Any, Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from switchyard.config.guardrails import GuardrailsConfig
+
 ProviderKindName = Literal[
     "openai", "anthropic", "openai_compatible", "azure_openai", "perplexity", "bedrock", "mock"
 ]
+# Provider kinds with an OpenAI-compatible moderations endpoint (guardrails' moderation).
+MODERATING_KINDS = frozenset({"openai", "openai_compatible", "azure_openai", "mock"})
 Strategy = Literal["priority", "weighted"]
 
 
@@ -173,6 +177,7 @@ class ModelRoute(_Strict):
     deployments: list[DeploymentConfig] = Field(min_length=1)
     fallbacks: list[str] = Field(default_factory=list)
     strategy: Strategy | None = None
+    guardrails: list[str] = Field(default_factory=list)  # policies of ``guardrails.policies``
 
 
 class WildcardRoute(_Strict):
@@ -313,6 +318,7 @@ class RoutingConfig(_Strict):
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     last_resort: LastResortConfig = Field(default_factory=LastResortConfig)
+    guardrails: GuardrailsConfig = Field(default_factory=GuardrailsConfig)
 
     @field_validator("providers")
     @classmethod
@@ -348,6 +354,7 @@ class RoutingConfig(_Strict):
             if target not in routable:
                 yield f"budgets.downgrade {source!r}: unknown model {target!r}"
         yield from self._unresolved_features(routable)
+        yield from self._unresolved_guardrails()
 
     def _unresolved_features(self, routable: set[str]) -> Iterator[str]:
         summary = self.memory.summary_model
@@ -358,6 +365,30 @@ class RoutingConfig(_Strict):
                 yield f"last_resort.models: unknown model {model!r}"
         if "persona" in self.providers:
             yield "provider name 'persona' is reserved: models named persona/<name> are personas"
+
+    def _unresolved_guardrails(self) -> Iterator[str]:
+        policies = self.guardrails.policies
+        named = [("guardrails.default", n) for n in self.guardrails.default] + [
+            (f"model {model!r}", n) for model, route in self.models.items() for n in route.guardrails
+        ]
+        yield from (f"{where}: unknown guardrail policy {n!r}" for where, n in named if n not in policies)
+        for name, policy in policies.items():
+            if policy.moderation is not None:
+                yield from self._unmoderating(name, policy.moderation.model)
+
+    def _unmoderating(self, policy: str, model: str) -> Iterator[str]:
+        """Problems with a policy's moderation model: it must route to providers that moderate."""
+        route = self.models.get(self.aliases.get(model, model))
+        if route is None:
+            yield f"guardrail policy {policy!r}: unknown moderation model {model!r}"
+            return
+        for dep in route.deployments:
+            provider = self.providers.get(dep.provider)
+            if provider is not None and provider.kind not in MODERATING_KINDS:
+                yield (
+                    f"guardrail policy {policy!r}: provider {dep.provider!r} ({provider.kind}) "
+                    "cannot moderate"
+                )
 
     def wildcard_provider(self, public_model: str) -> str | None:
         for wc in self.wildcards:

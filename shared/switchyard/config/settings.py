@@ -166,6 +166,8 @@ class KeyParts(_FromEnv):
         "SWITCHYARD_MASTER_KEY_SECRET": "master_key_secret",
         "SWITCHYARD_MASTER_KEY_TTL_S": "master_key_ttl_s",
         "SWITCHYARD_KEY_CACHE_TTL_S": "key_cache_ttl_s",
+        "SWITCHYARD_SIGNING_SECRET": "signing_secret",
+        "SWITCHYARD_SIGNING_SECRET_NAME": "signing_secret_name",
     }
 
     master_key: SecretStr | None = None
@@ -177,6 +179,11 @@ class KeyParts(_FromEnv):
     # How long a warm container trusts a virtual key lookup: the bound on how long a revoked key
     # keeps working (docs/keys.md).
     key_cache_ttl_s: float = Field(default=30.0, ge=0, le=60)
+    # Signed requests (docs/signing.md): keys' signing secrets are derived from this master secret
+    # (or from the webhook master secret, under a label of their own, when this is not set).
+    signing_secret: SecretStr | None = None
+    # Name or ARN of the Secrets Manager secret holding it (JSON {"key": ...} or plain).
+    signing_secret_name: str | None = None
 
 
 class ServingParts(_FromEnv):

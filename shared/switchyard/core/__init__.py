@@ -5,7 +5,8 @@
 - :mod:`~switchyard.core.admission` — the scope that gives back what a request took, on every exit.
 - :mod:`~switchyard.core.pipeline` — the use cases: a buffered answer, a streamed answer.
 - :mod:`~switchyard.core.streamed` — a streamed answer's events and its one close.
-- :mod:`~switchyard.core.stages` — the built-in stages: access, cache, usage, limits, budgets.
+- :mod:`~switchyard.core.stages` — the built-in stages: access, guardrails (input), cache, usage,
+  limits, budgets, guardrails (output).
 """
 
 from switchyard.core.admission import Admission

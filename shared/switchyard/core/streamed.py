@@ -117,6 +117,9 @@ class Streamed:
             )
             return
         record = self._account(partial=False)
+        # Settled before the caller sees the end: a request sent the moment this stream ends
+        # finds its answer cached and the key's limits and budgets charged with its real cost.
+        await self._parts.scope.leave(served=True)
         yield StreamEnd(record.usage, record.cost_usd)
 
     async def _source(self) -> AsyncGenerator[ChatCompletionChunk]:

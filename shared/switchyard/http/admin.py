@@ -16,17 +16,21 @@ from switchyard.api.admin import (
     KeyList,
     KeyOut,
     RotateIn,
+    SigningSecretIn,
+    SigningSecretOut,
     TenantIn,
     TenantList,
     TenantOut,
 )
 from switchyard.budgets.service import Scope
+from switchyard.errors import InvalidRequestError
 from switchyard.http.admin_views import (
     budget_row_out,
     issued_out,
     key_out,
     key_spec,
     override_out,
+    signing_secret_out,
     tenant_out,
     tenant_spec,
 )
@@ -40,8 +44,16 @@ def key_service(request: Request) -> KeyService:
     return KeyService(gateway_of(request).state.keys, clock=gateway_of(request).auth.wall)
 
 
+def known_guardrails(request: Request, names: list[str] | None) -> None:
+    """Raises InvalidRequestError naming a policy the routing config does not define."""
+    unknown = gateway_of(request).guardrails.unknown(names or ())
+    if unknown:
+        raise InvalidRequestError(f"unknown guardrail policy {unknown[0]!r}", param="guardrails")
+
+
 @router.post("/keys", status_code=201)
 async def create_key(body: KeyIn, request: Request) -> IssuedKeyOut:
+    known_guardrails(request, body.guardrails)
     return issued_out(await key_service(request).create(key_spec(body)))
 
 
@@ -57,6 +69,7 @@ async def show_key(key_id: str, request: Request) -> KeyOut:
 
 @router.patch("/keys/{key_id}")
 async def update_key(key_id: str, body: KeyIn, request: Request) -> KeyOut:
+    known_guardrails(request, body.guardrails)
     record = await key_service(request).update(key_id, key_spec(body))
     gateway_of(request).auth.forget(key_id)
     return key_out(record)
@@ -72,6 +85,30 @@ async def rotate_key(key_id: str, request: Request, body: RotateIn | None = None
     return issued_out(issued)
 
 
+@router.post("/keys/{key_id}/signing-secret", status_code=201)
+async def set_signing_secret(
+    key_id: str, request: Request, body: SigningSecretIn | None = None
+) -> SigningSecretOut:
+    """A new request-signing secret for the key (shown once); its earlier ones keep working for
+    the grace period. With ``require`` (the default) its unsigned POSTs are refused from now on."""
+    gateway = gateway_of(request)
+    body = body or SigningSecretIn()
+    grace_s = router_settings(request).key_rotation_grace_s if body.grace_s is None else body.grace_s
+    salt, secret = gateway.signing.new_secret()
+    record = await key_service(request).add_signing_salt(key_id, salt, grace_s=grace_s, require=body.require)
+    gateway.auth.forget(key_id)
+    return signing_secret_out(record, secret)
+
+
+@router.delete("/keys/{key_id}/signing-secret", status_code=204)
+async def remove_signing_secret(key_id: str, request: Request) -> Response:
+    """The key's signing secrets and its requirement go: its requests need no signature (unless
+    its tenant requires them)."""
+    await key_service(request).remove_signing(key_id)
+    gateway_of(request).auth.forget(key_id)
+    return Response(status_code=204)
+
+
 @router.post("/keys/{key_id}/revoke", status_code=204)
 @router.delete("/keys/{key_id}", status_code=204)
 async def revoke_key(key_id: str, request: Request) -> Response:
@@ -83,12 +120,18 @@ async def revoke_key(key_id: str, request: Request) -> Response:
 @router.put("/tenants/{tenant}")
 async def put_tenant(tenant: str, body: TenantIn, request: Request) -> TenantOut:
     """Create the tenant, or update it: fields left out stay as they are."""
-    return tenant_out(await key_service(request).set_tenant(tenant, tenant_spec(body)))
+    known_guardrails(request, body.guardrails)
+    record = await key_service(request).set_tenant(tenant, tenant_spec(body))
+    gateway_of(request).tenants.forget(tenant)
+    return tenant_out(record)
 
 
 @router.patch("/tenants/{tenant}")
 async def update_tenant(tenant: str, body: TenantIn, request: Request) -> TenantOut:
-    return tenant_out(await key_service(request).set_tenant(tenant, tenant_spec(body), create=False))
+    known_guardrails(request, body.guardrails)
+    record = await key_service(request).set_tenant(tenant, tenant_spec(body), create=False)
+    gateway_of(request).tenants.forget(tenant)
+    return tenant_out(record)
 
 
 @router.get("/tenants")

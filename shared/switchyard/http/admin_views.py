@@ -11,6 +11,8 @@ from switchyard.api.admin import (
     KeyIn,
     KeyOut,
     OverrideOut,
+    SigningSecretInfo,
+    SigningSecretOut,
     TenantIn,
     TenantOut,
 )
@@ -21,8 +23,18 @@ from switchyard.state.ports import BudgetOverride, KeyRecord, TenantRecord
 from switchyard.usage.report import UsageRow
 from switchyard.usage.savings import Saving
 
-_KEY_RESETTABLE = ("name", "models", "limits", "budgets", "budget_action", "metadata", "expires_at")
-_TENANT_RESETTABLE = ("name", "budgets", "budget_action", "metadata")
+_KEY_RESETTABLE = (
+    "name",
+    "models",
+    "limits",
+    "budgets",
+    "budget_action",
+    "metadata",
+    "expires_at",
+    "guardrails",
+    "require_signature",
+)
+_TENANT_RESETTABLE = ("name", "budgets", "budget_action", "metadata", "guardrails", "require_signature")
 
 
 def key_spec(body: KeyIn) -> KeySpec:
@@ -35,6 +47,8 @@ def key_spec(body: KeyIn) -> KeySpec:
         budget_action=body.budget_action,
         metadata=body.metadata,
         expires_at=body.expires_at,
+        guardrails=tuple(body.guardrails) if body.guardrails is not None else None,
+        require_signature=body.require_signature,
         reset=body.reset(_KEY_RESETTABLE),
     )
 
@@ -45,6 +59,8 @@ def tenant_spec(body: TenantIn) -> TenantSpec:
         budgets=body.budgets,
         budget_action=body.budget_action,
         metadata=body.metadata,
+        guardrails=tuple(body.guardrails) if body.guardrails is not None else None,
+        require_signature=body.require_signature,
         reset=body.reset(_TENANT_RESETTABLE),
     )
 
@@ -63,6 +79,21 @@ def key_out(r: KeyRecord) -> KeyOut:
         budget_action=r.budget_action,
         metadata=dict(r.metadata),
         replaced_by=r.replaced_by,
+        guardrails=list(r.guardrails),
+        require_signature=r.require_signature,
+        signing_secrets=[
+            SigningSecretInfo(created_at=s.created_at, expires_at=s.expires_at) for s in r.signing
+        ],
+    )
+
+
+def signing_secret_out(r: KeyRecord, secret: str) -> SigningSecretOut:
+    key = key_out(r)
+    return SigningSecretOut(
+        key_id=key.key_id,
+        secret=secret,
+        require_signature=key.require_signature,
+        signing_secrets=key.signing_secrets,
     )
 
 
@@ -78,6 +109,8 @@ def tenant_out(r: TenantRecord) -> TenantOut:
         budgets=dict(r.budgets),
         budget_action=r.budget_action,
         metadata=dict(r.metadata),
+        guardrails=list(r.guardrails),
+        require_signature=r.require_signature,
     )
 
 

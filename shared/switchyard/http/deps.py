@@ -9,6 +9,7 @@ from switchyard.compose.gateway import Gateway
 from switchyard.config.settings import RouterSettings
 from switchyard.core import Call
 from switchyard.errors import PermissionDeniedError
+from switchyard.signing import HEADER as SIGNATURE_HEADER
 
 
 def presented_key(authorization: str | None, x_api_key: str | None) -> str | None:
@@ -32,10 +33,14 @@ def gateway_of(request: Request) -> Gateway:
 
 async def require_client_key(request: Request) -> None:
     """Attached per router: every /v1 route needs a valid client key (a virtual key or the
-    master key)."""
+    master key), and a POST a valid signature of its raw body when the key or its tenant
+    requires signed requests (401 ``invalid_signature``, docs/signing.md)."""
     headers = request.headers
     key = presented_key(headers.get("authorization"), headers.get("x-api-key"))
-    identity = await gateway_of(request).auth.authenticate(key)
+    gateway = gateway_of(request)
+    identity = await gateway.auth.authenticate(key)
+    if request.method == "POST":  # what spends or submits work: signed when the key requires it
+        await gateway.signing.check(identity, headers.get(SIGNATURE_HEADER), request.body)
     # Limits, cache namespaces and usage name the key by this id, never by the key itself.
     request.state.key_id = identity.key_id
     request.state.identity = identity

@@ -203,6 +203,18 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "A new key like this one; the old one works for `grace_s` more seconds.",
         (*_ADMIN_BODY, 404),
     ),
+    ("POST", "/admin/keys/{key_id}/signing-secret"): Operation(
+        "Set a key's signing secret",
+        "A new request-signing secret (`secret`, in this answer only); the key's earlier secrets "
+        "work for `grace_s` more seconds. With `require` (the default) its unsigned POSTs are "
+        "refused (401 `invalid_signature`) from now on.",
+        (*_ADMIN_BODY, 404),
+    ),
+    ("DELETE", "/admin/keys/{key_id}/signing-secret"): Operation(
+        "Remove a key's signing secrets",
+        "Its secrets and its requirement go: its requests need no signature unless its tenant requires them.",
+        (*_ADMIN, 404),
+    ),
     ("POST", "/admin/keys/{key_id}/revoke"): Operation(
         "Revoke a key", "At once here; other warm containers within the key cache TTL.", (*_ADMIN, 404)
     ),
@@ -217,7 +229,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("GET", "/admin/tenants"): Operation("List tenants", "Every tenant.", _ADMIN),
     ("GET", "/admin/tenants/{tenant}"): Operation(
-        "Show a tenant", "Its budgets and metadata.", (*_ADMIN, 404)
+        "Show a tenant", "Its budgets, metadata, guardrail policies and signing requirement.", (*_ADMIN, 404)
     ),
     ("PUT", "/admin/personas/{tenant}/{name}"): Operation(
         "Create or replace a persona",

@@ -36,6 +36,10 @@ async def put_persona(tenant: Tenant, name: Name, body: PersonaIn, request: Requ
         body, tenant, name, now=gateway.auth.wall(), created_at=existing.created_at if existing else None
     )
     found = problems(record, _known_model(gateway), gateway.config.memory)
+    found += [
+        f"guardrail policy {name!r} is not configured"
+        for name in gateway.guardrails.unknown(record.guardrails)
+    ]
     if found:
         raise InvalidRequestError(f"Invalid persona: {'; '.join(found)}.", code="invalid_persona")
     await personas.put(record)

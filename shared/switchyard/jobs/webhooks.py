@@ -20,10 +20,11 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
+from switchyard import signing
 from switchyard.jobs.guard import UnsafeTargetError, WebhookGuard
 from switchyard.observability import logger
 
-SIGNATURE_HEADER = "x-switchyard-signature"
+SIGNATURE_HEADER = signing.HEADER
 DEFAULT_TOLERANCE_S = 300
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -35,8 +36,8 @@ def tenant_secret(master: bytes, tenant: str) -> str:
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
+    """The header value: the scheme signed requests use too (:mod:`switchyard.signing`)."""
+    return signing.sign(secret, body, timestamp=timestamp)
 
 
 def verify(
@@ -51,18 +52,14 @@ def verify(
     JSON) made with ``secret`` within ``tolerance_s`` of ``now`` (replays of old deliveries fail)."""
     if not header:
         return False
-    parts: dict[str, list[str]] = {}
-    for item in header.split(","):
-        name, _, value = item.strip().partition("=")
-        parts.setdefault(name, []).append(value)
     try:
-        timestamp = int(parts["t"][0])
-    except (KeyError, ValueError):
+        timestamp, candidates = signing.parse(header)
+    except ValueError:
         return False
     if abs((time.time() if now is None else now) - timestamp) > tolerance_s:
         return False
-    expected = sign(secret, body, timestamp).rpartition("v1=")[2]
-    return any(hmac.compare_digest(expected, candidate) for candidate in parts.get("v1", []))
+    expected = signing.signature(secret, body, timestamp)
+    return any(hmac.compare_digest(expected, candidate) for candidate in candidates)
 
 
 class WebhookSender:

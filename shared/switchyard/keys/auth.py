@@ -23,7 +23,14 @@ from switchyard.keys.ids import key_hash, key_id
 from switchyard.keys.master_key import MasterKey
 from switchyard.keys.virtual import PREFIX
 from switchyard.observability import logger
-from switchyard.state.ports import BudgetAction, BudgetPeriod, KeyRecord, KeyStore, StateUnavailableError
+from switchyard.state.ports import (
+    BudgetAction,
+    BudgetPeriod,
+    KeyRecord,
+    KeyStore,
+    SigningSalt,
+    StateUnavailableError,
+)
 
 MAX_TTL_S = 60.0
 _NEGATIVE_TTL_S = 5.0
@@ -42,6 +49,9 @@ class Identity:
     limits: RateLimits | None = None
     budgets: Mapping[BudgetPeriod, Decimal] = field(default_factory=dict)
     budget_action: BudgetAction = "block"
+    guardrails: tuple[str, ...] = ()  # the key's guardrail policies (its tenant's come on top)
+    signing: tuple[SigningSalt, ...] = ()  # the key's request-signing secrets, as salts
+    require_signature: bool = False  # the key's own requirement (its tenant may add one)
 
     def check_model(self, model: str) -> None:
         """Raises PermissionDeniedError when this key may not use ``model``."""
@@ -58,6 +68,9 @@ def identity_of(record: KeyRecord) -> Identity:
         limits=limits,
         budgets=record.budgets,
         budget_action=record.budget_action,
+        guardrails=record.guardrails,
+        signing=record.signing,
+        require_signature=record.require_signature,
     )
 
 

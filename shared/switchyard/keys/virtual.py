@@ -19,7 +19,14 @@ from typing import Any
 from switchyard.errors import InvalidRequestError, NotFoundError
 from switchyard.keys import ids
 from switchyard.keys.patch import merge_entries
-from switchyard.state.ports import BudgetAction, BudgetPeriod, KeyRecord, KeyStore, TenantRecord
+from switchyard.state.ports import (
+    BudgetAction,
+    BudgetPeriod,
+    KeyRecord,
+    KeyStore,
+    SigningSalt,
+    TenantRecord,
+)
 
 PREFIX = "sk-sy-"
 LIMIT_NAMES = frozenset({"rpm", "tpm", "rph", "tph", "rpd", "tpd", "max_concurrent"})
@@ -43,6 +50,8 @@ class KeySpec:
     budget_action: BudgetAction | None = None
     metadata: Mapping[str, str | None] | None = None
     expires_at: float | None = None
+    guardrails: tuple[str, ...] | None = None  # policy names (checked against the config by the caller)
+    require_signature: bool | None = None  # True needs a signing secret on the key
     reset: frozenset[str] = frozenset()
 
 
@@ -54,6 +63,8 @@ class TenantSpec:
     budgets: Mapping[BudgetPeriod, Decimal | None] | None = None
     budget_action: BudgetAction | None = None
     metadata: Mapping[str, str | None] | None = None
+    guardrails: tuple[str, ...] | None = None  # policies every key of the tenant passes
+    require_signature: bool | None = None  # every key of the tenant must sign its POSTs
     reset: frozenset[str] = frozenset()
 
 
@@ -79,6 +90,12 @@ class KeyService:
             key_id=ids.key_id(key), key_hash=ids.key_hash(key), tenant=spec.tenant, created_at=self._clock()
         )
         record = _apply(record, spec)
+        if record.require_signature:
+            raise InvalidRequestError(
+                "a new key has no signing secret: create it, then set one "
+                "(POST /admin/keys/{key_id}/signing-secret)",
+                param="require_signature",
+            )
         if await self._store.get_tenant(spec.tenant) is None:  # a key's tenant always exists
             await self._store.put_tenant(TenantRecord(tenant=spec.tenant, created_at=self._clock()))
         await self._store.put(record)
@@ -92,11 +109,41 @@ class KeyService:
         return record
 
     async def update(self, key_id: str, spec: KeySpec) -> KeyRecord:
-        """Raises NotFoundError, InvalidRequestError (a key cannot change tenant)."""
+        """Raises NotFoundError, InvalidRequestError (a key cannot change tenant; a key without a
+        signing secret cannot require signatures)."""
         record = await self.show(key_id)
         if spec.tenant is not None and spec.tenant != record.tenant:
             raise InvalidRequestError("a key cannot move to another tenant", param="tenant")
         updated = _apply(record, spec)
+        if updated.require_signature and not _live(updated.signing, self._clock()):
+            raise InvalidRequestError(
+                "a key needs a signing secret before it can require signatures "
+                "(POST /admin/keys/{key_id}/signing-secret)",
+                param="require_signature",
+            )
+        await self._store.put(updated)
+        return updated
+
+    async def add_signing_salt(self, key_id: str, salt: str, *, grace_s: float, require: bool) -> KeyRecord:
+        """Give the key a new signing secret (as its salt); its live secrets keep working for
+        ``grace_s`` seconds more. Raises NotFoundError, InvalidRequestError for a revoked key."""
+        record = await self.show(key_id)
+        if record.status == "revoked":
+            raise InvalidRequestError("a revoked key cannot get a signing secret")
+        now = self._clock()
+        until = now + max(0.0, grace_s)
+        kept = tuple(
+            replace(s, expires_at=until if s.expires_at is None else min(s.expires_at, until))
+            for s in _live(record.signing, now)
+            if grace_s > 0
+        )
+        updated = replace(record, signing=(SigningSalt(salt, now), *kept), require_signature=require)
+        await self._store.put(updated)
+        return updated
+
+    async def remove_signing(self, key_id: str) -> KeyRecord:
+        """Drop every signing secret of the key and its requirement. Raises NotFoundError."""
+        updated = replace(await self.show(key_id), signing=(), require_signature=False)
         await self._store.put(updated)
         return updated
 
@@ -146,8 +193,18 @@ class KeyService:
         return await self._store.list_tenants()
 
 
-_KEY_FIELDS = ("name", "models", "limits", "budgets", "budget_action", "metadata", "expires_at")
-_TENANT_FIELDS = ("name", "budgets", "budget_action", "metadata")
+_KEY_FIELDS = (
+    "name",
+    "models",
+    "limits",
+    "budgets",
+    "budget_action",
+    "metadata",
+    "expires_at",
+    "guardrails",
+    "require_signature",
+)
+_TENANT_FIELDS = ("name", "budgets", "budget_action", "metadata", "guardrails", "require_signature")
 _MAPPINGS = frozenset({"limits", "budgets", "metadata"})
 _DEFAULT_KEY = KeyRecord(key_id="", key_hash="", tenant="")
 
@@ -172,3 +229,7 @@ def _changes(
             value = merge_entries(changes.get(name, getattr(current, name)), value)
         changes[name] = value
     return changes
+
+
+def _live(salts: tuple[SigningSalt, ...], now: float) -> tuple[SigningSalt, ...]:
+    return tuple(s for s in salts if s.expires_at is None or s.expires_at > now)

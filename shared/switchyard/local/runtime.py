@@ -36,27 +36,38 @@ CLAIM_WAIT_S = 10.0
 
 
 def local_settings(settings: LocalSettings) -> LocalSettings:
-    """LocalSettings for a local run: a master key that survives restarts (``.switchyard/master-key``)
-    unless SWITCHYARD_MASTER_KEY is given, and the mock stand-in for unconfigured providers."""
+    """LocalSettings for a local run: a master key that survives restarts (``state_dir/master-key``)
+    unless SWITCHYARD_MASTER_KEY is given, likewise the master secret keys' request-signing
+    secrets derive from (``state_dir/signing-secret``), and the mock stand-in for unconfigured
+    providers."""
     updates: dict[str, object] = {}
+    directory = settings.state_dir
     if settings.master_key is None:
-        updates["master_key"] = SecretStr(_persistent_key(settings.state_dir))
+        updates["master_key"] = SecretStr(
+            _persistent(directory, "master-key", lambda: "sk-sy-local-" + secrets.token_urlsafe(24))
+        )
+    signing = (settings.signing_secret, settings.signing_secret_name, settings.webhook_secret)
+    if not any(signing) and not settings.webhook_secret_name:
+        updates["signing_secret"] = SecretStr(
+            _persistent(directory, "signing-secret", lambda: secrets.token_urlsafe(32))
+        )
     if settings.mock_unconfigured is None:
         updates["mock_unconfigured"] = True
     return settings.model_copy(update=updates)
 
 
-def _persistent_key(directory: Path) -> str:
-    path = directory / "master-key"
+def _persistent(directory: Path, name: str, make: Callable[[], str]) -> str:
+    """The value kept in ``directory/<name>``, made (readable by the owner only) the first time."""
+    path = directory / name
     if path.exists():
-        key = path.read_text(encoding="utf-8").strip()
-        if key:
-            return key
-    key = "sk-sy-local-" + secrets.token_urlsafe(24)
+        value = path.read_text(encoding="utf-8").strip()
+        if value:
+            return value
+    value = make()
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.write_text(key + "\n", encoding="utf-8")
+    path.write_text(value + "\n", encoding="utf-8")
     path.chmod(0o600)
-    return key
+    return value
 
 
 def _cost_alarms(

@@ -15,6 +15,7 @@ STATE_DEGRADED_CACHE = "StateDegradedCache"
 # item is hotter than its partition allows, and budgets or limits degrade while it lasts.
 BUDGET_WRITES_THROTTLED = "BudgetWritesThrottled"
 LIMIT_WRITES_THROTTLED = "LimitWritesThrottled"
+STATE_DEGRADED_SIGNATURES = "StateDegradedSignatures"
 # Response cache outcomes; an entry too large for one item is not stored.
 CACHE_HIT = "CacheHit"
 CACHE_MISS = "CacheMiss"

@@ -14,6 +14,7 @@ from functools import cache
 from time import monotonic
 from typing import Any
 
+from switchyard.metrics.guardrails import GuardrailMetrics
 from switchyard.metrics.requests import RequestMetrics
 
 Publish = Callable[[dict[str, int]], None]
@@ -39,6 +40,10 @@ class MetricSink:
         self.requests = RequestMetrics(
             namespace=namespace, service=service, interval_s=interval_s, clock=clock
         )
+        # Per guardrail policy: checks, blocks, redactions (switchyard.metrics.guardrails).
+        self.guardrails = GuardrailMetrics(
+            namespace=namespace, service=service, interval_s=interval_s, clock=clock
+        )
 
     def count(self, name: str, value: int = 1) -> None:
         self._totals[name] += value
@@ -59,6 +64,7 @@ class MetricSink:
     def close(self) -> None:
         self.flush()
         self.requests.close()
+        self.guardrails.flush()
 
 
 @cache

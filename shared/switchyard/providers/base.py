@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from switchyard.api.chat import ChatCompletion, ChatRequest
 from switchyard.api.embeddings import EmbeddingRequest, EmbeddingResponse
+from switchyard.api.moderation import ModerationResult
 from switchyard.api.stream import ChatCompletionChunk
 
 
@@ -53,4 +54,14 @@ class Provider(Protocol):
         float32), ``model`` the upstream model, usage when the upstream reports it. Raises
         ProviderError as ``chat`` does; an adapter whose upstream has no embeddings raises a
         ``model_not_found`` ProviderError without calling it, so the attempt loop moves on."""
+        ...
+
+
+@runtime_checkable
+class Moderating(Protocol):
+    """An adapter that can also reach its upstream's moderation endpoint (OpenAI's dialect)."""
+
+    async def moderate(self, inputs: list[str], target: Target) -> list[ModerationResult]:
+        """One result per input, in order. Raises ProviderError as ``Provider.chat`` does (a body
+        that is not a moderation answer is ``bad_response``)."""
         ...

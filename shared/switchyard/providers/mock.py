@@ -12,6 +12,8 @@ overridden per request through ``metadata``:
 - ``mock_stream_fault``, ``mock_stream_after``, ``mock_stream_interval_ms``: faults and pacing of
   a streamed answer (see :mod:`switchyard.providers.mock_stream`).
 
+It moderates too (``/v1/moderations``): an input containing ``mock_flag:<category>`` is flagged.
+
 A fault is raised as the ProviderError a real provider's answer would be classified into: each one
 is a canned upstream answer passed through :mod:`switchyard.providers.classify`.
 """
@@ -22,6 +24,7 @@ import asyncio
 import hashlib
 import json
 import random
+import re
 import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
@@ -41,6 +44,7 @@ from switchyard.api.chat import (
     Usage,
 )
 from switchyard.api.embeddings import EmbeddingRequest, EmbeddingResponse
+from switchyard.api.moderation import ModerationResult
 from switchyard.api.stream import ChatCompletionChunk
 from switchyard.config.routing import MockSettings
 from switchyard.errors import Kind, ProviderError
@@ -108,6 +112,20 @@ class MockProvider:
         if fault is not None:
             raise _fault_error(fault, meta)
 
+    async def moderate(self, inputs: list[str], target: Target) -> list[ModerationResult]:
+        """A moderation answer: an input containing ``mock_flag:<category>`` is flagged in that
+        category (score 0.99); the configured latency and fault apply as to ``chat``."""
+        fault = self._fault({}, target)
+        latency_s = self._latency_s({})
+        if fault == Kind.TIMEOUT or latency_s >= target.timeout_s:
+            await asyncio.sleep(target.timeout_s)
+            raise classify_transport(httpx.ReadTimeout("mock timeout"))
+        if latency_s > 0:
+            await asyncio.sleep(latency_s)
+        if fault is not None:
+            raise _fault_error(fault, {})
+        return [_moderated(text) for text in inputs]
+
     async def stream(self, request: ChatRequest, target: Target) -> AsyncGenerator[ChatCompletionChunk]:
         """The answer of ``chat`` (same faults and latency before anything is sent), streamed in
         word-sized chunks with the stream faults of :mod:`mock_stream`."""
@@ -152,6 +170,18 @@ def _fault_error(name: str, meta: dict[str, str]) -> ProviderError:
     status, body = _ANSWERS[name]
     retry_after = meta.get("mock_retry_after")
     return classify_status(status, body, {"retry-after": retry_after} if retry_after else {})
+
+
+_FLAG = re.compile(r"mock_flag:([a-z_/-]+)")
+
+
+def _moderated(text: str) -> ModerationResult:
+    flagged = set(_FLAG.findall(text))
+    return ModerationResult(
+        flagged=bool(flagged),
+        categories={name: True for name in sorted(flagged)},
+        category_scores={name: 0.99 for name in sorted(flagged)},
+    )
 
 
 def _text(message: Message) -> str:

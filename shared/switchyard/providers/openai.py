@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from switchyard.api.chat import ChatCompletion, ChatRequest, StreamOptions
 from switchyard.api.embeddings import EmbeddingRequest, EmbeddingResponse
+from switchyard.api.moderation import ModerationRequest, ModerationResponse, ModerationResult
 from switchyard.api.stream import ChatCompletionChunk
 from switchyard.providers.base import Target
 from switchyard.providers.classify import bad_response, classify_stream_error
@@ -62,6 +63,19 @@ class OpenAIProvider:
             self._client, target, self._url(target, "embeddings"), body, self._headers(target)
         )
         return parse_embeddings(raw, request)
+
+    async def moderate(self, inputs: list[str], target: Target) -> list[ModerationResult]:
+        """``POST {base}/moderations``: one result per input."""
+        body = ModerationRequest(model=target.upstream_model, input=inputs).model_dump_json().encode()
+        url = f"{base_url(target, self._default_base_url)}/moderations"
+        raw = await post_json(self._client, target, url, body, self._headers(target))
+        try:
+            results = ModerationResponse.model_validate_json(raw).results
+        except ValidationError as exc:
+            raise bad_response("(not a moderation answer)") from exc
+        if len(results) != len(inputs):
+            raise bad_response("(a moderation answer with the wrong number of results)")
+        return results
 
     def _stream_body(self, request: ChatRequest, target: Target) -> bytes:
         update: dict[str, Any] = {"stream": True}

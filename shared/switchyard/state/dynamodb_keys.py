@@ -5,10 +5,13 @@ Item shapes::
     pk "key#<key id>"                sk "record"          key_hash tenant name status created_at
                                                           models (list) budgets (map) budget_action
                                                           limits (map) metadata (map) replaced_by
-                                                          expires_at (TTL)
+                                                          guardrails (list) require_signature (bool)
+                                                          signing (list of maps: salt created_at
+                                                          expires_at) expires_at (TTL)
     pk "tenant#<tenant>"             sk "key#<key id>"    expires_at (TTL): lists a tenant's keys
     pk "tenants"                     sk "<tenant>"        name created_at budgets (map) budget_action
-                                                          metadata (map)
+                                                          metadata (map) guardrails (list)
+                                                          require_signature (bool)
     pk "usage#<tenant>#<YYYY-MM-DD>" sk "<key id>#<model>#<provider>"
                                      key_id model provider requests prompt_tokens completion_tokens
                                      cached_tokens errors cache_hits fallbacks cost_usd saved_usd
@@ -28,7 +31,14 @@ from time import time
 from typing import Literal
 
 from switchyard.state.dynamodb import ConditionFailed, Item, Table, expired, integer, n, num, s, text
-from switchyard.state.ports import BudgetAction, BudgetPeriod, KeyRecord, TenantRecord, UsageDelta
+from switchyard.state.ports import (
+    BudgetAction,
+    BudgetPeriod,
+    KeyRecord,
+    SigningSalt,
+    TenantRecord,
+    UsageDelta,
+)
 
 _RECORD = "record"
 _TENANTS = "tenants"
@@ -71,6 +81,8 @@ class DynamoKeyStore:
             **_budget_attrs(record.budgets, record.budget_action),
             "limits": {"M": {k: n(v) for k, v in record.limits.items()}},
             "metadata": {"M": {k: s(v) for k, v in record.metadata.items()}},
+            **_guard_attrs(record.guardrails, record.require_signature),
+            "signing": {"L": [_salt_attr(salt) for salt in record.signing]},
         }
         pointer: Item = {"pk": s(f"tenant#{record.tenant}"), "sk": s(f"key#{record.key_id}")}
         if record.expires_at is not None:
@@ -98,6 +110,7 @@ class DynamoKeyStore:
             "created_at": n(record.created_at),
             **_budget_attrs(record.budgets, record.budget_action),
             "metadata": {"M": {k: s(v) for k, v in record.metadata.items()}},
+            **_guard_attrs(record.guardrails, record.require_signature),
         }
         await self._table.put(item)
 
@@ -127,6 +140,36 @@ def _budget_attrs(budgets: Mapping[BudgetPeriod, Decimal], action: BudgetAction)
     return {"budgets": {"M": {p: n(v) for p, v in budgets.items()}}, "budget_action": s(action)}
 
 
+def _guard_attrs(guardrails: tuple[str, ...], require_signature: bool) -> Item:
+    return {"guardrails": {"L": [s(g) for g in guardrails]}, "require_signature": {"BOOL": require_signature}}
+
+
+def _salt_attr(salt: SigningSalt) -> Item:
+    fields: Item = {"salt": s(salt.salt), "created_at": n(salt.created_at)}
+    if salt.expires_at is not None:
+        fields["expires_at"] = n(salt.expires_at)
+    return {"M": fields}
+
+
+def _salts(item: Item) -> tuple[SigningSalt, ...]:
+    return tuple(
+        SigningSalt(
+            salt=text(m["M"], "salt"),
+            created_at=num(m["M"], "created_at"),
+            expires_at=num(m["M"], "expires_at") if "expires_at" in m["M"] else None,
+        )
+        for m in item.get("signing", {}).get("L", [])
+    )
+
+
+def _guardrails(item: Item) -> tuple[str, ...]:
+    return tuple(v["S"] for v in item.get("guardrails", {}).get("L", []))
+
+
+def _requires_signature(item: Item) -> bool:
+    return bool(item.get("require_signature", {}).get("BOOL", False))
+
+
 def _budgets(item: Item) -> dict[BudgetPeriod, Decimal]:
     stored = item.get("budgets", {}).get("M", {})
     return {p: Decimal(stored[p]["N"]) for p in PERIODS if p in stored}
@@ -152,6 +195,9 @@ def _key_record(key_id: str, item: Item) -> KeyRecord:
         limits={k: int(v["N"]) for k, v in item.get("limits", {}).get("M", {}).items()},
         metadata={k: v["S"] for k, v in item.get("metadata", {}).get("M", {}).items()},
         replaced_by=text(item, "replaced_by") or None,
+        guardrails=_guardrails(item),
+        signing=_salts(item),
+        require_signature=_requires_signature(item),
     )
 
 
@@ -164,6 +210,8 @@ def tenant_record(item: Item) -> TenantRecord:
         budgets=_budgets(item),
         budget_action=_action(item),
         metadata={k: v["S"] for k, v in item.get("metadata", {}).get("M", {}).items()},
+        guardrails=_guardrails(item),
+        require_signature=_requires_signature(item),
     )
 
 

@@ -217,6 +217,17 @@ type BudgetAction = Literal["block", "downgrade"]
 
 
 @dataclass(frozen=True, slots=True)
+class SigningSalt:
+    """One request-signing secret of a key, stored as the random salt it is derived from under
+    the gateway's signing master secret (:mod:`switchyard.keys.signatures`), never as the secret.
+    A secret replaced by a newer one keeps working until ``expires_at``."""
+
+    salt: str
+    created_at: float
+    expires_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class KeyRecord:
     """A virtual key, stored hashed: ``key_hash`` is the sha256 of the key, never the key."""
 
@@ -236,6 +247,11 @@ class KeyRecord:
     metadata: Mapping[str, str] = field(default_factory=dict)
     # Set when the key was rotated: the key that replaced it (this one expires after the grace).
     replaced_by: str | None = None
+    # Guardrail policies (names in the routing config) every request of the key must pass.
+    guardrails: tuple[str, ...] = ()
+    # Request signing: the key's secrets (newest first), and whether unsigned requests are refused.
+    signing: tuple[SigningSalt, ...] = ()
+    require_signature: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +264,9 @@ class TenantRecord:
     budgets: Mapping[BudgetPeriod, Decimal] = field(default_factory=dict)
     budget_action: BudgetAction = "block"
     metadata: Mapping[str, str] = field(default_factory=dict)
+    # Guardrail policies for every key of the tenant, and whether every key must sign requests.
+    guardrails: tuple[str, ...] = ()
+    require_signature: bool = False
 
 
 class KeyStore(Protocol):

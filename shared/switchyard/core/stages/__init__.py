@@ -3,7 +3,16 @@
 from switchyard.core.stages.access import AccessStage
 from switchyard.core.stages.budgets import BudgetStage
 from switchyard.core.stages.cache import CacheStage
+from switchyard.core.stages.guardrails import GuardrailOutputStage, GuardrailStage
 from switchyard.core.stages.limits import KeyLimitsStage
 from switchyard.core.stages.usage import UsageStage
 
-__all__ = ["AccessStage", "BudgetStage", "CacheStage", "KeyLimitsStage", "UsageStage"]
+__all__ = [
+    "AccessStage",
+    "BudgetStage",
+    "CacheStage",
+    "GuardrailOutputStage",
+    "GuardrailStage",
+    "KeyLimitsStage",
+    "UsageStage",
+]

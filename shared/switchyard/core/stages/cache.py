@@ -2,12 +2,12 @@
 and no tokens against the key's limits), buffered or replayed as a stream; a fresh answer is
 stored on its way out, and a streamed one once it is complete.
 
-An answer is stored only for the request the key was made from: when a later stage routed the
-call elsewhere (a budget's downgrade), the answer is not the asked model's and is not kept; nor is
-an answer no provider gave (a stage's rescue). A stream is stored when the call leaves, after the
-caller has it all, only if every choice finished: a stream cut short, failed or abandoned is
-never stored. Every provider answer to a call that missed is filed in the usage aggregates with
-whether it was stored (the cache statistics of ``/admin/cache``).
+An answer is stored only for the request the key was made from: when a later stage routed the call
+elsewhere (a budget's downgrade), the answer is not the asked model's and is not kept; nor is an
+answer no provider gave (a stage's rescue). A stream is stored when the call leaves, once the
+caller has every chunk and before its end event, only if every choice finished: a stream cut
+short, failed or abandoned is never stored. Every provider answer to a call that missed is filed
+in the usage aggregates with whether it was stored (the cache statistics of ``/admin/cache``).
 """
 
 from __future__ import annotations
