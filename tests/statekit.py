@@ -9,8 +9,9 @@ from typing import Any
 
 from switchyard.state.dynamodb import CallCounter, DynamoSettings, Table, build_client
 from switchyard.state.dynamodb_cache import DynamoResponseCache
-from switchyard.state.dynamodb_keys import DynamoKeyStore, DynamoUsageLedger
+from switchyard.state.dynamodb_keys import DynamoKeyStore
 from switchyard.state.dynamodb_state import DynamoStateStore
+from switchyard.state.dynamodb_usage import DynamoUsageLedger
 
 # The start of a minute and of an hour (not of a day), far from any real clock.
 T0 = 1_800_000_000.0

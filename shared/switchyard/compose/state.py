@@ -117,10 +117,11 @@ def dynamo_state(
     from switchyard.state.dynamodb_cache import DynamoResponseCache
     from switchyard.state.dynamodb_conversations import DynamoConversationStore
     from switchyard.state.dynamodb_jobs import DynamoJobStore
-    from switchyard.state.dynamodb_keys import DynamoKeyStore, DynamoUsageLedger
+    from switchyard.state.dynamodb_keys import DynamoKeyStore
     from switchyard.state.dynamodb_personas import DynamoPersonaStore
     from switchyard.state.dynamodb_signatures import DynamoSeenSignatures
     from switchyard.state.dynamodb_state import DynamoStateStore
+    from switchyard.state.dynamodb_usage import DynamoUsageLedger
 
     assert settings.state_table is not None
     calls = CallCounter()
