@@ -62,11 +62,6 @@ class Grant:
         if actual_tokens is not None and self._spec.counts_tokens and lease.starts == self._starts:
             lease.tokens += self._tokens - actual_tokens
 
-    def __del__(self) -> None:
-        # A safety net, not the protocol: a grant dropped unsettled (a path that forgot it) still
-        # frees its concurrency slot, keeping its estimate as the tokens spent.
-        self.settle(None)
-
 
 NO_GRANT = Grant(None, LimitSpec(), 0)
 
