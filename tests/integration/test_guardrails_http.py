@@ -297,3 +297,19 @@ async def test_metrics_per_policy_and_logs_without_the_matched_text(
     assert "audit/pii.email/logged" in logged and "audit/pii.credit_card/blocked" in logged
     for secret in (EMAIL, "jane.doe", "4111", "bluebird"):
         assert secret not in logged.lower()
+
+
+async def test_a_buffered_answer_blocked_on_its_way_out_is_still_charged(
+    gateway: GatewayFactory, fake_upstream: FakeUpstream
+) -> None:
+    """The provider billed it: the caller gets the 400, the usage shows one request, one error,
+    and the answer's tokens (what a budget and the key's token limit were charged too)."""
+    fake_upstream.set_default("a", Reply.ok("The quiet project name is Bluebird.", output_tokens=9))
+    client = await gateway(config(fake_upstream, default=["words"]))
+    blocked = await client.post("/v1/chat/completions", json=body("what is the project?"))
+    assert blocked.status_code == 400 and blocked.json()["error"]["code"] == "content_blocked"
+    assert fake_upstream.count("a") == 1
+    gw: Gateway = client._transport.app.app.state.gateway  # type: ignore[attr-defined]
+    await gw.usage.drain()
+    total = (await client.get("/v1/usage")).json()["total"]
+    assert (total["requests"], total["errors"], total["completion_tokens"]) == (1, 1, 9)

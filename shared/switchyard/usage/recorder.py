@@ -53,7 +53,9 @@ class UsageRecorder:
         self._pending: set[asyncio.Task[None]] = set()
         self.failures = 0
 
-    def answered(self, record: UsageRecord, key_id: str, tenant: str) -> None:
+    def answered(self, record: UsageRecord, key_id: str, tenant: str, *, refused: bool = False) -> None:
+        """A provider's (or the cache's) answer, with its tokens and cost; ``refused``: a later
+        stage refused it (the caller got an error), so it is an error too, but still spent."""
         self._metrics.answered(record, tenant)
         usage = record.usage
         self._add(
@@ -70,6 +72,7 @@ class UsageRecorder:
                 cache_hits=1 if record.cache_hit else 0,
                 fallbacks=1 if record.attempts > 1 else 0,
                 saved_usd=record.saved_usd,
+                errors=1 if refused else 0,
             )
         )
 

@@ -1,7 +1,8 @@
 """Budgets as a stage: the call's worst-case cost is reserved on every budget it falls under
 before any provider is called; at 100 % a budget blocks (429 ``budget_exceeded``) or routes the
 call to its cheaper model (``x-switchyard-budget: downgraded``). The reservation settles with the
-real cost when the call leaves (nothing, when nothing was served). Cache hits are free and pass."""
+real cost when the call leaves: what the provider billed, even for an answer a later stage refused
+(nothing when no provider answered). Cache hits are free and pass."""
 
 from __future__ import annotations
 
@@ -36,4 +37,5 @@ class _Settle(Entry):
 
     async def leave(self, call: Call, served: bool) -> None:
         record = call.record
-        self._ticket.settle(record.cost_usd if served and record is not None else ZERO)
+        # The record is the provider's bill: it stands whether or not the answer was served.
+        self._ticket.settle(record.cost_usd if record is not None else ZERO)

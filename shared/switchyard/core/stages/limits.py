@@ -1,6 +1,7 @@
 """The caller's key limits (requests, tokens, concurrency) as a stage: 429 with ``Retry-After``
 and ``x-ratelimit-*`` over them; the grant settles with the answer's real tokens when the call
-leaves (none when nothing was served), which frees its concurrency slot too."""
+leaves (the provider's, even for an answer a later stage refused; none when no provider
+answered), which frees its concurrency slot too."""
 
 from __future__ import annotations
 
@@ -36,4 +37,4 @@ class _Settle(Entry):
 
     async def leave(self, call: Call, served: bool) -> None:
         record = call.record
-        self._grant.settle(record.tokens if served and record is not None else 0)
+        self._grant.settle(record.tokens if record is not None else 0)

@@ -1,5 +1,7 @@
 """Usage aggregates per tenant, key, model, provider and day: every answer (a cache hit too, at
-cost 0 with what it saved) and every request that got none is filed when the call leaves."""
+cost 0 with what it saved) and every request that got none is filed when the call leaves; an
+answer a provider gave and a later stage refused (an output guardrail) is an error that still
+cost its tokens."""
 
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ class _File(Entry):
         self._recorder = recorder
 
     async def leave(self, call: Call, served: bool) -> None:
-        if served and call.record is not None:
-            self._recorder.answered(call.record, call.key_id, call.tenant)
-        else:
+        record = call.record
+        if record is None:
             self._recorder.failed(call.asked_model, call.key_id, call.tenant)
+        else:
+            self._recorder.answered(record, call.key_id, call.tenant, refused=not served)
