@@ -82,9 +82,9 @@ async def app(fake_upstream: FakeUpstream, config_file: ConfigFile) -> AsyncIter
         usage = app.gateway.usage
         answered = usage.answered
 
-        def spy(record: UsageRecord, kid: str, tenant: str) -> None:
+        def spy(record: UsageRecord, kid: str, tenant: str, *, refused: bool = False) -> None:
             app.charges.append((record.request_id, kid, tenant))
-            answered(record, kid, tenant)
+            answered(record, kid, tenant, refused=refused)
 
         usage.answered = spy  # type: ignore[method-assign]
         try:
