@@ -379,6 +379,15 @@ async def test_usage_adds_up_exactly(backend: Backend) -> None:
     ]
 
 
+async def test_usage_adds_up_costs_too_small_for_plain_str(backend: Backend) -> None:
+    # An embeddings call of 4 tokens at $0.02 per 1M: str() would write "8E-8".
+    usage = backend().usage
+    for _ in range(2):
+        await usage.add(delta(prompt_tokens=4, cost_usd=Decimal("0.02") * 4 / 1_000_000))
+    totals = await usage.totals("acme", "2027-01-15")
+    assert totals == [delta(requests=2, prompt_tokens=8, cost_usd=Decimal("0.00000016"))]
+
+
 async def test_usage_totals_are_per_tenant_and_day_and_sorted(backend: Backend) -> None:
     usage = backend().usage
     await usage.add(delta(key_id="k_2", model="b"))

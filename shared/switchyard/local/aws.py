@@ -23,6 +23,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 import switchyard
+from switchyard.local import moto_numbers
 from switchyard.local.moto_gate import MotoGate
 from switchyard.local.template import (
     DEFAULT_PREFIX,
@@ -74,6 +75,7 @@ def emulated_aws(host: str = "127.0.0.1") -> Iterator[EmulatedAws]:
     """A moto server behind a :class:`MotoGate` on a free port of ``host`` (loopback only),
     stopped on exit."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+    moto_numbers.patch()
     server = _GatedMotoServer(ip_address=host, port=0)
     server.start()
     try:

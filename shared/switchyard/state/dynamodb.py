@@ -324,7 +324,12 @@ class Table:
 
 
 def n(value: float | Decimal) -> dict[str, str]:
-    return {"N": str(value)}
+    if isinstance(value, int):
+        return {"N": str(value)}
+    # In positional notation, as DynamoDB returns numbers: str() writes a tiny cost (an
+    # embeddings call: $0.00000004) as "4E-8", which DynamoDB accepts but moto's parser did not.
+    decimal = value if isinstance(value, Decimal) else Decimal(repr(value))
+    return {"N": format(decimal, "f")}
 
 
 def s(value: str) -> dict[str, str]:
