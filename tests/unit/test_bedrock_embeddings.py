@@ -16,6 +16,7 @@ import pytest
 from botocore.credentials import Credentials
 
 from switchyard.api.embeddings import EmbeddingRequest, EmbeddingResponse, decode_vector
+from switchyard.cache.keys import cache_key
 from switchyard.errors import InvalidRequestError, Kind, ProviderError
 from switchyard.providers.aws_sigv4 import SigV4Signer
 from switchyard.providers.base import Target
@@ -240,6 +241,12 @@ async def test_cohere_takes_the_callers_input_type_and_refuses_unknown_ones_and_
             await embed(upstream, request(**bad), target(COHERE))
         assert refused.value.param == param
     assert len(upstream.requests) == 1
+
+
+def test_cohere_input_types_are_cached_apart() -> None:
+    # A query's vector is not a document's: the extra field must be part of the cache key.
+    keys = {cache_key(request(**extra), "k") for extra in ({}, {"input_type": "search_query"})}
+    assert len(keys) == 2
 
 
 async def test_cohere_without_a_token_count_header_is_estimated() -> None:
