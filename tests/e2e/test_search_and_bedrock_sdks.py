@@ -1,7 +1,8 @@
 """Web search (a Perplexity-kind provider) and Amazon Bedrock (a Bedrock-kind provider, signed
 with SigV4), both on the fake upstream, through the local runtime (``python -m switchyard.local``
 in a subprocess) with the official SDKs as clients: what the ``openai`` and ``anthropic`` SDKs
-make of the citations, search results and search usage, and of Bedrock's answers and streams."""
+make of the citations, search results and search usage, and of Bedrock's answers, streams and
+embeddings."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import anthropic
 import openai
 import pytest
 
-from fakes import FAKE_KEY, MASTER_KEY, FakeUpstream, Reply, ToolCallSpec
+from fakes import FAKE_KEY, MASTER_KEY, FakeUpstream, Reply, ToolCallSpec, fake_vector
 from fakes.constants import AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ RESULTS = [
     {"title": "Gaia", "url": CITATIONS[1], "date": "2025-01-15", "snippet": "Gaia charts 1.8 billion stars."},
 ]
 NOVA = "amazon.nova-lite-v1:0"
+TITAN = "amazon.titan-embed-text-v2:0"
 QUESTION = [{"role": "user", "content": "How many stars are in the Milky Way?"}]
 
 
@@ -52,6 +54,7 @@ def runtime(
         models={
             "sonar": {"deployments": [{"provider": "pplx", "model": "sonar"}]},
             "nova": {"deployments": [{"provider": "br", "model": NOVA}]},
+            "titan": {"deployments": [{"provider": "br", "model": TITAN}]},
         },
         api_key_env="PERPLEXITY_API_KEY",
     )
@@ -187,3 +190,16 @@ def test_anthropic_sdk_streams_from_bedrock(fake_upstream: FakeUpstream, claude:
     assert final.usage.output_tokens == 5
     [recorded] = fake_upstream.calls("br")
     assert recorded.body["system"] == [{"text": "Be brief."}]
+
+
+def test_openai_sdk_embeds_with_bedrock_titan(fake_upstream: FakeUpstream, oai: openai.OpenAI) -> None:
+    fake_upstream.script("br", Reply.ok(input_tokens=4), Reply.ok(input_tokens=6))
+    texts = ["Stars of the Milky Way", "Gaia's star catalogue"]
+    # The SDK asks for base64 unless told otherwise, and decodes it: the gateway encodes Titan's floats.
+    answer = oai.embeddings.create(model="titan", input=texts, dimensions=256)
+    assert [e.embedding for e in answer.data] == [fake_vector(t, 256) for t in texts]
+    assert answer.model == TITAN
+    assert (answer.usage.prompt_tokens, answer.usage.total_tokens) == (10, 10)
+    calls = fake_upstream.calls("br")
+    assert sorted(c.body["inputText"] for c in calls) == sorted(texts)
+    assert all(c.path == f"/model/{TITAN}/invoke" and c.sigv4_problem is None for c in calls)

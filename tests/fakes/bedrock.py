@@ -4,6 +4,8 @@ botocore, whose signer the gateway uses: the check must not share its mistakes).
 
     POST /<name>/model/<modelId>/converse          JSON answer
     POST /<name>/model/<modelId>/converse-stream   application/vnd.amazon.eventstream
+    POST /<name>/model/<modelId>/invoke            InvokeModel: Titan Text Embeddings and Cohere
+                                                   Embed v3 bodies (:func:`invoke_answer`)
 
 Event stream frames (``application/vnd.amazon.eventstream``): a 12-byte prelude (total length,
 headers length, CRC32 of those 8 bytes), the headers (name length, name, type 7 = string with a
@@ -16,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import struct
 import zlib
 from collections.abc import Iterator, Mapping
@@ -23,7 +26,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fakes.constants import AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
-from fakes.replies import Reply, _pieces
+from fakes.replies import FAKE_DIMENSIONS, Reply, _pieces, fake_vector
 
 # Status -> the exception Bedrock names in x-amzn-ErrorType for it.
 _EXCEPTIONS = {
@@ -37,6 +40,9 @@ _EXCEPTIONS = {
     503: "ServiceUnavailableException",
 }
 EVENTSTREAM = "application/vnd.amazon.eventstream"
+TITAN_V2_DIMENSIONS = (256, 512, 1024)
+COHERE_INPUT_TYPES = ("search_document", "search_query", "classification", "clustering")
+COHERE_MAX_TEXTS = 96
 
 
 # -- answers ---------------------------------------------------------------------------------------
@@ -86,6 +92,62 @@ def error_headers(reply: Reply) -> dict[str, str]:
 
 def error_body(reply: Reply) -> Any:
     return reply.body if reply.body is not None else {"message": reply.message}
+
+
+# -- InvokeModel (embeddings) ---------------------------------------------------------------------
+
+
+def invoke_answer(model: str, body: Any, reply: Reply) -> dict[str, Any]:
+    """What InvokeModel answers ``body`` for ``model`` (a foundation model id, or a profile id):
+    Titan's one vector (``reply.input_tokens`` as its count; ``dimensions`` components, else
+    :data:`FAKE_DIMENSIONS` where Titan would send 1024) or Cohere's vectors, :func:`fake_vector`
+    of each text. Raises ValueError, with a message in Bedrock's words, for a body Bedrock
+    would refuse (a ValidationException)."""
+    base = re.sub(r"^(?:us|eu|apac|global)\.", "", model.rpartition("/")[2])
+    if not isinstance(body, dict):
+        raise ValueError("Malformed input request: expected a JSON object")
+    if base.startswith("amazon.titan-embed-text-v"):
+        return _titan(body, reply, v2=base.startswith("amazon.titan-embed-text-v2"))
+    if base.startswith(("cohere.embed-english-v3", "cohere.embed-multilingual-v3")):
+        return _cohere(body)
+    raise ValueError(f"The model {model} does not support InvokeModel with this body")
+
+
+def invoke_headers(reply: Reply) -> dict[str, str]:
+    """InvokeModel's response headers: Bedrock counts the input tokens there for every model."""
+    return {
+        "X-Amzn-Bedrock-Input-Token-Count": str(reply.input_tokens),
+        "X-Amzn-Bedrock-Invocation-Latency": "12",
+        "x-amzn-RequestId": "fake-invoke-request",
+    }
+
+
+def _titan(body: dict[str, Any], reply: Reply, *, v2: bool) -> dict[str, Any]:
+    allowed = {"inputText", "dimensions", "normalize", "embeddingTypes"} if v2 else {"inputText"}
+    extra = sorted(set(body) - allowed)
+    if extra:
+        raise ValueError(f"Malformed input request: extraneous key [{extra[0]}] is not permitted")
+    text = body.get("inputText")
+    if not isinstance(text, str) or not text:
+        raise ValueError("Malformed input request: #/inputText: expected minLength: 1")
+    dimensions = body.get("dimensions")
+    if dimensions is not None and dimensions not in TITAN_V2_DIMENSIONS:
+        raise ValueError(f"Malformed input request: #/dimensions: {dimensions} is not a valid enum value")
+    vector = fake_vector(text, dimensions or FAKE_DIMENSIONS)
+    return {"embedding": vector, "inputTextTokenCount": reply.input_tokens}
+
+
+def _cohere(body: dict[str, Any]) -> dict[str, Any]:
+    texts = body.get("texts")
+    if not isinstance(texts, list) or not 0 < len(texts) <= COHERE_MAX_TEXTS:
+        raise ValueError(f"Malformed input request: #/texts: expected 1 to {COHERE_MAX_TEXTS} texts")
+    if body.get("input_type") not in COHERE_INPUT_TYPES:
+        raise ValueError("Malformed input request: #/input_type: not a valid enum value")
+    vectors = [fake_vector(str(text)) for text in texts]
+    answer: dict[str, Any] = {"id": "fake-cohere", "texts": texts}
+    if "float" in (body.get("embedding_types") or ()):
+        return {**answer, "embeddings": {"float": vectors}, "response_type": "embeddings_by_type"}
+    return {**answer, "embeddings": vectors, "response_type": "embeddings_floats"}
 
 
 # -- the event stream ------------------------------------------------------------------------------

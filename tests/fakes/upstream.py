@@ -10,6 +10,8 @@ test "providers", each under its own path prefix ``/<name>``:
     GET  /<name>/v1/models             OpenAI model list
     POST /<name>/model/<id>/converse   Amazon Bedrock Converse (and ``converse-stream``: the binary
                                        event stream), SigV4 checked (:mod:`fakes.bedrock`)
+    POST /<name>/model/<id>/invoke     Bedrock InvokeModel for embeddings (Titan Text Embeddings,
+                                       Cohere Embed v3), SigV4 checked, one reply per call
 
 Any other path under ``/<name>/`` that ends like one of these is served the same way, so a
 provider's own URL shape (Azure's ``/openai/deployments/<d>/chat/completions?api-version=…``,
@@ -75,6 +77,7 @@ _ENDPOINTS: dict[tuple[str, str], Dialect | None] = {
     ("GET", "models"): None,
     ("POST", "converse"): "bedrock",
     ("POST", "converse-stream"): "bedrock",
+    ("POST", "invoke"): "bedrock",
     ("POST", "moderations"): None,
 }
 
@@ -382,7 +385,7 @@ class FakeUpstream:
             self._record(name, request, raw, body, "models")
             return self._models_response(name)
         if dialect == "bedrock":
-            return await self._bedrock(request, name, raw, body, stream=endpoint[1] == "converse-stream")
+            return await self._bedrock(request, name, raw, body, action=endpoint[1])
         reply = self._next_reply(name)
         self._record(name, request, raw, body, reply.kind)
         return await self._render(request, reply, dialect, body)
@@ -401,10 +404,10 @@ class FakeUpstream:
             self._calls.append(call)
 
     async def _bedrock(
-        self, request: web.Request, name: str, raw: bytes, body: Any, *, stream: bool
+        self, request: web.Request, name: str, raw: bytes, body: Any, *, action: str
     ) -> web.StreamResponse:
-        """Converse and ConverseStream: the caller must sign with SigV4 (or present the fake key
-        as a Bedrock API key), as Bedrock refuses anything else with a 403."""
+        """Converse, ConverseStream and InvokeModel: the caller must sign with SigV4 (or present
+        the fake key as a Bedrock API key), as Bedrock refuses anything else with a 403."""
         headers = {k.lower(): v for k, v in request.headers.items()}
         if headers.get("authorization") == f"Bearer {FAKE_KEY}":
             problem = None
@@ -416,10 +419,29 @@ class FakeUpstream:
             self._record(name, request, raw, body, "error", problem)
             return await self._render(request, reply, "bedrock", body)
         reply = self._next_reply(name)
+        if action == "invoke" and reply.kind in ("ok", "stream"):
+            return await self._invoke(request, name, raw, body, reply)
         self._record(name, request, raw, body, reply.kind)
-        if stream and reply.kind in ("ok", "stream"):
+        if action == "converse-stream" and reply.kind in ("ok", "stream"):
             return await self._bedrock_stream(request, reply)
         return await self._render(request, reply, "bedrock", body)
+
+    async def _invoke(
+        self, request: web.Request, name: str, raw: bytes, body: Any, reply: Reply
+    ) -> web.StreamResponse:
+        """An InvokeModel answer for the model in the path, or the ValidationException Bedrock
+        gives a body its model does not take (recorded as an error)."""
+        model = request.match_info["tail"].removeprefix("model/").rpartition("/")[0]
+        try:
+            payload = bedrock.invoke_answer(model, body, reply)
+        except ValueError as exc:
+            self._record(name, request, raw, body, "error")
+            invalid = Reply.error(400, str(exc), error_type="ValidationException")
+            return _bedrock_response(request, invalid)
+        self._record(name, request, raw, body, reply.kind)
+        if reply.latency_s:
+            await asyncio.sleep(reply.latency_s)
+        return web.json_response(payload, headers={**bedrock.invoke_headers(reply), **reply.headers})
 
     async def _bedrock_stream(self, request: web.Request, reply: Reply) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": bedrock.EVENTSTREAM, **reply.headers})

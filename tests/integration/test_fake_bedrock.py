@@ -1,10 +1,12 @@
 """The fake Bedrock endpoint speaks Bedrock's protocol: AWS's own SDK (a boto3 ``bedrock-runtime``
 client) calls it, its SigV4 check accepts boto3's signatures and refuses a wrong secret, and
-boto3 decodes its event stream, exceptions included. So what the gateway's adapter is tested
+boto3 decodes its event stream, exceptions included, and its InvokeModel answers embeddings as
+Titan and Cohere do. So what the gateway's adapter is tested
 against is the real wire format, not a private convention shared with the adapter."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +15,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, EventStreamError
 
-from fakes import FakeUpstream, Reply, ToolCallSpec
+from fakes import FakeUpstream, Reply, ToolCallSpec, fake_vector
 from fakes.constants import AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
 
 MODEL = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
@@ -93,3 +95,40 @@ def test_a_wrong_secret_fails_the_signature_check(fake_upstream: FakeUpstream) -
     [recorded] = fake_upstream.calls("br")
     assert recorded.sigv4_problem == "signature mismatch"
     assert fake_upstream.pending("br") == 0
+
+
+def invoke(sdk: Any, model: str, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    answer = sdk.invoke_model(
+        modelId=model, body=json.dumps(body), contentType="application/json", accept="application/json"
+    )
+    return json.loads(answer["body"].read()), answer["ResponseMetadata"]["HTTPHeaders"]
+
+
+def test_boto3_invoke_model_embeds_with_titan_and_cohere(fake_upstream: FakeUpstream, sdk: Any) -> None:
+    fake_upstream.script("br", Reply.ok(input_tokens=3), Reply.ok(input_tokens=6))
+    titan, titan_headers = invoke(
+        sdk, "amazon.titan-embed-text-v2:0", {"inputText": "hello", "dimensions": 256, "normalize": True}
+    )
+    cohere, cohere_headers = invoke(
+        sdk,
+        "cohere.embed-english-v3",
+        {"texts": ["a", "b"], "input_type": "search_query", "embedding_types": ["float"]},
+    )
+    assert titan == {"embedding": fake_vector("hello", 256), "inputTextTokenCount": 3}
+    assert titan_headers["x-amzn-bedrock-input-token-count"] == "3"
+    assert cohere["embeddings"] == {"float": [fake_vector("a"), fake_vector("b")]}
+    assert cohere_headers["x-amzn-bedrock-input-token-count"] == "6"
+    first, second = fake_upstream.calls("br")
+    assert first.sigv4_problem is None and second.sigv4_problem is None
+    assert first.raw_path == "/model/amazon.titan-embed-text-v2%3A0/invoke"  # boto3 escapes ":"
+
+
+def test_boto3_sees_a_body_the_model_does_not_take_as_a_validation_error(
+    fake_upstream: FakeUpstream, sdk: Any
+) -> None:
+    with pytest.raises(ClientError) as refused:
+        invoke(sdk, "amazon.titan-embed-text-v2:0", {"inputText": "hello", "dimensions": 300})
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "dimensions" in refused.value.response["Error"]["Message"]
+    [recorded] = fake_upstream.calls("br")
+    assert recorded.reply == "error"

@@ -1,12 +1,13 @@
-"""The Amazon Bedrock adapter: Converse and ConverseStream over HTTPS, signed with SigV4.
+"""The Amazon Bedrock adapter: Converse and ConverseStream (and InvokeModel for embeddings) over
+HTTPS, signed with SigV4.
 
 ``POST https://bedrock-runtime.{region}.amazonaws.com/model/{modelId}/converse`` (and
-``/converse-stream``), the model id being a foundation model (``amazon.nova-lite-v1:0``), a
-cross-region inference profile (``us.anthropic.claude-haiku-4-5-20251001-v1:0``,
-``global....``) or an ARN. Requests are signed with the function's role credentials
-(:mod:`aws_sigv4`), or carry a Bedrock API key as a Bearer token when the provider has a key
-configured. Translation is in :mod:`bedrock_wire` and :mod:`bedrock_stream`, failures in
-:mod:`bedrock_errors`.
+``/converse-stream``; ``/invoke`` for embeddings), the model id being a foundation model
+(``amazon.nova-lite-v1:0``), a cross-region inference profile
+(``us.anthropic.claude-haiku-4-5-20251001-v1:0``, ``global....``) or an ARN. Requests are signed
+with the function's role credentials (:mod:`aws_sigv4`), or carry a Bedrock API key as a Bearer
+token when the provider has a key configured. Translation is in :mod:`bedrock_wire` and
+:mod:`bedrock_stream` (embeddings in :mod:`bedrock_embeddings`), failures in :mod:`bedrock_errors`.
 
 Why httpx and not a boto3 client: the call shares the pooled aiohttp transport, its deadline and
 idle clocks and its cancellation with every other provider, and measured against a boto3 client on
@@ -30,11 +31,11 @@ from switchyard.api.embeddings import EmbeddingRequest, EmbeddingResponse
 from switchyard.api.stream import ChatCompletionChunk
 from switchyard.providers.aws_sigv4 import SigV4Signer
 from switchyard.providers.base import Target
+from switchyard.providers.bedrock_embeddings import embed_on_bedrock
 from switchyard.providers.bedrock_errors import classify_bedrock
 from switchyard.providers.bedrock_stream import BedrockStream
 from switchyard.providers.bedrock_wire import from_converse_response, to_converse_request
 from switchyard.providers.classify import bad_response, classify_transport
-from switchyard.providers.embeddings import no_embeddings
 from switchyard.providers.eventstream import EVENTSTREAM, open_event_stream
 from switchyard.providers.http import Upstream, base_url, parsed_url, timeout_for
 
@@ -65,16 +66,25 @@ class BedrockProvider:
         return cls(client, region, SigV4Signer(_SERVICE, region, environment))
 
     async def embed(self, request: EmbeddingRequest, target: Target) -> EmbeddingResponse:
-        """Bedrock's embeddings models (Titan, Cohere) take their own request shapes, not wired
-        here yet: ``model_not_found``, and the next deployment is tried."""
-        raise no_embeddings(target.provider)
+        """Titan and Cohere embeddings over InvokeModel (:mod:`bedrock_embeddings`): one signed
+        call per Titan input or per batch of Cohere inputs. Another model is ``model_not_found``
+        without a call (the next deployment is tried); what Bedrock cannot take (token arrays,
+        unsupported ``dimensions``) is an InvalidRequestError before any call."""
+        url = self._url(target, "invoke")
+
+        async def invoke(body: bytes) -> tuple[bytes, Mapping[str, str]]:
+            headers = await self._headers(target, url, body, "application/json")
+            return await self._post(target, url, body, headers)
+
+        return await embed_on_bedrock(request, target, invoke)
 
     async def chat(self, request: ChatRequest, target: Target) -> ChatCompletion:
         body = to_json(to_converse_request(request))
         url = self._url(target, "converse")
         headers = await self._headers(target, url, body, "application/json")
-        raw, request_id = await self._post(target, url, body, headers)
+        raw, answered = await self._post(target, url, body, headers)
         try:
+            request_id = answered.get("x-amzn-requestid")
             return from_converse_response(json.loads(raw), target.upstream_model, request_id)
         except (ValueError, KeyError, TypeError) as exc:
             # The parse error quotes the body, which is not ours to show: only say what failed.
@@ -113,8 +123,9 @@ class BedrockProvider:
 
     async def _post(
         self, target: Target, url: str, body: bytes, headers: dict[str, str]
-    ) -> tuple[bytes, str | None]:
-        """The 2xx body and Bedrock's request id; failures classified as Bedrock names them."""
+    ) -> tuple[bytes, Mapping[str, str]]:
+        """The 2xx body and its headers (the request id, token counts); failures classified as
+        Bedrock names them."""
         request = httpx.Request(
             "POST",
             parsed_url(url),
@@ -132,4 +143,4 @@ class BedrockProvider:
             raise classify_transport(exc) from exc
         if response.status_code >= 300:
             raise classify_bedrock(response.status_code, raw, response.headers)
-        return raw, response.headers.get("x-amzn-requestid")
+        return raw, response.headers
