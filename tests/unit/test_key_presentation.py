@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from starlette.requests import Request
 
 from switchyard.compose.secrets import read_secret_key
-from switchyard.http.deps import presented_key
+from switchyard.http.deps import presented_key, request_headers
 from switchyard.keys.master_key import key_from_secret
 
 
@@ -34,3 +35,12 @@ def test_a_key_in_a_secret_is_plain_or_json(raw: str | bytes) -> None:
 def test_an_empty_secret_is_refused(raw: str) -> None:
     with pytest.raises(ValueError, match="empty"):
         key_from_secret(raw)
+
+
+def test_request_headers_are_read_once_and_keep_a_repeated_names_first_value() -> None:
+    raw = [(b"authorization", b"Bearer sk"), (b"cache-control", b"no-store"), (b"cache-control", b"max-age")]
+    request = Request({"type": "http", "headers": raw})
+    headers = request_headers(request)
+    assert headers == {"authorization": "Bearer sk", "cache-control": "no-store"}
+    assert headers["cache-control"] == request.headers.get("cache-control")  # as Starlette reads it
+    assert request_headers(request) is headers  # one dict a request, shared by the key check and the stages

@@ -31,11 +31,26 @@ def gateway_of(request: Request) -> Gateway:
     return gateway
 
 
+def request_headers(request: Request) -> dict[str, str]:
+    """The request's headers as a plain dict, made once a request: the key check and the stages
+    look up several names that are usually absent, and a missing name in Starlette's ``Headers``
+    costs a scan of every header and a ``KeyError``. A repeated name keeps its first value, as
+    ``Headers.get`` gives it; ASGI servers send names in lower case."""
+    state = request.state
+    found: dict[str, str] | None = getattr(state, "headers", None)
+    if found is None:
+        # Reversed, so that a repeated name's first value is the one left standing.
+        raw = reversed(request.scope["headers"])
+        found = {name.decode("latin-1"): value.decode("latin-1") for name, value in raw}
+        state.headers = found
+    return found
+
+
 async def require_client_key(request: Request) -> None:
     """Attached per router: every /v1 route needs a valid client key (a virtual key or the
     master key), and a POST a valid signature of its raw body when the key or its tenant
     requires signed requests (401 ``invalid_signature``, docs/signing.md)."""
-    headers = request.headers
+    headers = request_headers(request)
     key = presented_key(headers.get("authorization"), headers.get("x-api-key"))
     gateway = gateway_of(request)
     identity = await gateway.auth.authenticate(key)
@@ -60,4 +75,4 @@ async def require_admin_key(request: Request) -> None:
 def call_of(request: Request, body: CanonicalRequest) -> Call:
     """The pipeline's call for an authenticated request whose body is ``body`` (canonical)."""
     state = request.state
-    return Call(body, state.key_id, state.request_id, state.identity, request.headers)
+    return Call(body, state.key_id, state.request_id, state.identity, request_headers(request))

@@ -50,12 +50,11 @@ def declined(request: ChatRequest, headers: Mapping[str, str]) -> bool:
     control = request.cache
     if control is not None and (control.no_cache or control.no_store):
         return True
-    directives = {
-        d.strip().lower()
-        for name in ("x-switchyard-cache", "cache-control")
-        for d in headers.get(name, "").split(",")
-    }
-    return bool(directives & _NO_STORE)
+    for name in ("x-switchyard-cache", "cache-control"):  # usually absent: nothing to split
+        value = headers.get(name)
+        if value and not _NO_STORE.isdisjoint(d.strip().lower() for d in value.split(",")):
+            return True
+    return False
 
 
 def template_answer(text: str, model: str, request_id: str) -> ChatCompletion:
