@@ -443,7 +443,7 @@ print(profiler.output_text(unicode=False, color=False, show_all=False, timeline=
 
 
 PHASES = """
-import asyncio, gc, json, os, sys, time
+import asyncio, json, os, sys, time
 T = time.process_time
 marks = [("interpreter", T())]
 def mark(name):
@@ -479,12 +479,10 @@ mark("master key secret read (Secrets Manager client + call)")
 from switchyard.compose.state import dynamo_client
 dynamo_client(RouterSettings.from_env())
 mark("DynamoDB client")
-gc.collect()
-mark("one full gc.collect() (as the lifespan runs)")
 import httpx
 async def main():
     async with application.router.lifespan_context(application):
-        mark("lifespan (the rest: second clients, jobs, webhook secret, gc)")
+        mark("lifespan (the rest: second clients, jobs, webhook secret, gc.freeze)")
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
             r = await c.post("/v1/chat/completions", headers={"Authorization": "Bearer " + sys.argv[1]},
