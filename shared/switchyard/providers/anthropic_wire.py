@@ -38,6 +38,7 @@ from switchyard.api.chat import (
     Usage,
 )
 from switchyard.errors import InvalidRequestError
+from switchyard.providers.turns import Block, alternating_turns, tool_arguments
 
 # Anthropic requires max_tokens; OpenAI callers usually leave it out.
 DEFAULT_MAX_TOKENS = 4096
@@ -52,9 +53,6 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "refusal": "content_filter",
 }
 _TOOL_CHOICE = {"auto": "auto", "none": "none", "required": "any"}
-_SYSTEM_ROLES = frozenset({"system", "developer"})
-
-Block = dict[str, Any]
 
 
 # --- OpenAI request → Anthropic body -------------------------------------------------------------
@@ -90,19 +88,7 @@ def to_anthropic_request(request: ChatRequest, upstream_model: str) -> dict[str,
 
 def _turns(messages: list[Message]) -> tuple[str | list[Block], list[dict[str, Any]]]:
     """System text, and the alternating user/assistant turns Anthropic requires."""
-    system: list[Block] = []
-    turns: list[dict[str, Any]] = []
-    for i, msg in enumerate(messages):
-        if msg.role in _SYSTEM_ROLES:
-            system.extend(_text_blocks(msg.content, i))
-            continue
-        role, blocks = _turn(msg, i)
-        if not blocks:
-            continue  # Anthropic rejects empty content; an empty turn carries nothing anyway
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": blocks})
+    system, turns = alternating_turns(messages, _text_blocks, _turn)
     # A joined string unless a block asks for prompt caching, which needs the block form.
     if any("cache_control" in b for b in system):
         return system, turns
@@ -173,25 +159,9 @@ def _assistant_blocks(msg: Message, i: int) -> list[Block]:
     blocks = _blocks(msg.content, i)
     for call in msg.tool_calls or ():
         blocks.append(
-            {"type": "tool_use", "id": call.id, "name": call.function.name, "input": _arguments(call, i)}
+            {"type": "tool_use", "id": call.id, "name": call.function.name, "input": tool_arguments(call, i)}
         )
     return blocks
-
-
-def _arguments(call: ToolCall, i: int) -> dict[str, Any]:
-    raw = call.function.arguments
-    if not raw.strip():
-        return {}  # some clients send "" for a tool without parameters
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        value = None
-    if not isinstance(value, dict):
-        raise InvalidRequestError(
-            f"Tool call '{call.id}' has arguments that are not a JSON object.",
-            param=f"messages[{i}].tool_calls",
-        )
-    return value
 
 
 def _tool(tool: Tool) -> Block:

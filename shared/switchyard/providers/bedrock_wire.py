@@ -36,8 +36,7 @@ from switchyard.api.chat import (
     Usage,
 )
 from switchyard.errors import InvalidRequestError
-
-Block = dict[str, Any]
+from switchyard.providers.turns import Block, alternating_turns, tool_arguments
 
 FINISH_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -55,7 +54,6 @@ _IMAGE_FORMATS = {
     "image/gif": "gif",
     "image/webp": "webp",
 }
-_SYSTEM_ROLES = frozenset({"system", "developer"})
 _CACHE_POINT: Block = {"cachePoint": {"type": "default"}}
 
 
@@ -90,20 +88,7 @@ def to_converse_request(request: ChatRequest) -> dict[str, Any]:
 
 def _turns(messages: list[Message]) -> tuple[list[Block], list[dict[str, Any]]]:
     """System blocks, and the alternating user/assistant turns Converse requires."""
-    system: list[Block] = []
-    turns: list[dict[str, Any]] = []
-    for i, msg in enumerate(messages):
-        if msg.role in _SYSTEM_ROLES:
-            system.extend(_text_only(msg.content, i))
-            continue
-        role, blocks = _turn(msg, i)
-        if not blocks:
-            continue  # Converse rejects blank content; an empty turn carries nothing anyway
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": blocks})
-    return system, turns
+    return alternating_turns(messages, _text_only, _turn)
 
 
 def _turn(msg: Message, i: int) -> tuple[str, list[Block]]:
@@ -112,7 +97,7 @@ def _turn(msg: Message, i: int) -> tuple[str, list[Block]]:
     if msg.role == "assistant":
         blocks = _blocks(msg.content, i)
         for call in msg.tool_calls or ():
-            use = {"toolUseId": call.id, "name": call.function.name, "input": _arguments(call, i)}
+            use = {"toolUseId": call.id, "name": call.function.name, "input": tool_arguments(call, i)}
             blocks.append({"toolUse": use})
         return "assistant", blocks
     if msg.role == "tool":
@@ -171,22 +156,6 @@ def _image(url: str, i: int) -> Block:
             param=f"messages[{i}].content",
         )
     return {"format": _IMAGE_FORMATS[media_type], "source": {"bytes": data}}
-
-
-def _arguments(call: ToolCall, i: int) -> dict[str, Any]:
-    raw = call.function.arguments
-    if not raw.strip():
-        return {}
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        value = None
-    if not isinstance(value, dict):
-        raise InvalidRequestError(
-            f"Tool call '{call.id}' has arguments that are not a JSON object.",
-            param=f"messages[{i}].tool_calls",
-        )
-    return value
 
 
 def _tool_config(request: ChatRequest, messages: list[dict[str, Any]]) -> dict[str, Any] | None:
