@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+import pytest
 
 from switchyard.state.dynamodb import CallCounter, DynamoSettings, Table, build_client
 from switchyard.state.dynamodb_cache import DynamoResponseCache
@@ -67,3 +69,26 @@ def dynamo_stores(
         )
     finally:
         client.close()
+
+
+def instances[T](
+    request: pytest.FixtureRequest, memory: Callable[[], T], dynamo: Callable[[Table], T]
+) -> Iterator[Callable[[], T]]:
+    """The body of a contract test's ``backend`` fixture, parametrized ``memory``/``dynamodb``:
+    each call of what it yields is one instance's view of the shared state — the one memory
+    adapter every instance shares, or a DynamoDB adapter with a client of its own on the state
+    table of ``state_tables``. ``yield from instances(request, ..., ...)``."""
+    if request.param == "memory":
+        shared = memory()
+        yield lambda: shared
+        return
+    resources: Any = request.getfixturevalue("state_tables")
+    with ExitStack() as stack:
+
+        def instance() -> T:
+            # moto on a loaded machine can be slow: a timeout would retry a non-idempotent write.
+            client = build_client(DynamoSettings(endpoint_url=resources.endpoint, timeout_s=10.0))
+            stack.callback(client.close)
+            return dynamo(Table(client, resources.tables["StateTable"]))
+
+        yield instance

@@ -8,14 +8,12 @@ import asyncio
 import json
 import random
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from typing import Any
 
 import pytest
 
-from statekit import T0, Clock
+from statekit import T0, Clock, instances
 from switchyard.state.conversations import Compaction, ConversationStore, NewTurn
-from switchyard.state.dynamodb import DynamoSettings, Table, build_client
 from switchyard.state.dynamodb_conversations import DynamoConversationStore
 from switchyard.state.memory_conversations import MemoryConversationStore
 
@@ -38,19 +36,11 @@ def clock() -> Clock:
 
 @pytest.fixture(params=["memory", "dynamodb"])
 def backend(request: pytest.FixtureRequest, clock: Clock) -> Iterator[Backend]:
-    if request.param == "memory":
-        shared = MemoryConversationStore(clock=clock)
-        yield lambda: shared
-        return
-    resources: Any = request.getfixturevalue("state_tables")
-    with ExitStack() as stack:
-
-        def instance() -> ConversationStore:
-            client = build_client(DynamoSettings(endpoint_url=resources.endpoint, timeout_s=10.0))
-            stack.callback(client.close)
-            return DynamoConversationStore(Table(client, resources.tables["StateTable"]), clock=clock)
-
-        yield instance
+    yield from instances(
+        request,
+        lambda: MemoryConversationStore(clock=clock),
+        lambda table: DynamoConversationStore(table, clock=clock),
+    )
 
 
 async def test_turns_saved_by_one_instance_are_loaded_in_order_by_another(backend: Backend) -> None:

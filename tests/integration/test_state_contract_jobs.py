@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from statekit import T0, Clock
-from switchyard.state.dynamodb import DynamoSettings, Table, build_client
+from statekit import T0, Clock, instances
 from switchyard.state.dynamodb_jobs import DynamoJobStore
 from switchyard.state.jobs import JobRecord, JobStatus, JobStore
 from switchyard.state.memory_jobs import MemoryJobStore
@@ -41,19 +39,9 @@ def clock() -> Clock:
 
 @pytest.fixture(params=["memory", "dynamodb"])
 def backend(request: pytest.FixtureRequest, clock: Clock) -> Iterator[Backend]:
-    if request.param == "memory":
-        shared = MemoryJobStore(clock=clock)
-        yield lambda: shared
-        return
-    resources: Any = request.getfixturevalue("state_tables")
-    with ExitStack() as stack:
-
-        def instance() -> JobStore:
-            client = build_client(DynamoSettings(endpoint_url=resources.endpoint))
-            stack.callback(client.close)
-            return DynamoJobStore(Table(client, resources.tables["StateTable"]), clock=clock)
-
-        yield instance
+    yield from instances(
+        request, lambda: MemoryJobStore(clock=clock), lambda table: DynamoJobStore(table, clock=clock)
+    )
 
 
 async def test_created_job_is_read_back_by_its_tenant_only(backend: Backend) -> None:

@@ -4,14 +4,11 @@ of template.yaml): every field round-trips, tenants are apart, replace, delete a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from dataclasses import replace
-from typing import Any
 
 import pytest
 
-from statekit import T0
-from switchyard.state.dynamodb import DynamoSettings, Table, build_client
+from statekit import T0, instances
 from switchyard.state.dynamodb_personas import DynamoPersonaStore
 from switchyard.state.memory_personas import MemoryPersonaStore
 from switchyard.state.personas import PersonaLastResort, PersonaMemory, PersonaRecord, PersonaStore
@@ -40,19 +37,7 @@ FULL = PersonaRecord(
 
 @pytest.fixture(params=["memory", "dynamodb"])
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    if request.param == "memory":
-        shared = MemoryPersonaStore()
-        yield lambda: shared
-        return
-    resources: Any = request.getfixturevalue("state_tables")
-    with ExitStack() as stack:
-
-        def instance() -> PersonaStore:
-            client = build_client(DynamoSettings(endpoint_url=resources.endpoint, timeout_s=10.0))
-            stack.callback(client.close)
-            return DynamoPersonaStore(Table(client, resources.tables["StateTable"]))
-
-        yield instance
+    yield from instances(request, MemoryPersonaStore, DynamoPersonaStore)
 
 
 async def test_every_field_round_trips_between_instances(backend: Backend) -> None:

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
-from typing import Any
 
 import pytest
 
-from statekit import T0, Clock
+from statekit import T0, Clock, instances
 from switchyard.metrics import STATE_DEGRADED_SIGNATURES
 from switchyard.metrics.sink import MetricSink
 from switchyard.state.degrading import Degradation
-from switchyard.state.dynamodb import DynamoSettings, Table, build_client
 from switchyard.state.dynamodb_signatures import DynamoSeenSignatures
 from switchyard.state.ports import StateUnavailableError
 from switchyard.state.signatures import DegradingSeenSignatures, MemorySeenSignatures, SeenSignatures
@@ -31,19 +28,11 @@ def clock() -> Clock:
 @pytest.fixture(params=["memory", "dynamodb"])
 def backend(request: pytest.FixtureRequest, clock: Clock) -> Iterator[Backend]:
     """Each call: one instance's view of the shared record."""
-    if request.param == "memory":
-        shared = MemorySeenSignatures(clock=clock)
-        yield lambda: shared
-        return
-    resources: Any = request.getfixturevalue("state_tables")
-    with ExitStack() as stack:
-
-        def instance() -> SeenSignatures:
-            client = build_client(DynamoSettings(endpoint_url=resources.endpoint, timeout_s=10.0))
-            stack.callback(client.close)
-            return DynamoSeenSignatures(Table(client, resources.tables["StateTable"]), clock=clock)
-
-        yield instance
+    yield from instances(
+        request,
+        lambda: MemorySeenSignatures(clock=clock),
+        lambda table: DynamoSeenSignatures(table, clock=clock),
+    )
 
 
 async def test_a_signature_is_new_once_per_scope(backend: Backend) -> None:
