@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -26,6 +26,10 @@ from pydantic import SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fakes import FAKE_KEY, FAKE_KEY_ENV, MASTER_KEY, FakeUpstream
+
+if TYPE_CHECKING:
+    import anthropic
+    import openai
 
 GATEWAY_ENV = {FAKE_KEY_ENV: FAKE_KEY}
 
@@ -368,3 +372,25 @@ def dynamo_settings(resources: Any) -> dict[str, Any]:
         # A slow moto under test load is not an outage (see statekit.dynamo_stores).
         "state_timeout_s": 10.0,
     }
+
+
+# -- the official SDKs against a module's local runtime ----------------------------------------
+# An end-to-end module starts its own runtime (a fixture named ``runtime``, with the routing config
+# it needs); these point the SDKs at it with the master key, no retries of their own (a test counts
+# upstream calls) and a timeout. Imported here, not at the top: most tests never load an SDK.
+
+
+@pytest.fixture
+def oai(runtime: LocalRuntime) -> Iterator[openai.OpenAI]:
+    import openai
+
+    with openai.OpenAI(base_url=runtime.base_url, api_key=MASTER_KEY, max_retries=0, timeout=30) as sdk:
+        yield sdk
+
+
+@pytest.fixture
+def claude(runtime: LocalRuntime) -> Iterator[anthropic.Anthropic]:
+    import anthropic
+
+    with anthropic.Anthropic(base_url=runtime.url, api_key=MASTER_KEY, max_retries=0, timeout=30) as sdk:
+        yield sdk

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,18 +69,6 @@ def runtime(
     path: Path = tmp_path_factory.mktemp("e2e-guardrails") / "routing.yaml"
     path.write_text(yaml.safe_dump(routing, sort_keys=False), encoding="utf-8")
     return module_local_runtime(path, env={"OPENAI_API_KEY": FAKE_KEY})
-
-
-@pytest.fixture
-def oai(runtime: LocalRuntime) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=runtime.base_url, api_key=MASTER_KEY, max_retries=0, timeout=30) as sdk:
-        yield sdk
-
-
-@pytest.fixture
-def claude(runtime: LocalRuntime) -> Iterator[anthropic.Anthropic]:
-    with anthropic.Anthropic(base_url=runtime.url, api_key=MASTER_KEY, max_retries=0, timeout=30) as sdk:
-        yield sdk
 
 
 def sent_upstream(fake: FakeUpstream, name: str) -> str:

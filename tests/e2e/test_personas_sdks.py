@@ -6,7 +6,7 @@ upstream on 127.0.0.1."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anthropic
@@ -55,18 +55,6 @@ def runtime(
     with httpx.Client(base_url=started.url, headers={"Authorization": f"Bearer {MASTER_KEY}"}) as admin:
         assert admin.put("/admin/personas/default/support", json=SUPPORT).status_code == 200
     return started
-
-
-@pytest.fixture
-def oai(runtime: LocalRuntime) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=runtime.base_url, api_key=MASTER_KEY, max_retries=0, timeout=30) as sdk:
-        yield sdk
-
-
-@pytest.fixture
-def claude(runtime: LocalRuntime) -> Iterator[anthropic.Anthropic]:
-    with anthropic.Anthropic(base_url=runtime.url, api_key=MASTER_KEY, max_retries=0, timeout=30) as sdk:
-        yield sdk
 
 
 def remembered(runtime: LocalRuntime, conversation: str) -> list[Any]:

@@ -6,14 +6,14 @@ embeddings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anthropic
 import openai
 import pytest
 
-from fakes import FAKE_KEY, MASTER_KEY, FakeUpstream, Reply, ToolCallSpec, fake_vector
+from fakes import FAKE_KEY, FakeUpstream, Reply, ToolCallSpec, fake_vector
 from fakes.constants import AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
 
 if TYPE_CHECKING:
@@ -64,18 +64,6 @@ def runtime(
         "AWS_SECRET_ACCESS_KEY": AWS_SECRET_ACCESS_KEY,
     }
     return module_local_runtime(config, env=env)
-
-
-@pytest.fixture
-def oai(runtime: LocalRuntime) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=runtime.base_url, api_key=MASTER_KEY, max_retries=0, timeout=30) as sdk:
-        yield sdk
-
-
-@pytest.fixture
-def claude(runtime: LocalRuntime) -> Iterator[anthropic.Anthropic]:
-    with anthropic.Anthropic(base_url=runtime.url, api_key=MASTER_KEY, max_retries=0, timeout=30) as sdk:
-        yield sdk
 
 
 # -- web search ------------------------------------------------------------------------------------

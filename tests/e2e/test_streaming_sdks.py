@@ -6,7 +6,7 @@ provider, an Anthropic-kind provider (both on the fake upstream) and the mock pr
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import anthropic
@@ -58,18 +58,6 @@ def runtime(
         api_key_env="OPENAI_API_KEY",
     )
     return module_local_runtime(config, env={"OPENAI_API_KEY": FAKE_KEY})
-
-
-@pytest.fixture
-def oai(runtime: LocalRuntime) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=runtime.base_url, api_key=MASTER_KEY, max_retries=0, timeout=30) as sdk:
-        yield sdk
-
-
-@pytest.fixture
-def claude(runtime: LocalRuntime) -> Iterator[anthropic.Anthropic]:
-    with anthropic.Anthropic(base_url=runtime.url, api_key=MASTER_KEY, max_retries=0, timeout=30) as sdk:
-        yield sdk
 
 
 def _served_by(fake: FakeUpstream, model: str) -> None:
