@@ -142,7 +142,7 @@ def test_cfn_lint_reports_nothing() -> None:
 
 
 def test_every_api_route_streams_from_the_router(integrations: dict[str, dict[str, Any]]) -> None:
-    """The DESIGN pitfall: nothing validates an OpenAPI body, and a misspelt key or value quietly
+    """The pitfall: nothing validates an OpenAPI body, and a misspelt key or value quietly
     gives a buffered API (29 s timeout, no streaming). CloudFormation's own schema for
     AWS::ApiGateway::Method.Integration.ResponseTransferMode is BUFFERED | STREAM; RESPONSE_STREAM
     is only the SAM Api-event spelling."""

@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "layers" / "config" / "README.md"]
-OUTSIDE = re.compile(r"DESIGN(\.md| §|'s)|\.\./shared/DESIGN|/work/shared")
+OUTSIDE = re.compile(r"\bDESIGN\b|\.\./shared/|/work/shared")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
