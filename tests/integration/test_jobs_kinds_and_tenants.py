@@ -78,7 +78,7 @@ async def app(fake_upstream: FakeUpstream, config_file: ConfigFile) -> AsyncIter
             return httpx.Response(200)
 
         client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
-        app.jobs.webhooks = WebhookSender(b"whsec-master", app.jobs.guard, client)
+        app.jobs.webhooks = WebhookSender(b"whsec-master", app.jobs.guard, lambda: client)
         usage = app.gateway.usage
         answered = usage.answered
 
@@ -299,7 +299,7 @@ async def test_a_webhook_that_never_went_out_is_delivered_by_the_next_delivery_o
         return None
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(receiver)) as client:
-        app.jobs.webhooks = WebhookSender(b"whsec-master", app.jobs.guard, client, sleep=no_wait)
+        app.jobs.webhooks = WebhookSender(b"whsec-master", app.jobs.guard, lambda: client, sleep=no_wait)
         message = json.dumps(
             {
                 "job_id": "job_webhook_later1",

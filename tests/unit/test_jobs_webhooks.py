@@ -132,7 +132,10 @@ def sender(handler, table: dict[str, list[str]], *, attempts: int = 4):
 
     client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     guard = WebhookGuard(resolver=resolver(table))
-    return WebhookSender(b"master", guard, client, attempts=attempts, sleep=sleep, clock=lambda: NOW), slept
+    sender = WebhookSender(
+        b"master", guard, lambda: client, attempts=attempts, sleep=sleep, clock=lambda: NOW
+    )
+    return sender, slept
 
 
 async def test_a_delivery_is_signed_for_the_tenant_and_sent_to_the_checked_address() -> None:
@@ -151,6 +154,27 @@ async def test_a_delivery_is_signed_for_the_tenant_and_sent_to_the_checked_addre
     assert request.content == BODY and slept == []
     secret = tenant_secret(b"master", "tenant-a")
     assert verify(secret, request.content, request.headers[SIGNATURE_HEADER], now=NOW)
+
+
+async def test_the_http_client_is_made_on_the_first_delivery_only() -> None:
+    """The router signs secrets but never delivers: it must not pay for a client's TLS context."""
+    made: list[httpx.AsyncClient] = []
+
+    def make() -> httpx.AsyncClient:
+        made.append(httpx.AsyncClient(transport=httpx.MockTransport(lambda _r: httpx.Response(204))))
+        return made[-1]
+
+    guard = WebhookGuard(resolver=resolver({"h.example.com": [PUBLIC]}))
+    webhooks = WebhookSender(b"master", guard, make, clock=lambda: NOW)
+    assert webhooks.secret_for("t").startswith("whsec_")
+    await webhooks.aclose()
+    assert made == []
+    webhooks = WebhookSender(b"master", guard, make, clock=lambda: NOW)
+    assert await webhooks.deliver("https://h.example.com/a", BODY, "t", "job_1")
+    assert await webhooks.deliver("https://h.example.com/b", BODY, "t", "job_2")
+    assert len(made) == 1 and not made[0].is_closed
+    await webhooks.aclose()
+    assert made[0].is_closed
 
 
 async def test_failed_deliveries_are_retried_with_backoff_up_to_the_bound() -> None:

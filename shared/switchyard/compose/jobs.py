@@ -49,13 +49,18 @@ async def open_jobs(
         queue = sqs
         closers.append(sqs.close)
     guard = WebhookGuard(settings.webhook_allow, resolver=resolver)
-    # Never follow redirects: a 30x to an internal address would bypass the guard.
-    client = httpx.AsyncClient(transport=webhook_transport, timeout=_WEBHOOK_TIMEOUT, follow_redirects=False)
-    closers.append(client.aclose)
+
+    def client() -> httpx.AsyncClient:
+        # Never follow redirects: a 30x to an internal address would bypass the guard.
+        return httpx.AsyncClient(
+            transport=webhook_transport, timeout=_WEBHOOK_TIMEOUT, follow_redirects=False
+        )
+
     master = await open_webhook_secret(settings)
     # Without a configured secret deliveries are still signed, but nobody can verify them.
     secret = master.get_secret_value().encode() if master else secrets.token_bytes(32)
     sender = WebhookSender(secret, guard, client, clock=clock)
+    closers.append(sender.aclose)
     limits = JobLimits(
         ttl_s=settings.job_ttl_s, lease_s=settings.job_lease_s, max_batch=settings.jobs_max_batch
     )
