@@ -16,7 +16,7 @@ from streaming_checks import content_of, cost_of, openai_stream, parse_sse
 from conftest import GatewayFactory
 from fakes import FakeUpstream, Reply
 
-PPLX_KEY = "pplx-7c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d"
+PPLX_KEY = "pplx-fake-test-key-not-a-real-one"
 ANSWER = "The Milky Way holds 100 to 400 billion stars[1][2]. Gaia mapped about 1.8 billion[2]."
 CITATIONS = ["https://nasa.example/milky-way", "https://esa.example/gaia"]
 RESULTS = [
