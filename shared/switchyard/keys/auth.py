@@ -22,7 +22,6 @@ from switchyard.errors import AuthenticationError, GatewayError, PermissionDenie
 from switchyard.keys.ids import key_hash, key_id
 from switchyard.keys.master_key import MasterKey
 from switchyard.keys.virtual import PREFIX
-from switchyard.observability import logger
 from switchyard.state.ports import (
     BudgetAction,
     BudgetPeriod,
@@ -31,10 +30,10 @@ from switchyard.state.ports import (
     SigningSalt,
     StateUnavailableError,
 )
+from switchyard.state.warm import WarmCache
 
 MAX_TTL_S = 60.0
 _NEGATIVE_TTL_S = 5.0
-_MAX_ENTRIES = 10_000
 MASTER_TENANT = "default"
 
 
@@ -86,14 +85,13 @@ class ClientAuth:
     ) -> None:
         # A MasterKey read from its secret is read again on its TTL (keys/master_key.py).
         self._master = master_key if isinstance(master_key, MasterKey) else MasterKey(master_key)
-        self._store = store
-        self._ttl_s = min(ttl_s, MAX_TTL_S)
-        self._clock = clock
+        self._records = WarmCache[str, KeyRecord](
+            store.get, what="key", ttl_s=min(ttl_s, MAX_TTL_S), negative_ttl_s=_NEGATIVE_TTL_S, clock=clock
+        )
         self.wall = wall  # expiry checks; also the admin API's clock
-        # key id -> (monotonic time the entry is good until, the record or None: no such key)
-        self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
-        # The identity of each key last authenticated, built once per lookup (not per request).
-        self._identities: dict[str, Identity] = {}
+        # The identity of each key last authenticated with the record it was built from: built
+        # once per lookup of the record, not per request (None: the master key's, from no record).
+        self._identities: dict[str, tuple[KeyRecord | None, Identity]] = {}
 
     @property
     def _master_id(self) -> str:
@@ -110,12 +108,13 @@ class ClientAuth:
         return key is not None and hmac.compare_digest(key.encode(), await self._master.current())
 
     def _admin(self) -> Identity:
-        identity = self._identities.get(self._master_id)
-        if identity is None:
-            identity = self._identities[self._master_id] = Identity(
-                self._master_id, MASTER_TENANT, admin=True
+        cached = self._identities.get(self._master_id)
+        if cached is None:
+            cached = self._identities[self._master_id] = (
+                None,
+                Identity(self._master_id, MASTER_TENANT, admin=True),
             )
-        return identity
+        return cached[1]
 
     async def authenticate(self, key: str | None) -> Identity:
         """Raises AuthenticationError (missing, unknown, revoked or expired key), GatewayError 503
@@ -163,37 +162,26 @@ class ClientAuth:
         return record.expires_at is not None and record.expires_at <= self.wall()
 
     def _identity(self, record: KeyRecord) -> Identity:
-        """Built once per lookup of the record, not per request."""
-        identity = self._identities.get(record.key_id)
-        if identity is None:
-            identity = self._identities[record.key_id] = identity_of(record)
-        return identity
+        """Built once per lookup of the record, not per request: a fresh read is a new record."""
+        cached = self._identities.get(record.key_id)
+        if cached is None or cached[0] is not record:
+            cached = self._identities[record.key_id] = (record, identity_of(record))
+        return cached[1]
 
     def identity(self, key_id: str) -> Identity | None:
         """The identity a key was last authenticated as (for the gate: models and limits)."""
-        return self._identities.get(key_id)
+        cached = self._identities.get(key_id)
+        return cached[1] if cached is not None else None
 
     def forget(self, key_id: str) -> None:
         """Drop a cached lookup (this container changed the key: no need to wait for the TTL)."""
-        self._cache.pop(key_id, None)
+        self._records.forget(key_id)
         self._identities.pop(key_id, None)
 
     async def _record(self, kid: str) -> KeyRecord | None:
-        now = self._clock()
-        cached = self._cache.get(kid)
-        if cached is not None and cached[0] > now:
-            return cached[1]
         try:
-            record = await self._store.get(kid)
+            return await self._records.get(kid)
         except StateUnavailableError as exc:
-            if cached is not None:
-                logger.warning("key store unavailable: using a stale cached key record")
-                return cached[1]
             raise GatewayError(
                 "Keys cannot be checked right now.", status=503, retry_after=5, code="keys_unavailable"
             ) from exc
-        if len(self._cache) >= _MAX_ENTRIES:
-            self._cache.clear()  # bounded memory: a full cache starts over
-        self._cache[kid] = (now + (self._ttl_s if record is not None else _NEGATIVE_TTL_S), record)
-        self._identities.pop(kid, None)  # rebuilt from the fresh record on use
-        return record

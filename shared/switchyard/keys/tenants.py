@@ -14,45 +14,31 @@ from collections.abc import Callable
 from time import monotonic
 
 from switchyard.errors import GatewayError
-from switchyard.observability import logger
 from switchyard.state.ports import KeyStore, StateUnavailableError, TenantRecord
-
-_MAX_ENTRIES = 10_000
+from switchyard.state.warm import WarmCache
 
 
 class TenantCache:
     def __init__(
         self, store: KeyStore, *, ttl_s: float = 30.0, clock: Callable[[], float] = monotonic
     ) -> None:
-        self._store = store
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._cache: dict[str, tuple[float, TenantRecord | None]] = {}  # tenant -> (good until, record)
+        self._records = WarmCache[str, TenantRecord](
+            store.get_tenant, what="tenant", ttl_s=ttl_s, negative_ttl_s=ttl_s, clock=clock
+        )
 
     async def get(self, tenant: str) -> TenantRecord | None:
         """The tenant's record (None: no such tenant). Raises GatewayError 503 when a tenant not
         seen before cannot be read."""
-        now = self._clock()
-        cached = self._cache.get(tenant)
-        if cached is not None and cached[0] > now:
-            return cached[1]
         try:
-            record = await self._store.get_tenant(tenant)
+            return await self._records.get(tenant)
         except StateUnavailableError as exc:
-            if cached is not None:
-                logger.warning("key store unavailable: using a stale cached tenant record")
-                return cached[1]
             raise GatewayError(
                 "Tenant settings cannot be read right now.",
                 status=503,
                 retry_after=5,
                 code="keys_unavailable",
             ) from exc
-        if len(self._cache) >= _MAX_ENTRIES:
-            self._cache.clear()
-        self._cache[tenant] = (now + self._ttl_s, record)
-        return record
 
     def forget(self, tenant: str) -> None:
         """This container changed the tenant: read it again on next use."""
-        self._cache.pop(tenant, None)
+        self._records.forget(tenant)

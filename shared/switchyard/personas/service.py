@@ -16,46 +16,29 @@ from pydantic import ValidationError
 
 from switchyard.api.chat import ChatRequest
 from switchyard.config.routing import MemoryConfig
-from switchyard.observability import logger
 from switchyard.personas.apply import PARAMETERS
 from switchyard.personas.select import MODEL_PREFIX
 from switchyard.state.personas import PersonaRecord, PersonaStore
-from switchyard.state.ports import StateUnavailableError
+from switchyard.state.warm import WarmCache
 
 _NEGATIVE_TTL_S = 5.0
-_MAX_ENTRIES = 10_000
-
-type Cached = tuple[float, PersonaRecord | None]
 
 
 class Personas:
     def __init__(self, store: PersonaStore, *, ttl_s: float = 30.0, clock: Callable[[], float] = monotonic):
         self.store = store
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._cache: dict[tuple[str, str], Cached] = {}
+        self._records = WarmCache[tuple[str, str], PersonaRecord](
+            lambda key: self.store.get(*key),
+            what="persona",
+            ttl_s=ttl_s,
+            negative_ttl_s=min(ttl_s, _NEGATIVE_TTL_S),
+            clock=clock,
+        )
 
     async def get(self, tenant: str, name: str) -> PersonaRecord | None:
         """The tenant's persona (None: it has none of that name). Raises StateUnavailableError
         when the store cannot be read and this container has never seen it."""
-        key = (tenant, name)
-        cached = self._cache.get(key)
-        now = self._clock()
-        if cached is not None and now - cached[0] < (
-            self._ttl_s if cached[1] else min(self._ttl_s, _NEGATIVE_TTL_S)
-        ):
-            return cached[1]
-        try:
-            record = await self.store.get(tenant, name)
-        except StateUnavailableError:
-            if cached is None:
-                raise
-            logger.warning("persona store unavailable: using this container's copy", extra={"persona": name})
-            return cached[1]
-        if len(self._cache) >= _MAX_ENTRIES:
-            self._cache.clear()
-        self._cache[key] = (now, record)
-        return record
+        return await self._records.get((tenant, name))
 
     async def put(self, record: PersonaRecord) -> None:
         await self.store.put(record)
@@ -70,7 +53,7 @@ class Personas:
         return await self.store.list_personas(tenant)
 
     def forget(self, tenant: str, name: str) -> None:
-        self._cache.pop((tenant, name), None)
+        self._records.forget((tenant, name))
 
 
 def problems(record: PersonaRecord, known_model: Callable[[str], bool], memory: MemoryConfig) -> list[str]:
