@@ -51,9 +51,7 @@ def plan_for(
     """``namespace`` is the caller's key id. Raises InvalidRequestError for a malformed
     ``x-switchyard-cache-ttl``."""
     control = request.cache
-    directives = {d.strip().lower() for d in headers.get(HEADER, "").split(",")}
-    no_cache = "no-cache" in directives or bool(control and control.no_cache)
-    no_store = "no-store" in directives or bool(control and control.no_store)
+    no_cache, no_store = caller_directives(request, headers)
     ttl = control.ttl if control is not None and control.ttl is not None else _header_ttl(headers)
     if ttl is None and not _deterministic(request):
         return SKIP
@@ -64,6 +62,22 @@ def plan_for(
     key = cache_key(request, namespace)
     scopes = scopes_of(tenant, namespace, request.model)
     return CachePlan(key, lookup, store, default_ttl_s if ttl is None else ttl, scopes, now)
+
+
+def caller_directives(
+    request: CanonicalRequest, headers: Mapping[str, str], names: tuple[str, ...] = (HEADER,)
+) -> tuple[bool, bool]:
+    """(no-cache, no-store) as the caller asked: in the body's ``cache`` or among the
+    comma-separated directives of the headers ``names``."""
+    control = request.cache
+    no_cache, no_store = bool(control and control.no_cache), bool(control and control.no_store)
+    for name in names:
+        value = headers.get(name)
+        if value:  # usually absent: nothing to split
+            directives = {d.strip().lower() for d in value.split(",")}
+            no_cache = no_cache or "no-cache" in directives
+            no_store = no_store or "no-store" in directives
+    return no_cache, no_store
 
 
 def _deterministic(request: CanonicalRequest) -> bool:

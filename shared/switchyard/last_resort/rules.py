@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from time import time
 
 from switchyard.api.chat import AssistantMessage, ChatCompletion, ChatRequest, Choice, Usage
+from switchyard.cache.policy import HEADER as CACHE_HEADER
+from switchyard.cache.policy import caller_directives
 from switchyard.config.routing import LastResortConfig
 from switchyard.errors import InvalidRequestError
 from switchyard.state.personas import PersonaRecord
 
 HEADER = "x-switchyard-fallback"
 _DECLINE = "none"
-_NO_STORE = frozenset({"no-cache", "no-store"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,14 +48,8 @@ def declined(request: ChatRequest, headers: Mapping[str, str]) -> bool:
                 code="invalid_fallback_header",
             )
         return True
-    control = request.cache
-    if control is not None and (control.no_cache or control.no_store):
-        return True
-    for name in ("x-switchyard-cache", "cache-control"):  # usually absent: nothing to split
-        value = headers.get(name)
-        if value and not _NO_STORE.isdisjoint(d.strip().lower() for d in value.split(",")):
-            return True
-    return False
+    no_cache, no_store = caller_directives(request, headers, (CACHE_HEADER, "cache-control"))
+    return no_cache or no_store
 
 
 def template_answer(text: str, model: str, request_id: str) -> ChatCompletion:
