@@ -14,7 +14,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from switchyard.errors import UnsupportedMediaTypeError
-from switchyard.http.errors import error_body, error_dialect
+from switchyard.http.errors import send_error
 
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
@@ -61,12 +61,4 @@ async def _refuse(scope: Scope, send: Send, declared: str) -> None:
         "Content-Type: application/json (curl: -H 'Content-Type: application/json').",
         param="Content-Type",
     )
-    body = error_body(exc, error_dialect(scope["path"]))
-    await send(
-        {
-            "type": "http.response.start",
-            "status": exc.status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_error(scope, send, exc)

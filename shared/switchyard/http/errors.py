@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
+from starlette.types import Scope, Send
 
 from switchyard.api.errors import (
     AnthropicErrorBody,
@@ -47,6 +48,19 @@ def error_response(exc: SwitchyardError, path: str) -> Response:
         media_type="application/json",
         headers=headers,
     )
+
+
+async def send_error(scope: Scope, send: Send, exc: SwitchyardError) -> None:
+    """The error as a whole ASGI response, for pure ASGI middleware that refuses before the app."""
+    body = error_body(exc, error_dialect(scope["path"]))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": exc.status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def from_validation(exc: ValidationError) -> InvalidRequestError:

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from switchyard.errors import PayloadTooLargeError
-from switchyard.http.errors import error_body, error_dialect
+from switchyard.http.errors import send_error
 from switchyard.observability import logger
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -55,7 +55,7 @@ class RequestContextMiddleware:
 
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body_bytes:
-            await _send_error(scope, send_with_id, _too_large(self.max_body_bytes))
+            await send_error(scope, send_with_id, _too_large(self.max_body_bytes))
             return
         await self.app(scope, self._counting(receive) if declared is None else receive, send_with_id)
 
@@ -109,15 +109,3 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
-
-
-async def _send_error(scope: Scope, send: Send, exc: PayloadTooLargeError) -> None:
-    body = error_body(exc, error_dialect(scope["path"]))
-    await send(
-        {
-            "type": "http.response.start",
-            "status": exc.status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

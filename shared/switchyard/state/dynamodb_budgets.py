@@ -21,7 +21,7 @@ from time import time
 
 from switchyard.state.dynamodb import ConditionFailed, Item, Once, Table, expired, n, num, s, text
 from switchyard.state.dynamodb_keys import tenant_record
-from switchyard.state.ports import BudgetOverride, BudgetResult, StateThrottledError, TenantRecord
+from switchyard.state.ports import BudgetOverride, BudgetResult, StateThrottledError, TenantRecord, summed
 
 _ZERO = Decimal(0)
 _OVERRIDE_KEY = {"pk": s("budget#global"), "sk": s("override")}
@@ -91,11 +91,7 @@ class DynamoBudgetStore:
         return BudgetResult(True, _spent(item))
 
     async def spent(self, scope: str, *, shards: int = 1) -> Mapping[str, Decimal]:
-        total: dict[str, Decimal] = {}
-        for counters in await self.shard_spent(scope, shards):
-            for period, value in counters.items():
-                total[period] = total.get(period, _ZERO) + value
-        return total
+        return summed(await self.shard_spent(scope, shards))
 
     async def shard_spent(self, scope: str, shards: int) -> list[Mapping[str, Decimal]]:
         now = self._clock()

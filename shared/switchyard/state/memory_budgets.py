@@ -8,7 +8,7 @@ from decimal import Decimal
 from time import time
 
 from switchyard.state.memory import MemoryKeyStore
-from switchyard.state.ports import BudgetOverride, BudgetResult, TenantRecord
+from switchyard.state.ports import BudgetOverride, BudgetResult, TenantRecord, summed
 
 _ZERO = Decimal(0)
 
@@ -42,11 +42,7 @@ class MemoryBudgetStore:
         return BudgetResult(True, dict(counters))
 
     async def spent(self, scope: str, *, shards: int = 1) -> Mapping[str, Decimal]:
-        total: dict[str, Decimal] = {}
-        for counters in await self.shard_spent(scope, shards):
-            for period, value in counters.items():
-                total[period] = total.get(period, _ZERO) + value
-        return total
+        return summed(await self.shard_spent(scope, shards))
 
     async def shard_spent(self, scope: str, shards: int) -> list[Mapping[str, Decimal]]:
         return [dict(self._spent.get((scope, i), {})) for i in range(shards)]

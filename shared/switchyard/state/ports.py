@@ -11,7 +11,7 @@ degrading wrappers (:mod:`switchyard.state.degrading`) turn that into an in-memo
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -358,6 +358,15 @@ class BudgetOverride:
     reason: str
     since: float
     until: float | None = None
+
+
+def summed(shards: Iterable[Mapping[str, Decimal]]) -> dict[str, Decimal]:
+    """A sharded scope's counters by period key: the sum of its shards' (``BudgetStore.spent``)."""
+    total: dict[str, Decimal] = {}
+    for counters in shards:
+        for period, value in counters.items():
+            total[period] = total.get(period, Decimal(0)) + value
+    return total
 
 
 class BudgetStore(Protocol):
