@@ -23,7 +23,6 @@ from switchyard.state.dynamodb import ConditionFailed, Item, Once, Table, expire
 from switchyard.state.dynamodb_keys import tenant_record
 from switchyard.state.ports import BudgetOverride, BudgetResult, StateThrottledError, TenantRecord, summed
 
-_ZERO = Decimal(0)
 _OVERRIDE_KEY = {"pk": s("budget#global"), "sk": s("override")}
 
 
